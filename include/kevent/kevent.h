@@ -1,0 +1,193 @@
+/*
+ * kevent.h — the C ABI of libkevent.
+ *
+ * libkevent is a userspace implementation of kevent, the generic event
+ * handling mechanism proposed for Linux in 2006: one queue reports sockets,
+ * any pollable fd, pipes, timers, user events (and, as they land, signals,
+ * file-system changes, process exits and asynchronous I/O completions).
+ *
+ * This header is the only binary interface of the library. It compiles as
+ * C11 and as C++20. The layout of every struct below is part of the ABI.
+ *
+ * Every call behaves like a system-call wrapper: on failure it returns -1 and
+ * sets errno; it never aborts and never throws.
+ *
+ * Thread safety: every call may be made from any thread at any time on the
+ * same queue. kevent_ctl(KEVENT_CTL_READY, 0, NULL) is also safe from a
+ * signal handler.
+ */
+#ifndef KEVENT_KEVENT_H
+#define KEVENT_KEVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define KEVENT_API __attribute__((visibility("default")))
+#else
+#define KEVENT_API
+#endif
+
+/* ---- §2 data structures ------------------------------------------------ */
+
+/* What to watch: an fd, a signal number, a timer interval, a user value. */
+struct kevent_id {
+	union {
+		uint32_t raw[2];
+		uint64_t raw_u64;
+	};
+};
+
+/* One event request / one delivered event: 40 bytes, 8-aligned. */
+struct ukevent {
+	struct kevent_id id; /*  0 what to watch                              */
+	uint32_t type;       /*  8 origin: KEVENT_SOCKET ...                  */
+	uint32_t event;      /* 12 requested event bits (per origin)          */
+	uint32_t req_flags;  /* 16 KEVENT_REQ_*                               */
+	uint32_t ret_flags;  /* 20 KEVENT_RET_* (set by the library)          */
+	uint32_t ret_data[2]; /* 24 origin's result; [1] = -errno on error    */
+	union {               /* 32 cookie, returned untouched                */
+		uint32_t user[2];
+		void *ptr;
+	};
+};
+
+/* ---- origins (ukevent.type) ------------------------------------------- */
+#define KEVENT_SOCKET 0
+#define KEVENT_INODE 1
+#define KEVENT_TIMER 2
+#define KEVENT_POLL 3
+#define KEVENT_NAIO 4
+#define KEVENT_AIO 5
+#define KEVENT_PIPE 6
+#define KEVENT_SIGNAL 7
+#define KEVENT_POSIX_TIMER 8 /* reserved: ADD fails with ENOSYS */
+#define KEVENT_UNOTIFY 9
+#define KEVENT_PROC 10
+#define KEVENT_MAX 11
+
+/* ---- request flags (ukevent.req_flags) -------------------------------- */
+#define KEVENT_REQ_ONESHOT 0x1u
+#define KEVENT_REQ_WAKEUP_ALL 0x2u
+#define KEVENT_REQ_ET 0x4u
+#define KEVENT_REQ_LAST_CHECK 0x8u
+#define KEVENT_REQ_ALWAYS_QUEUE 0x10u
+#define KEVENT_REQ_READY 0x20u
+#define KEVENT_REQ_LEVEL 0x40u
+#define KEVENT_REQ_MASK 0x7fu
+
+/* ---- return flags (ukevent.ret_flags) --------------------------------- */
+#define KEVENT_RET_BROKEN 0x1u
+#define KEVENT_RET_DONE 0x2u
+#define KEVENT_RET_COPY_FAILED 0x4u
+
+/* ---- kevent_ctl commands ---------------------------------------------- */
+#define KEVENT_CTL_ADD 0u
+#define KEVENT_CTL_REMOVE 1u
+#define KEVENT_CTL_MODIFY 2u
+#define KEVENT_CTL_READY 3u
+
+/* Largest num accepted by kevent_ctl. */
+#define KEVENT_CTL_MAX 65536u
+
+/* ---- event bits (ukevent.event) --------------------------------------- */
+#define KEVENT_SOCKET_RECV 0x1u
+#define KEVENT_SOCKET_ACCEPT 0x2u
+#define KEVENT_SOCKET_SEND 0x4u
+
+#define KEVENT_PIPE_RECV 0x1u
+#define KEVENT_PIPE_SEND 0x4u
+
+#define KEVENT_NAIO_RECV 0x1u
+#define KEVENT_NAIO_ACCEPT 0x2u
+#define KEVENT_NAIO_SEND 0x4u
+
+#define KEVENT_INODE_CREATE 0x1u
+#define KEVENT_INODE_REMOVE 0x2u
+
+/*
+ * Timers. id.raw[0] = seconds, id.raw[1] = nanoseconds of the interval.
+ * The low bit of event is KEVENT_TIMER_FIRED (the only bit delivered); the
+ * high bits choose the clock and an absolute first expiry (the patches were
+ * criticised for having neither):
+ *   KEVENT_TIMER_REALTIME / KEVENT_TIMER_BOOTTIME  clock (monotonic default)
+ *   KEVENT_TIMER_ABSTIME  the first expiry is the absolute time
+ *                         { ret_data[0] seconds, ret_data[1] nanoseconds }
+ *                         on the chosen clock, given at ADD; the interval in
+ *                         id then repeats it (interval 0 requires ONESHOT).
+ */
+#define KEVENT_TIMER_FIRED 0x1u
+#define KEVENT_TIMER_REALTIME 0x100u
+#define KEVENT_TIMER_BOOTTIME 0x200u
+#define KEVENT_TIMER_ABSTIME 0x400u
+
+#define KEVENT_SIGNAL_DELIVERY 0x1u
+#define KEVENT_SIGNAL_NOMASK (1ull << 63) /* modifier in id.raw_u64 */
+
+#define KEVENT_PROC_EXIT 0x1u
+
+/* ---- kevent_get_events flags ------------------------------------------ */
+#define KEVENT_FLAGS_ABSTIME 0x1u /* timeout is absolute CLOCK_MONOTONIC */
+
+/* ---- kevent_init flags: backend choice ---------------------------------- */
+#define KEVENT_INIT_AUTO 0x0u  /* the best backend that works here      */
+#define KEVENT_INIT_EPOLL 0x1u /* epoll(7)                              */
+#define KEVENT_INIT_BACKEND_MASK 0xfu
+
+/* Backend identifiers reported by kevent_get_stats. */
+#define KEVENT_BACKEND_EPOLL 1u
+
+/* ---- the ring (§6; see kevent_init(3)) -------------------------------- */
+struct kevent_ring {
+	uint32_t ring_kidx;
+	uint32_t ring_over;
+	struct ukevent event[];
+};
+
+/* ---- statistics (§7) -------------------------------------------------- */
+/*
+ * Filled by kevent_get_stats(). Fields are only ever appended; the caller
+ * passes sizeof(struct kevent_stats) and receives as much as both know.
+ */
+struct kevent_stats {
+	uint32_t size;    /* bytes written by the library                    */
+	uint32_t backend; /* KEVENT_BACKEND_* (0 for the process-wide view)   */
+	uint64_t queues;  /* open queues (1 for a queue; all for kfd == -1)   */
+	uint64_t registered;            /* live registrations                 */
+	uint64_t registered_by_type[KEVENT_MAX];
+	uint64_t ready;                 /* on the ready list now              */
+	uint64_t inflight_io;           /* asynchronous I/O not yet completed */
+	uint64_t added;                 /* totals since kevent_init           */
+	uint64_t removed;
+	uint64_t delivered;
+	uint64_t broken;
+	uint64_t wakeups;               /* waiters woken                      */
+	uint64_t backend_calls;         /* syscalls made on behalf of the queue */
+};
+
+/*
+ * kevent_get_stats(kfd, stats, sizeof *stats): the counters of one queue, or
+ * with kfd == -1 the sums over every open queue of the process (the
+ * teardown check of the tests: after kevent_close, registered and
+ * inflight_io are 0).
+ */
+
+/* ---- calls -------------------------------------------------------------- */
+KEVENT_API int kevent_init(struct kevent_ring *ring, unsigned ring_size, unsigned flags);
+KEVENT_API int kevent_ctl(int kfd, unsigned cmd, unsigned num, struct ukevent *arg);
+KEVENT_API int kevent_get_events(int kfd, unsigned min_nr, unsigned max_nr,
+				 const struct timespec *timeout, struct ukevent *buf,
+				 unsigned flags);
+KEVENT_API int kevent_close(int kfd);
+KEVENT_API int kevent_get_stats(int kfd, struct kevent_stats *stats, unsigned size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KEVENT_KEVENT_H */
