@@ -1,0 +1,622 @@
+// kevent.hpp — the C++20 API of libkevent, header-only, inline over kevent.h.
+//
+// What it is for: using a kevent queue from C++ without hand-filling
+// ukevent.id.raw[0] or checking -1/errno by hand.
+//   - kevent::queue owns one kevent descriptor (RAII, move-only) and wraps
+//     kevent_ctl / kevent_get_events / kevent_get_stats.
+//   - kevent::socket_event, poll_event, pipe_event, timer_event, user_event
+//     build a ukevent for one origin; chain .oneshot(), .edge(), .level(),
+//     .last_check(), .always_queue(), .ready(), .cookie(...) and convert the
+//     result to a ukevent.
+//   - Every fallible call comes twice (Asio style): a throwing form
+//     (std::system_error carrying the errno) and a noexcept form taking a
+//     std::error_code& last, which is cleared on success.
+//
+//     kevent::queue q;
+//     ukevent evs[] = {kevent::socket_event(fd, kevent::socket::recv).cookie(conn),
+//                      kevent::timer_event(std::chrono::milliseconds(100))};
+//     for (ukevent &done : q.add(evs))    // entries copied back by ADD
+//         ...;                            // ready at ADD, or failed (broken())
+//     ukevent buf[64];
+//     for (const ukevent &ev : q.get_events(buf, 1, std::chrono::seconds(1)))
+//         ...;
+//
+// Thread safety: the C calls may be made from any thread at any time on one
+// queue, so add/remove/modify/ready/wake/get_events/stats on one
+// kevent::queue object may run concurrently from several threads. Moving,
+// assigning, close(), release() and destroying the object must not race with
+// any other use of it. Builders are plain values.
+//
+// Lifetime: a queue owns its descriptor from construction until close(),
+// release() or destruction; destruction closes it (errors ignored; call
+// close() to see them). Closing a queue removes every registration. A
+// moved-from queue is empty (fd() == -1); calls on an empty queue fail with
+// EBADF. Spans returned by add/remove/modify/ready/get_events are prefixes of
+// the caller's own buffer and live as long as it does.
+//
+// Note: kevent::socket and kevent::pipe are namespaces of event bits; with
+// `using namespace kevent;` an unqualified call to ::socket() or ::pipe()
+// becomes ambiguous, so qualify those.
+#pragma once
+
+#include <kevent/kevent.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace kevent {
+
+// ---- origins and event bits -------------------------------------------------
+
+// The origin of a kevent (ukevent::type).
+enum class origin : uint32_t {
+	socket = KEVENT_SOCKET,
+	inode = KEVENT_INODE,
+	timer = KEVENT_TIMER,
+	poll = KEVENT_POLL,
+	naio = KEVENT_NAIO,
+	aio = KEVENT_AIO,
+	pipe = KEVENT_PIPE,
+	signal = KEVENT_SIGNAL,
+	posix_timer = KEVENT_POSIX_TIMER,
+	unotify = KEVENT_UNOTIFY,
+	proc = KEVENT_PROC,
+};
+
+// Event bits of KEVENT_SOCKET.
+enum class socket_events : uint32_t {
+	none = 0,
+	recv = KEVENT_SOCKET_RECV,
+	accept = KEVENT_SOCKET_ACCEPT,
+	send = KEVENT_SOCKET_SEND,
+};
+
+// Event bits of KEVENT_PIPE.
+enum class pipe_events : uint32_t {
+	none = 0,
+	recv = KEVENT_PIPE_RECV,
+	send = KEVENT_PIPE_SEND,
+};
+
+constexpr socket_events operator|(socket_events a, socket_events b) noexcept {
+	return static_cast<socket_events>(static_cast<uint32_t>(a) | static_cast<uint32_t>(b));
+}
+constexpr socket_events operator&(socket_events a, socket_events b) noexcept {
+	return static_cast<socket_events>(static_cast<uint32_t>(a) & static_cast<uint32_t>(b));
+}
+constexpr pipe_events operator|(pipe_events a, pipe_events b) noexcept {
+	return static_cast<pipe_events>(static_cast<uint32_t>(a) | static_cast<uint32_t>(b));
+}
+constexpr pipe_events operator&(pipe_events a, pipe_events b) noexcept {
+	return static_cast<pipe_events>(static_cast<uint32_t>(a) & static_cast<uint32_t>(b));
+}
+
+// kevent::socket::recv | kevent::socket::send ...
+namespace socket {
+inline constexpr socket_events recv = socket_events::recv;
+inline constexpr socket_events accept = socket_events::accept;
+inline constexpr socket_events send = socket_events::send;
+} // namespace socket
+
+// kevent::pipe::recv, kevent::pipe::send
+namespace pipe {
+inline constexpr pipe_events recv = pipe_events::recv;
+inline constexpr pipe_events send = pipe_events::send;
+} // namespace pipe
+
+// The clock a timer runs on (KEVENT_TIMER_* bits of ukevent::event).
+enum class timer_clock : uint32_t {
+	monotonic = 0,
+	realtime = KEVENT_TIMER_REALTIME,
+	boottime = KEVENT_TIMER_BOOTTIME,
+};
+
+// Backend choice for kevent_init (KEVENT_INIT_*).
+enum class backend : unsigned {
+	automatic = KEVENT_INIT_AUTO, // io_uring when it works, else epoll; KEVENT_BACKEND overrides
+	epoll = KEVENT_INIT_EPOLL,
+#ifdef KEVENT_INIT_URING
+	uring = KEVENT_INIT_URING,
+#endif
+};
+
+namespace detail {
+
+inline std::error_code errno_code(int e) noexcept { return {e, std::system_category()}; }
+inline std::error_code last_error() noexcept { return errno_code(errno); }
+
+inline void throw_on(const std::error_code &ec, const char *what) {
+	if (ec)
+		throw std::system_error(ec, what);
+}
+
+// A duration as a relative timespec; negative durations mean "now" (do not
+// block), which is what a caller computing "deadline - now" wants.
+inline timespec to_timespec(std::chrono::nanoseconds d) noexcept {
+	if (d.count() < 0)
+		d = std::chrono::nanoseconds::zero();
+	auto secs = std::chrono::duration_cast<std::chrono::seconds>(d);
+	timespec ts{};
+	ts.tv_sec = static_cast<time_t>(secs.count());
+	ts.tv_nsec = static_cast<long>((d - secs).count());
+	return ts;
+}
+
+inline constexpr uint32_t invalid_nsec = 1000000000u; // the library rejects it: EINVAL
+
+// Common part of every builder. Builders are immutable values: each modifier
+// returns a modified copy, so chains work on temporaries and on named
+// builders alike ([[nodiscard]] catches a modifier whose result is dropped).
+template <class Derived> class event_builder {
+public:
+	// Remove the kevent after its first delivery (KEVENT_REQ_ONESHOT).
+	[[nodiscard]] constexpr Derived oneshot() const noexcept { return with_flags(KEVENT_REQ_ONESHOT); }
+	// Come back only if ready at the moment of the new edge (KEVENT_REQ_ET).
+	// Clears level(): the two are exclusive, the last one chosen wins.
+	[[nodiscard]] constexpr Derived edge() const noexcept {
+		return with_flags(KEVENT_REQ_ET, KEVENT_REQ_LEVEL);
+	}
+	// Come back at every get_events while the condition holds
+	// (KEVENT_REQ_LEVEL). Clears edge().
+	[[nodiscard]] constexpr Derived level() const noexcept {
+		return with_flags(KEVENT_REQ_LEVEL, KEVENT_REQ_ET);
+	}
+	// Re-check readiness just before delivery (KEVENT_REQ_LAST_CHECK).
+	[[nodiscard]] constexpr Derived last_check() const noexcept {
+		return with_flags(KEVENT_REQ_LAST_CHECK);
+	}
+	// Ready at ADD: keep it registered and queue it instead of copying it
+	// back (KEVENT_REQ_ALWAYS_QUEUE).
+	[[nodiscard]] constexpr Derived always_queue() const noexcept {
+		return with_flags(KEVENT_REQ_ALWAYS_QUEUE);
+	}
+	// Ready as soon as it is added (KEVENT_REQ_READY).
+	[[nodiscard]] constexpr Derived ready() const noexcept { return with_flags(KEVENT_REQ_READY); }
+	// Wake every queue watching the object, not just one (KEVENT_REQ_WAKEUP_ALL).
+	[[nodiscard]] constexpr Derived wakeup_all() const noexcept {
+		return with_flags(KEVENT_REQ_WAKEUP_ALL);
+	}
+	// Any raw KEVENT_REQ_* bits (unknown bits make ADD fail with EINVAL).
+	[[nodiscard]] constexpr Derived req_flags(uint32_t flags) const noexcept {
+		return with_flags(flags);
+	}
+
+	// The cookie, returned untouched with every delivery.
+	[[nodiscard]] Derived cookie(void *p) const noexcept {
+		Derived d = self();
+		d.uk_.user[0] = d.uk_.user[1] = 0;
+		d.uk_.ptr = p;
+		return d;
+	}
+	template <std::integral T> [[nodiscard]] constexpr Derived cookie(T v) const noexcept {
+		Derived d = self();
+		auto u = static_cast<uint64_t>(v);
+		d.uk_.user[0] = static_cast<uint32_t>(u);
+		d.uk_.user[1] = static_cast<uint32_t>(u >> 32);
+		return d;
+	}
+
+	// ret_data given at ADD/READY (the payload of a KEVENT_CTL_READY on a
+	// user event; the absolute time of a timer).
+	[[nodiscard]] constexpr Derived ret_data(uint32_t d0, uint32_t d1) const noexcept {
+		Derived d = self();
+		d.uk_.ret_data[0] = d0;
+		d.uk_.ret_data[1] = d1;
+		return d;
+	}
+
+	constexpr const ukevent &raw() const noexcept { return uk_; }
+	constexpr operator ukevent() const noexcept { return uk_; }
+
+protected:
+	constexpr event_builder(uint32_t type, uint64_t id, uint32_t event) noexcept {
+		uk_.id.raw_u64 = id;
+		uk_.type = type;
+		uk_.event = event;
+	}
+	constexpr Derived with_flags(uint32_t set, uint32_t clear = 0) const noexcept {
+		Derived d = self();
+		d.uk_.req_flags = (d.uk_.req_flags & ~clear) | set;
+		return d;
+	}
+	constexpr const Derived &self() const noexcept { return static_cast<const Derived &>(*this); }
+
+	ukevent uk_{};
+};
+
+constexpr uint64_t fd_id(int fd) noexcept {
+	// raw[0] = fd, raw[1] = 0 (a negative fd keeps its bits: ADD gives EBADF).
+	kevent_id id{};
+	id.raw[0] = static_cast<uint32_t>(fd);
+	id.raw[1] = 0;
+	return id.raw_u64;
+}
+
+// Encodes an interval as { raw[0] seconds, raw[1] nanoseconds }; one that
+// does not fit (negative, or seconds beyond 32 bits) gets nanoseconds 1e9,
+// which ADD rejects with EINVAL, instead of silently becoming another key.
+constexpr uint64_t interval_id(std::chrono::nanoseconds d) noexcept {
+	kevent_id id{};
+	auto secs = std::chrono::duration_cast<std::chrono::seconds>(d);
+	if (d.count() < 0 || secs.count() > static_cast<int64_t>(UINT32_MAX)) {
+		id.raw[0] = 0;
+		id.raw[1] = invalid_nsec;
+	} else {
+		id.raw[0] = static_cast<uint32_t>(secs.count());
+		id.raw[1] = static_cast<uint32_t>((d - secs).count());
+	}
+	return id.raw_u64;
+}
+
+} // namespace detail
+
+// A ukevent under construction for a socket, poll, pipe or user event.
+class event : public detail::event_builder<event> {
+public:
+	constexpr event(origin type, uint64_t id, uint32_t events) noexcept
+	    : event_builder(static_cast<uint32_t>(type), id, events) {}
+
+private:
+	friend class detail::event_builder<event>;
+};
+
+// A timer under construction: the common modifiers plus clock and an
+// absolute first expiry.
+class timer_builder : public detail::event_builder<timer_builder> {
+public:
+	explicit constexpr timer_builder(std::chrono::nanoseconds interval) noexcept
+	    : event_builder(KEVENT_TIMER, detail::interval_id(interval), KEVENT_TIMER_FIRED) {}
+
+	// The clock the timer runs on (monotonic unless chosen).
+	[[nodiscard]] constexpr timer_builder clock(timer_clock c) const noexcept {
+		timer_builder t = *this;
+		t.uk_.event = (t.uk_.event & ~(KEVENT_TIMER_REALTIME | KEVENT_TIMER_BOOTTIME)) |
+			      static_cast<uint32_t>(c);
+		return t;
+	}
+	// First expiry at an absolute time on the timer's clock, given as the
+	// time since that clock's epoch (KEVENT_TIMER_ABSTIME); the interval then
+	// repeats it (interval 0 requires oneshot()). Times before the epoch are
+	// the epoch (already expired).
+	[[nodiscard]] constexpr timer_builder at(std::chrono::nanoseconds since_epoch) const noexcept {
+		timer_builder t = *this;
+		if (since_epoch.count() < 0)
+			since_epoch = std::chrono::nanoseconds::zero();
+		auto secs = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+		t.uk_.event |= KEVENT_TIMER_ABSTIME;
+		if (secs.count() > static_cast<int64_t>(UINT32_MAX)) {
+			t.uk_.ret_data[0] = 0;
+			t.uk_.ret_data[1] = detail::invalid_nsec;
+		} else {
+			t.uk_.ret_data[0] = static_cast<uint32_t>(secs.count());
+			t.uk_.ret_data[1] = static_cast<uint32_t>((since_epoch - secs).count());
+		}
+		return t;
+	}
+	// First expiry at a steady_clock time (CLOCK_MONOTONIC on Linux).
+	[[nodiscard]] constexpr timer_builder at(std::chrono::steady_clock::time_point tp) const noexcept {
+		return clock(timer_clock::monotonic).at(tp.time_since_epoch());
+	}
+	// First expiry at a wall-clock time (CLOCK_REALTIME).
+	[[nodiscard]] constexpr timer_builder at(std::chrono::system_clock::time_point tp) const noexcept {
+		return clock(timer_clock::realtime).at(tp.time_since_epoch());
+	}
+
+private:
+	friend class detail::event_builder<timer_builder>;
+};
+
+// KEVENT_SOCKET on socket fd: recv (data or EOF), accept, send (room).
+constexpr event socket_event(int fd, socket_events events) noexcept {
+	return event(origin::socket, detail::fd_id(fd), static_cast<uint32_t>(events));
+}
+// KEVENT_POLL on any pollable fd with POLLIN, POLLOUT ... bits.
+constexpr event poll_event(int fd, uint32_t poll_bits) noexcept {
+	return event(origin::poll, detail::fd_id(fd), poll_bits);
+}
+// KEVENT_PIPE on a pipe or FIFO end: recv (data), send (room).
+constexpr event pipe_event(int fd, pipe_events events) noexcept {
+	return event(origin::pipe, detail::fd_id(fd), static_cast<uint32_t>(events));
+}
+// KEVENT_TIMER firing every interval (the interval is also the key).
+constexpr timer_builder timer_event(std::chrono::nanoseconds interval) noexcept {
+	return timer_builder(interval);
+}
+// KEVENT_UNOTIFY: a user event keyed by id, made ready by queue::ready().
+constexpr event user_event(uint64_t id, uint32_t events = 0) noexcept {
+	return event(origin::unotify, id, events);
+}
+
+// ---- reading delivered events ---------------------------------------------
+
+inline uint64_t cookie_u64(const ukevent &uk) noexcept {
+	return uk.user[0] | (static_cast<uint64_t>(uk.user[1]) << 32);
+}
+template <class T = void> T *cookie_ptr(const ukevent &uk) noexcept { return static_cast<T *>(uk.ptr); }
+inline bool broken(const ukevent &uk) noexcept { return (uk.ret_flags & KEVENT_RET_BROKEN) != 0; }
+inline bool done(const ukevent &uk) noexcept { return (uk.ret_flags & KEVENT_RET_DONE) != 0; }
+inline origin origin_of(const ukevent &uk) noexcept { return static_cast<origin>(uk.type); }
+inline int fd_of(const ukevent &uk) noexcept { return static_cast<int>(uk.id.raw[0]); }
+// The error of a BROKEN entry (ret_data[1] = -errno), or no error.
+inline std::error_code error_of(const ukevent &uk) noexcept {
+	if (!broken(uk))
+		return {};
+	auto neg = static_cast<int32_t>(uk.ret_data[1]);
+	return detail::errno_code(neg < 0 ? -neg : EIO);
+}
+
+// ---- the queue --------------------------------------------------------------
+
+// Owns one kevent descriptor. See the top of this file for thread safety.
+class queue {
+public:
+	// Opens a queue on the chosen backend (throws std::system_error).
+	explicit queue(backend b = backend::automatic) {
+		std::error_code ec;
+		open(b, ec);
+		detail::throw_on(ec, "kevent_init");
+	}
+	// Opens a queue; on failure ec is set and the queue is empty.
+	queue(backend b, std::error_code &ec) noexcept { open(b, ec); }
+
+	// Takes ownership of an existing kevent descriptor.
+	struct adopt_t {
+		explicit adopt_t() = default;
+	};
+	static constexpr adopt_t adopt{};
+	queue(adopt_t, int kfd) noexcept : fd_(kfd) {}
+
+	queue(const queue &) = delete;
+	queue &operator=(const queue &) = delete;
+	queue(queue &&o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+	queue &operator=(queue &&o) noexcept {
+		if (this != &o) {
+			reset();
+			fd_ = std::exchange(o.fd_, -1);
+		}
+		return *this;
+	}
+	~queue() { reset(); }
+
+	int fd() const noexcept { return fd_; }
+	bool is_open() const noexcept { return fd_ >= 0; }
+	explicit operator bool() const noexcept { return is_open(); }
+	// Gives up ownership; the caller must kevent_close() the result.
+	[[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
+
+	// kevent_close: removes every registration. The queue is empty afterwards
+	// even on error. Closing an empty queue is a no-op.
+	void close() {
+		std::error_code ec;
+		close(ec);
+		detail::throw_on(ec, "kevent_close");
+	}
+	void close(std::error_code &ec) noexcept {
+		ec.clear();
+		if (fd_ < 0)
+			return;
+		int fd = std::exchange(fd_, -1);
+		if (kevent_close(fd) < 0)
+			ec = detail::last_error();
+	}
+
+	// ADD. Returns the entries copied back, compacted to the front of evs:
+	// those ready at ADD (DONE, with ret_data; no longer registered unless
+	// always_queue()) and those that failed (BROKEN|DONE, error_of()).
+	// Empty: everything was queued.
+	std::span<ukevent> add(std::span<ukevent> evs) { return checked(ctl(KEVENT_CTL_ADD, evs), "kevent_ctl(ADD)"); }
+	std::span<ukevent> add(std::span<ukevent> evs, std::error_code &ec) noexcept {
+		return ctl(KEVENT_CTL_ADD, evs, ec);
+	}
+	std::span<ukevent> add(ukevent &ev) { return add(std::span<ukevent>(&ev, 1)); }
+	std::span<ukevent> add(ukevent &ev, std::error_code &ec) noexcept {
+		return add(std::span<ukevent>(&ev, 1), ec);
+	}
+
+	// REMOVE, matched by (id, type). Every entry is written back in place
+	// (DONE; BROKEN|DONE when not registered), so the whole span is returned.
+	std::span<ukevent> remove(std::span<ukevent> evs) {
+		return checked(ctl(KEVENT_CTL_REMOVE, evs), "kevent_ctl(REMOVE)");
+	}
+	std::span<ukevent> remove(std::span<ukevent> evs, std::error_code &ec) noexcept {
+		return ctl(KEVENT_CTL_REMOVE, evs, ec);
+	}
+	std::span<ukevent> remove(ukevent &ev) { return remove(std::span<ukevent>(&ev, 1)); }
+	std::span<ukevent> remove(ukevent &ev, std::error_code &ec) noexcept {
+		return remove(std::span<ukevent>(&ev, 1), ec);
+	}
+
+	// MODIFY: replaces event bits, req_flags and cookie; written back in place
+	// like remove(), so the whole span is returned.
+	std::span<ukevent> modify(std::span<ukevent> evs) {
+		return checked(ctl(KEVENT_CTL_MODIFY, evs), "kevent_ctl(MODIFY)");
+	}
+	std::span<ukevent> modify(std::span<ukevent> evs, std::error_code &ec) noexcept {
+		return ctl(KEVENT_CTL_MODIFY, evs, ec);
+	}
+	std::span<ukevent> modify(ukevent &ev) { return modify(std::span<ukevent>(&ev, 1)); }
+	std::span<ukevent> modify(ukevent &ev, std::error_code &ec) noexcept {
+		return modify(std::span<ukevent>(&ev, 1), ec);
+	}
+
+	// READY: marks the named kevents ready. Returns the entries that were
+	// not found (BROKEN), compacted to the front; empty: all were marked.
+	std::span<ukevent> ready(std::span<ukevent> evs) {
+		return checked(ctl(KEVENT_CTL_READY, evs), "kevent_ctl(READY)");
+	}
+	std::span<ukevent> ready(std::span<ukevent> evs, std::error_code &ec) noexcept {
+		return ctl(KEVENT_CTL_READY, evs, ec);
+	}
+	std::span<ukevent> ready(ukevent &ev) { return ready(std::span<ukevent>(&ev, 1)); }
+	std::span<ukevent> ready(ukevent &ev, std::error_code &ec) noexcept {
+		return ready(std::span<ukevent>(&ev, 1), ec);
+	}
+
+	// Wakes every thread blocked in get_events (READY with num 0); they return
+	// what they have, possibly nothing. Safe from a signal handler (the
+	// error_code form).
+	void wake() {
+		std::error_code ec;
+		wake(ec);
+		detail::throw_on(ec, "kevent_ctl(READY, 0)");
+	}
+	void wake(std::error_code &ec) noexcept {
+		if (kevent_ctl(fd_, KEVENT_CTL_READY, 0, nullptr) < 0)
+			ec = detail::last_error();
+		else
+			ec.clear();
+	}
+
+	// Waits until min_nr events are ready or the timeout passes (nullopt: no
+	// limit; zero or negative: do not block), then takes up to buf.size() of
+	// them. Returns the delivered prefix of buf (may be shorter than min_nr at
+	// timeout, or empty after wake()).
+	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
+				      std::optional<std::chrono::nanoseconds> timeout) {
+		std::error_code ec;
+		auto r = get_events(buf, min_nr, timeout, ec);
+		detail::throw_on(ec, "kevent_get_events");
+		return r;
+	}
+	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
+				      std::optional<std::chrono::nanoseconds> timeout,
+				      std::error_code &ec) noexcept {
+		timespec ts{};
+		if (timeout)
+			ts = detail::to_timespec(*timeout);
+		return wait(buf, min_nr, timeout ? &ts : nullptr, 0, ec);
+	}
+	// As above with an absolute deadline on steady_clock (KEVENT_FLAGS_ABSTIME,
+	// CLOCK_MONOTONIC); a deadline in the past does not block.
+	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
+				      std::chrono::steady_clock::time_point deadline) {
+		std::error_code ec;
+		auto r = get_events(buf, min_nr, deadline, ec);
+		detail::throw_on(ec, "kevent_get_events");
+		return r;
+	}
+	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
+				      std::chrono::steady_clock::time_point deadline,
+				      std::error_code &ec) noexcept {
+		timespec ts = detail::to_timespec(deadline.time_since_epoch());
+		return wait(buf, min_nr, &ts, KEVENT_FLAGS_ABSTIME, ec);
+	}
+
+	// The queue's counters (kevent_get_stats).
+	kevent_stats stats() const {
+		std::error_code ec;
+		auto st = stats(ec);
+		detail::throw_on(ec, "kevent_get_stats");
+		return st;
+	}
+	kevent_stats stats(std::error_code &ec) const noexcept {
+		// kevent_get_stats(-1) is the process-wide view: an empty queue must
+		// not silently report it.
+		if (fd_ < 0) {
+			ec = detail::errno_code(EBADF);
+			return kevent_stats{};
+		}
+		return get_stats(fd_, ec);
+	}
+
+	// Sums over every open queue of the process (kevent_get_stats(-1)).
+	static kevent_stats global_stats() {
+		std::error_code ec;
+		auto st = global_stats(ec);
+		detail::throw_on(ec, "kevent_get_stats");
+		return st;
+	}
+	static kevent_stats global_stats(std::error_code &ec) noexcept { return get_stats(-1, ec); }
+
+private:
+	void open(backend b, std::error_code &ec) noexcept {
+		fd_ = kevent_init(nullptr, 0, static_cast<unsigned>(b));
+		if (fd_ < 0) {
+			ec = detail::last_error();
+			fd_ = -1;
+		} else {
+			ec.clear();
+		}
+	}
+
+	void reset() noexcept {
+		if (fd_ >= 0)
+			(void)kevent_close(std::exchange(fd_, -1));
+	}
+
+	struct ctl_result {
+		std::span<ukevent> evs;
+		std::error_code ec;
+	};
+
+	static std::span<ukevent> checked(ctl_result r, const char *what) {
+		detail::throw_on(r.ec, what);
+		return r.evs;
+	}
+
+	ctl_result ctl(unsigned cmd, std::span<ukevent> evs) noexcept {
+		ctl_result r;
+		r.evs = ctl(cmd, evs, r.ec);
+		return r;
+	}
+
+	std::span<ukevent> ctl(unsigned cmd, std::span<ukevent> evs, std::error_code &ec) noexcept {
+		// A size the C call cannot even be told is as invalid as one above
+		// KEVENT_CTL_MAX: never truncate it into a smaller, valid count.
+		if (evs.size() > UINT_MAX) {
+			ec = detail::errno_code(EINVAL);
+			return {};
+		}
+		int n = kevent_ctl(fd_, cmd, static_cast<unsigned>(evs.size()), evs.data());
+		if (n < 0) {
+			ec = detail::last_error();
+			return {};
+		}
+		ec.clear();
+		switch (cmd) {
+		case KEVENT_CTL_ADD:
+			return evs.first(static_cast<size_t>(n) <= evs.size() ? static_cast<size_t>(n) : evs.size());
+		case KEVENT_CTL_READY: {
+			size_t marked = static_cast<size_t>(n) <= evs.size() ? static_cast<size_t>(n) : evs.size();
+			return evs.first(evs.size() - marked);
+		}
+		default:
+			return evs;
+		}
+	}
+
+	std::span<ukevent> wait(std::span<ukevent> buf, unsigned min_nr, const timespec *ts, unsigned flags,
+				std::error_code &ec) noexcept {
+		// max_nr is clamped, not truncated: a huge buffer just receives at
+		// most UINT_MAX events.
+		unsigned max_nr = buf.size() > UINT_MAX ? UINT_MAX : static_cast<unsigned>(buf.size());
+		int n = kevent_get_events(fd_, min_nr, max_nr, ts, buf.data(), flags);
+		if (n < 0) {
+			ec = detail::last_error();
+			return {};
+		}
+		ec.clear();
+		return buf.first(static_cast<size_t>(n));
+	}
+
+	static kevent_stats get_stats(int kfd, std::error_code &ec) noexcept {
+		kevent_stats st{};
+		if (kevent_get_stats(kfd, &st, sizeof st) < 0)
+			ec = detail::last_error();
+		else
+			ec.clear();
+		return st;
+	}
+
+	int fd_ = -1;
+};
+
+} // namespace kevent
