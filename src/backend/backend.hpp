@@ -1,0 +1,73 @@
+// backend — the small interface between the queue and the kernel mechanism.
+//
+// The queue speaks in its own vocabulary: "tell me when fd F has events M"
+// (watch/unwatch), "deadline T on clock C" (arm_deadline), "wake whoever
+// waits" (wake), and "wait until something happens" (wait). Origins never see
+// epoll_event or io_uring_cqe. A backend reports fd readiness as
+// (token, poll bits) completions; internal events (wake-ups, deadlines) make
+// wait() return but are not reported.
+//
+// Threading: wait() is called by at most one thread at a time (the queue's
+// poller), without the queue lock. Every other method is called with the
+// queue lock held, except wake(), which may be called from any thread and
+// from a signal handler.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace kevent::detail {
+
+struct backend_event {
+	uint64_t token;  // what watch() was given
+	uint32_t events; // POLL* bits
+};
+
+enum class clock_kind : uint8_t { monotonic, realtime, boottime };
+constexpr int clock_count = 3;
+
+class backend {
+public:
+	virtual ~backend() = default;
+
+	// KEVENT_BACKEND_* of kevent.h.
+	virtual unsigned kind() const = 0;
+
+	// The pollable file that represents the queue; readable while wait()
+	// would return at once. The backend owns it.
+	virtual int descriptor() const = 0;
+
+	// Start (is_new) or change watching fd for `events` (POLL* bits),
+	// edge- or level-triggered, reporting `token`. 0 or -errno.
+	virtual int watch(int fd, uint32_t events, bool level, uint64_t token, bool is_new) = 0;
+	// Stop watching fd. 0 or -errno (ENOENT/EBADF when the kernel already
+	// forgot it because the file was closed).
+	virtual int unwatch(int fd) = 0;
+
+	// Wait up to timeout_ns (-1: no limit, 0: do not block) for readiness;
+	// write up to max completions. Returns how many, or -errno. Sets
+	// `woken` when it consumed a wake() (a caller that was not the one to
+	// be woken must pass it on with another wake()).
+	virtual int wait(backend_event *out, int max, int64_t timeout_ns, bool &woken) = 0;
+
+	// Make a current or the next wait() return. Async-signal-safe; needs
+	// no clearing.
+	virtual void wake() noexcept = 0;
+	// Keep the descriptor readable (and wait() returning at once) while
+	// `on`: the queue sets it while its ready list is not empty, so a
+	// queue nested in another poller reports POLLIN.
+	virtual void set_ready(bool on) = 0;
+
+	// Make wait() return once clock reaches abs_ns. 0 or -errno.
+	virtual int arm_deadline(clock_kind clock, int64_t abs_ns) = 0;
+
+	// System calls made so far (statistics).
+	virtual uint64_t calls() const = 0;
+};
+
+// 0 and a backend, or -errno and null. `flags` are kevent_init's backend bits.
+int make_backend(unsigned flags, std::unique_ptr<backend> &out);
+
+std::unique_ptr<backend> make_epoll_backend(int &err);
+
+} // namespace kevent::detail

@@ -1,0 +1,194 @@
+// epoll backend.
+//
+// Kernel behaviours this file depends on (checked on Linux 5.10+):
+// - EPOLLET: every wake-up of the file's wait queue is a new edge (new data on
+//   a socket re-reports even when older data is unread) — the patches'
+//   default mode. epoll re-polls the file when it reports, so reported bits
+//   are current (our ET check).
+// - EPOLL_CTL_ADD/MOD poll the file at once and queue it if ready, so one
+//   epoll_wait(0) after a batch of ADDs learns which are ready.
+// - An epoll item lives as long as the *file*: close(fd) with a dup elsewhere
+//   keeps reporting (tokens carry a generation so stale reports are dropped).
+// - An eventfd watched level-triggered keeps the epoll file readable while its
+//   count is non-zero: our "ready list not empty" flag for nested pollers.
+//   A second eventfd, edge-triggered, is the wake-up: every write is a new
+//   edge, so it is never read and a wake-up can never be cleared away.
+// - epoll_pwait2 (5.11) gives nanosecond timeouts; before it, milliseconds
+//   rounded up.
+// - timerfd with TFD_TIMER_ABSTIME, one per clock, watched edge-triggered:
+//   re-arming resets it, so it is never read.
+#include "backend/backend.hpp"
+#include "sys/unique_fd.hpp"
+
+#include <kevent/kevent.h>
+
+#include <atomic>
+#include <cerrno>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+namespace kevent::detail {
+namespace {
+
+// Tokens with the top bit set are the backend's own.
+constexpr uint64_t internal_bit = 1ull << 63;
+constexpr uint64_t wake_token = internal_bit | 1;
+constexpr uint64_t timer_token = internal_bit | 2;
+constexpr uint64_t ready_token = internal_bit | 3;
+
+constexpr clockid_t clock_ids[clock_count] = {CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_BOOTTIME};
+
+class epoll_backend final : public backend {
+public:
+	int init() {
+		epfd_.reset(epoll_create1(EPOLL_CLOEXEC));
+		if (!epfd_)
+			return -errno;
+		wakefd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+		readyfd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+		if (!wakefd_ || !readyfd_)
+			return -errno;
+		epoll_event ev{};
+		ev.events = EPOLLIN | EPOLLET;
+		ev.data.u64 = wake_token;
+		if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, wakefd_.get(), &ev) < 0)
+			return -errno;
+		ev.events = EPOLLIN; // level: readable until set_ready(false)
+		ev.data.u64 = ready_token;
+		if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, readyfd_.get(), &ev) < 0)
+			return -errno;
+		return 0;
+	}
+
+	unsigned kind() const override { return KEVENT_BACKEND_EPOLL; }
+	int descriptor() const override { return epfd_.get(); }
+
+	int watch(int fd, uint32_t events, bool level, uint64_t token, bool is_new) override {
+		epoll_event ev{};
+		ev.events = events | (level ? 0u : unsigned(EPOLLET));
+		ev.data.u64 = token;
+		count();
+		if (epoll_ctl(epfd_.get(), is_new ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) < 0)
+			return -errno;
+		return 0;
+	}
+
+	int unwatch(int fd) override {
+		count();
+		if (epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr) < 0)
+			return -errno;
+		return 0;
+	}
+
+	int wait(backend_event *out, int max, int64_t timeout_ns, bool &woken) override {
+		constexpr int batch = 256;
+		epoll_event evs[batch];
+		int n = max < batch ? max : batch;
+		count();
+		int r = pwait(evs, n, timeout_ns);
+		if (r < 0)
+			return errno == EINTR ? 0 : -errno;
+		int k = 0;
+		for (int i = 0; i < r; i++) {
+			if (evs[i].data.u64 & internal_bit) {
+				// wake-ups and deadlines only end the wait
+				woken |= evs[i].data.u64 == wake_token;
+				continue;
+			}
+			out[k++] = backend_event{evs[i].data.u64, evs[i].events};
+		}
+		return k;
+	}
+
+	void wake() noexcept override {
+		uint64_t one = 1;
+		count();
+		ssize_t r = ::write(wakefd_.get(), &one, sizeof one);
+		(void)r; // EAGAIN only at a count of 2^64-2: it is readable anyway
+	}
+
+	void set_ready(bool on) override {
+		uint64_t v = 1;
+		count();
+		ssize_t r = on ? ::write(readyfd_.get(), &v, sizeof v)
+			       : ::read(readyfd_.get(), &v, sizeof v);
+		(void)r; // EAGAIN: already in that state
+	}
+
+	int arm_deadline(clock_kind clock, int64_t abs_ns) override {
+		int c = static_cast<int>(clock);
+		if (!timerfd_[c]) {
+			timerfd_[c].reset(timerfd_create(clock_ids[c], TFD_CLOEXEC | TFD_NONBLOCK));
+			if (!timerfd_[c])
+				return -errno;
+			epoll_event ev{};
+			ev.events = EPOLLIN | EPOLLET;
+			ev.data.u64 = timer_token;
+			if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, timerfd_[c].get(), &ev) < 0) {
+				int e = errno;
+				timerfd_[c].reset();
+				return -e;
+			}
+		}
+		itimerspec its{};
+		if (abs_ns <= 0)
+			abs_ns = 1; // "already due": an all-zero value would disarm
+		its.it_value.tv_sec = abs_ns / 1000000000;
+		its.it_value.tv_nsec = abs_ns % 1000000000;
+		count();
+		if (timerfd_settime(timerfd_[c].get(), TFD_TIMER_ABSTIME, &its, nullptr) < 0)
+			return -errno;
+		return 0;
+	}
+
+	uint64_t calls() const override { return calls_.load(std::memory_order_relaxed); }
+
+private:
+	// A syscall costs far more than this atomic add.
+	void count() { calls_.fetch_add(1, std::memory_order_relaxed); }
+
+	int pwait(epoll_event *evs, int n, int64_t timeout_ns) {
+#ifdef SYS_epoll_pwait2
+		if (have_pwait2_) {
+			timespec ts{};
+			timespec *tp = nullptr;
+			if (timeout_ns >= 0) {
+				ts.tv_sec = timeout_ns / 1000000000;
+				ts.tv_nsec = timeout_ns % 1000000000;
+				tp = &ts;
+			}
+			long r = syscall(SYS_epoll_pwait2, epfd_.get(), evs, n, tp, nullptr, 0);
+			if (r >= 0 || errno != ENOSYS)
+				return static_cast<int>(r);
+			have_pwait2_ = false;
+		}
+#endif
+		int ms = -1;
+		if (timeout_ns >= 0) {
+			int64_t m = (timeout_ns + 999999) / 1000000; // round up: never early
+			ms = m > INT32_MAX ? INT32_MAX : static_cast<int>(m);
+		}
+		return epoll_wait(epfd_.get(), evs, n, ms);
+	}
+
+	sys::unique_fd epfd_, wakefd_, readyfd_;
+	sys::unique_fd timerfd_[clock_count];
+	bool have_pwait2_ = true;
+	std::atomic<uint64_t> calls_{0}; // wake() may run on any thread
+
+};
+
+} // namespace
+
+std::unique_ptr<backend> make_epoll_backend(int &err) {
+	auto b = std::make_unique<epoll_backend>();
+	err = b->init();
+	if (err < 0)
+		return nullptr;
+	return b;
+}
+
+} // namespace kevent::detail

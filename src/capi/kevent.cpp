@@ -1,0 +1,131 @@
+// The extern "C" entry points: argument checks, errno, exception barrier.
+// Nothing here knows how a queue works; it checks shapes, finds the queue
+// and translates -errno into (-1, errno).
+#include "core/descriptor_table.hpp"
+#include "sys/clock.hpp"
+
+#include <kevent/kevent.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <new>
+
+using namespace kevent::detail;
+
+namespace {
+
+int result(int r) {
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+// Exceptions never cross into C: allocation failure is ENOMEM, anything
+// else an internal error reported as EIO.
+template <class F> int guarded(F &&f) noexcept {
+	try {
+		return result(f());
+	} catch (const std::bad_alloc &) {
+		return result(-ENOMEM);
+	} catch (...) {
+		return result(-EIO);
+	}
+}
+
+bool valid_timespec(const timespec &t) {
+	return t.tv_sec >= 0 && t.tv_nsec >= 0 && t.tv_nsec < kevent::sys::ns_per_s;
+}
+
+} // namespace
+
+extern "C" {
+
+KEVENT_API int kevent_init(struct kevent_ring *ring, unsigned ring_size, unsigned flags) {
+	return guarded([&] {
+		if (flags & ~KEVENT_INIT_BACKEND_MASK)
+			return -EINVAL;
+		if ((ring == nullptr) != (ring_size == 0) || ring_size == 1)
+			return -EINVAL;
+		if (ring)
+			return -EOPNOTSUPP; // rings: kevent_wait(3) arrives with them
+		std::unique_ptr<queue> q;
+		if (int r = queue::create(flags, q); r < 0)
+			return r;
+		int fd = q->user_fd();
+		if (int r = install_queue(std::move(q)); r < 0)
+			return r;
+		return fd;
+	});
+}
+
+KEVENT_API int kevent_ctl(int kfd, unsigned cmd, unsigned num, struct ukevent *arg) {
+	return guarded([&] {
+		if (cmd > KEVENT_CTL_READY || num > KEVENT_CTL_MAX || (num > 0 && !arg))
+			return -EINVAL;
+		queue_ref q;
+		if (int r = lookup_queue(kfd, q); r < 0)
+			return r;
+		if (num == 0) {
+			// READY with nothing named: wake every blocked thread.
+			// Lock-free, so a signal handler may do it.
+			if (cmd == KEVENT_CTL_READY)
+				q->force_wake();
+			return 0;
+		}
+		return q->ctl(cmd, std::span<ukevent>(arg, num));
+	});
+}
+
+KEVENT_API int kevent_get_events(int kfd, unsigned min_nr, unsigned max_nr,
+				 const struct timespec *timeout, struct ukevent *buf,
+				 unsigned flags) {
+	return guarded([&] {
+		if (max_nr == 0 || min_nr > max_nr || !buf || (flags & ~KEVENT_FLAGS_ABSTIME) ||
+		    (timeout && !valid_timespec(*timeout)))
+			return -EINVAL;
+		max_nr = std::min<unsigned>(max_nr, INT_MAX);
+		int64_t deadline = -1;
+		if (timeout) {
+			int64_t t = kevent::sys::to_ns(*timeout);
+			deadline = (flags & KEVENT_FLAGS_ABSTIME)
+				       ? t
+				       : kevent::sys::add_sat(kevent::sys::now_ns(CLOCK_MONOTONIC), t);
+		}
+		queue_ref q;
+		if (int r = lookup_queue(kfd, q); r < 0)
+			return r;
+		return q->get_events(min_nr, max_nr, deadline, buf);
+	});
+}
+
+KEVENT_API int kevent_close(int kfd) {
+	return guarded([&] { return close_queue(kfd); });
+}
+
+KEVENT_API int kevent_get_stats(int kfd, struct kevent_stats *stats, unsigned size) {
+	return guarded([&] {
+		if (!stats || size < offsetof(kevent_stats, queues))
+			return -EINVAL;
+		kevent_stats st{};
+		if (kfd == -1) {
+			global_stats &g = process_stats();
+			st.queues = g.queues.load(std::memory_order_relaxed);
+			st.registered = g.registered.load(std::memory_order_relaxed);
+			st.inflight_io = g.inflight_io.load(std::memory_order_relaxed);
+		} else {
+			queue_ref q;
+			if (int r = lookup_queue(kfd, q); r < 0)
+				return r;
+			q->fill_stats(st);
+		}
+		st.size = static_cast<uint32_t>(std::min<size_t>(size, sizeof st));
+		std::memcpy(stats, &st, st.size);
+		return 0;
+	});
+}
+
+} // extern "C"

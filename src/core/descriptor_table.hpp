@@ -1,0 +1,49 @@
+// descriptor_table — from a kevent descriptor number to its queue.
+//
+// LOCKING: lock-free, so that KEVENT_CTL_READY with num == 0 works from a
+// signal handler. Slots live in chunks that are never freed (type-stable);
+// each slot has a count of lookups in progress. A lookup raises that count,
+// loads the queue pointer, takes a reference, and lowers the count; removal
+// clears the pointer and then waits for the count to drain, after which no
+// new reference can appear. The remover then waits for the references of
+// calls in progress to go, and deletes the queue.
+#pragma once
+
+#include "core/queue.hpp"
+
+namespace kevent::detail {
+
+// A counted reference to a queue; empty when the lookup failed.
+class queue_ref {
+public:
+	queue_ref() = default;
+	explicit queue_ref(queue *q) : q_(q) {}
+	queue_ref(queue_ref &&o) noexcept : q_(std::exchange(o.q_, nullptr)) {}
+	queue_ref &operator=(queue_ref &&) = delete;
+	~queue_ref() {
+		if (q_)
+			q_->refs_.fetch_sub(1, std::memory_order_acq_rel);
+	}
+	// Keep the reference counted but forget it (the closer's own).
+	queue *release() { return std::exchange(q_, nullptr); }
+	queue *operator->() const { return q_; }
+	queue *get() const { return q_; }
+	explicit operator bool() const { return q_ != nullptr; }
+
+private:
+	queue *q_ = nullptr;
+};
+
+// The queue behind kfd, checked to be still the same open file. -errno:
+// EBADF (not open), EINVAL (open, but not a kevent descriptor — including a
+// stale number now reused by another file; the stale queue is then freed).
+int lookup_queue(int kfd, queue_ref &out);
+
+// Install a new queue under its descriptor; a stale queue that still held
+// the number is freed. 0 or -ENOMEM.
+int install_queue(std::unique_ptr<queue> q);
+
+// kevent_close: remove, wake, wait, free; closes kfd. 0 or -errno.
+int close_queue(int kfd);
+
+} // namespace kevent::detail

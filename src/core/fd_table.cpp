@@ -1,0 +1,55 @@
+#include "core/fd_table.hpp"
+
+namespace kevent::detail {
+
+fd_watch *fd_table::create(int fd, const sys::inode_id &inode) {
+	if (static_cast<size_t>(fd) >= by_fd_.size())
+		by_fd_.resize(static_cast<size_t>(fd) + 1 + by_fd_.size() / 2, 0);
+	uint32_t slot;
+	if (!free_.empty()) {
+		slot = free_.back();
+		free_.pop_back();
+	} else {
+		slot = static_cast<uint32_t>(slots_.size());
+		slots_.push_back(std::make_unique<fd_watch>());
+	}
+	fd_watch *w = slots_[slot].get();
+	uint32_t gen = (w->gen + 1) & 0x7fffffffu; // top bit: backend-internal tokens
+	*w = fd_watch{};
+	w->fd = fd;
+	w->inode = inode;
+	w->slot = slot;
+	w->gen = gen ? gen : 1;
+	by_fd_[fd] = slot + 1;
+	return w;
+}
+
+void fd_table::destroy(fd_watch *w) {
+	if (w->fd >= 0 && by_fd_[w->fd] == w->slot + 1)
+		by_fd_[w->fd] = 0;
+	w->fd = -1;
+	w->head = nullptr;
+	free_.push_back(w->slot);
+}
+
+void fd_table::attach(fd_watch *w, knode *n) {
+	n->watch = w;
+	n->wprev = nullptr;
+	n->wnext = w->head;
+	if (w->head)
+		w->head->wprev = n;
+	w->head = n;
+}
+
+void fd_table::detach(knode *n) {
+	fd_watch *w = n->watch;
+	if (!w)
+		return;
+	(n->wprev ? n->wprev->wnext : w->head) = n->wnext;
+	if (n->wnext)
+		n->wnext->wprev = n->wprev;
+	n->wnext = n->wprev = nullptr;
+	n->watch = nullptr;
+}
+
+} // namespace kevent::detail

@@ -1,0 +1,46 @@
+// knode — one registration: the user's ukevent plus the queue's bookkeeping.
+//
+// A knode is owned by its queue and touched only under the queue lock. It
+// sits in the registry (by key), at most once on the ready list, on its fd
+// watch's list (fd origins) or in a timer heap (timers).
+#pragma once
+
+#include "backend/backend.hpp"
+
+#include <kevent/kevent.h>
+
+#include <cstdint>
+
+namespace kevent::detail {
+
+struct fd_watch;
+
+enum knode_state : uint32_t {
+	in_registry = 1u << 0, // findable by key
+	on_ready = 1u << 1,    // on the ready list
+	adding = 1u << 2,      // its ADD batch has not decided yet
+	add_ready = 1u << 3,   // became ready while `adding`
+	broken = 1u << 4,      // deliver once with BROKEN, then free
+};
+
+struct knode {
+	ukevent uk{};       // request; uk.ret_data accumulates the pending result
+	uint32_t state = 0; // knode_state bits
+	int32_t broken_errno = 0;
+
+	knode *rnext = nullptr, *rprev = nullptr; // ready list
+	knode *wnext = nullptr, *wprev = nullptr; // fd watch list
+	fd_watch *watch = nullptr;
+
+	// Timers (the core's deadline service).
+	uint32_t heap_pos = UINT32_MAX;
+	clock_kind clock = clock_kind::monotonic;
+	int64_t expiry = 0;   // ns on `clock`
+	int64_t interval = 0; // ns; 0 = one expiry
+
+	bool has(uint32_t s) const { return (state & s) != 0; }
+	bool req(uint32_t f) const { return (uk.req_flags & f) != 0; }
+	int fd() const { return static_cast<int>(uk.id.raw[0]); }
+};
+
+} // namespace kevent::detail

@@ -1,0 +1,362 @@
+// queue — lifecycle, readiness, delivery and waiting. LOCKING: see queue.hpp.
+#include "core/queue.hpp"
+
+#include "sys/clock.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <poll.h>
+
+namespace kevent::detail {
+
+global_stats &process_stats() {
+	static global_stats g;
+	return g;
+}
+
+int queue::create(unsigned flags, std::unique_ptr<queue> &out) {
+	std::unique_ptr<backend> be;
+	int r = make_backend(flags, be);
+	if (r < 0)
+		return r;
+	int ufd = fcntl(be->descriptor(), F_DUPFD_CLOEXEC, 0);
+	if (ufd < 0)
+		return -errno;
+	out.reset(new queue(std::move(be)));
+	out->user_fd_ = ufd;
+	return 0;
+}
+
+queue::queue(std::unique_ptr<backend> be)
+    : be_(std::move(be)), timers_(*be_), services_{timers_} {
+	process_stats().queues.fetch_add(1, std::memory_order_relaxed);
+}
+
+queue::~queue() {
+	shutdown();
+	process_stats().queues.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void queue::shutdown() {
+	std::lock_guard lk(mu_);
+	if (!closed_) {
+		closed_ = true;
+		be_->wake();
+		cv_.notify_all();
+	}
+	// Free every registration, including BROKEN ones that left the
+	// registry and wait on the ready list only.
+	while (!ready_.empty())
+		free_node(ready_.front());
+	std::vector<knode *> all;
+	all.reserve(reg_.size());
+	reg_.for_each([&](knode *n) { all.push_back(n); });
+	for (knode *n : all)
+		free_node(n);
+}
+
+// ---- registrations -------------------------------------------------------
+
+knode *queue::new_node(const ukevent &uk) {
+	auto *n = new knode;
+	n->uk = uk;
+	n->uk.ret_flags = 0;
+	n->uk.ret_data[0] = n->uk.ret_data[1] = 0;
+	st_.registered.add();
+	st_.by_type[uk.type].add();
+	st_.added.add();
+	process_stats().registered.fetch_add(1, std::memory_order_relaxed);
+	return n;
+}
+
+void queue::free_node(knode *n) {
+	if (n->has(on_ready)) {
+		ready_.unlink(n);
+		st_.ready.set(ready_.size());
+	}
+	reg_.erase(n);
+	const origin_ops &o = origin_for(n->uk.type);
+	if (o.uses_fd) {
+		fd_watch *w = n->watch;
+		fd_table::detach(n);
+		if (w && sync_watch(w, false) < 0)
+			break_watch(w, EBADF); // the others on this fd lost their file too
+	} else if (o.detach) {
+		o.detach(services_, *n);
+	}
+	st_.registered.add(-1);
+	st_.by_type[n->uk.type].add(-1);
+	st_.removed.add();
+	process_stats().registered.fetch_sub(1, std::memory_order_relaxed);
+	delete n;
+}
+
+// Tell the backend what the kevents on w want now. `force` re-arms even if
+// nothing changed, which makes epoll re-check readiness (MODIFY).
+int queue::sync_watch(fd_watch *w, bool force) {
+	uint32_t events = 0;
+	bool level = false;
+	for (knode *n = w->head; n; n = n->wnext) {
+		events |= origin_for(n->uk.type).interest(n->uk);
+		level |= n->req(KEVENT_REQ_LEVEL);
+	}
+	if (!w->head) {
+		if (w->in_backend)
+			be_->unwatch(w->fd); // ENOENT/EBADF: the kernel forgot it already
+		fds_.destroy(w);
+		return 0;
+	}
+	if (!force && w->in_backend && events == w->armed_events && level == w->armed_level)
+		return 0;
+	int r = be_->watch(w->fd, events, level, w->token(), !w->in_backend);
+	if (r < 0)
+		return r;
+	w->in_backend = true;
+	w->armed_events = events;
+	w->armed_level = level;
+	return 0;
+}
+
+void queue::break_node(knode *n, int err) {
+	n->state |= broken;
+	n->broken_errno = err;
+	make_ready(n);
+}
+
+// The file behind w is gone (closed, or its number reused): every kevent on
+// it is delivered once as BROKEN. They leave the registry now, so that the
+// number can be registered again at once.
+void queue::break_watch(fd_watch *w, int err) {
+	while (knode *n = w->head) {
+		fd_table::detach(n);
+		reg_.erase(n);
+		if (n->has(adding)) {
+			n->state |= broken | add_ready;
+			n->broken_errno = err;
+		} else {
+			break_node(n, err);
+		}
+	}
+	if (w->in_backend)
+		be_->unwatch(w->fd);
+	fds_.destroy(w);
+}
+
+// ---- readiness -------------------------------------------------------------
+
+void queue::make_ready(knode *n) {
+	if (n->has(adding)) {
+		n->state |= add_ready; // the ADD that is running decides
+		return;
+	}
+	if (ready_.push(n))
+		st_.ready.set(ready_.size());
+}
+
+void queue::dispatch(const backend_event *ev, int count) {
+	for (int i = 0; i < count; i++) {
+		fd_watch *w = fds_.from_token(ev[i].token);
+		if (!w)
+			continue; // a watch destroyed since the kernel queued this
+		for (knode *n = w->head; n; n = n->wnext) {
+			fd_report rep = origin_for(n->uk.type).translate(n->uk, ev[i].events, w->fd);
+			if (!rep.fired && !rep.broken)
+				continue;
+			n->uk.ret_data[0] |= rep.fired;
+			if (rep.broken && !n->has(broken)) {
+				n->state |= broken;
+				n->broken_errno = rep.err;
+			}
+			make_ready(n);
+		}
+	}
+}
+
+void queue::expire_timers() {
+	timers_.expire([this](knode *n) { make_ready(n); });
+}
+
+// One non-blocking look at the backend (ADD and MODIFY batches). Called with
+// mu_ held; a poller may be waiting in the backend at the same time.
+int queue::harvest_now() {
+	backend_event ev[256];
+	int total = 0;
+	for (;;) {
+		bool woken = false;
+		int r = be_->wait(ev, 256, 0, woken);
+		if (woken && polling_)
+			be_->wake(); // that wake-up was for the poller: pass it on
+		if (r <= 0)
+			return r < 0 ? r : total;
+		dispatch(ev, r);
+		total += r;
+		if (r < 256)
+			return total;
+	}
+}
+
+// LAST_CHECK: is n still ready just before delivery? For fd origins one
+// poll(2) gives the current bits.
+bool queue::recheck(knode *n) {
+	const origin_ops &o = origin_for(n->uk.type);
+	if (!o.uses_fd)
+		return true; // timers and user events stay ready until delivered
+	pollfd p{n->fd(), static_cast<short>(o.interest(n->uk)), 0};
+	if (::poll(&p, 1, 0) < 0)
+		return true;
+	if (p.revents & POLLNVAL) {
+		n->state |= broken;
+		n->broken_errno = EBADF;
+		return true;
+	}
+	fd_report rep = o.translate(n->uk, static_cast<uint32_t>(p.revents), n->fd());
+	n->uk.ret_data[0] = rep.fired;
+	if (rep.broken) {
+		n->state |= broken;
+		n->broken_errno = rep.err;
+		return true;
+	}
+	return rep.fired != 0;
+}
+
+unsigned queue::take(ukevent *buf, unsigned max) {
+	unsigned k = 0;
+	while (k < max && !ready_.empty()) {
+		knode *n = ready_.front();
+		ready_.unlink(n);
+		if (!n->has(broken) && n->req(KEVENT_REQ_LAST_CHECK) && !recheck(n)) {
+			n->uk.ret_data[0] = n->uk.ret_data[1] = 0;
+			continue; // no longer ready: skipped, stays registered
+		}
+		ukevent &out = buf[k++];
+		out = n->uk;
+		st_.delivered.add();
+		if (n->has(broken)) {
+			out.ret_flags = KEVENT_RET_BROKEN | KEVENT_RET_DONE;
+			out.ret_data[1] = static_cast<uint32_t>(-n->broken_errno);
+			st_.broken.add();
+			free_node(n);
+		} else if (n->req(KEVENT_REQ_ONESHOT)) {
+			out.ret_flags = KEVENT_RET_DONE;
+			free_node(n);
+		} else {
+			out.ret_flags = 0;
+			n->uk.ret_data[0] = n->uk.ret_data[1] = 0;
+		}
+	}
+	st_.ready.set(ready_.size());
+	return k;
+}
+
+// After every call: mirror "ready list not empty" into the backend (so that
+// a poller of the descriptor sees POLLIN), and make sure events left on the
+// list have a thread to take them.
+void queue::publish() {
+	bool want = !ready_.empty();
+	if (want != signalled_) {
+		be_->set_ready(want);
+		signalled_ = want;
+	}
+	if (want && waiters_ > 0)
+		cv_.notify_one();
+}
+
+void queue::force_wake() noexcept {
+	wake_gen_.fetch_add(1, std::memory_order_acq_rel);
+	be_->wake();
+}
+
+// ---- waiting ---------------------------------------------------------------
+
+int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, ukevent *buf) {
+	std::unique_lock lk(mu_);
+	if (closed_)
+		return -EBADF;
+	const uint64_t gen = wake_gen_.load(std::memory_order_acquire);
+	waiters_++;
+	bool just_polled = false;
+	int got = 0;
+	for (;;) {
+		if (closed_) {
+			got = -EBADF;
+			break;
+		}
+		int64_t remain = -1;
+		if (deadline_ns >= 0) {
+			remain = deadline_ns - sys::now_ns(CLOCK_MONOTONIC);
+			if (remain < 0)
+				remain = 0;
+		}
+		bool woken = wake_gen_.load(std::memory_order_acquire) != gen;
+		bool satisfied = ready_.size() >= min_nr;
+		bool may_block = !satisfied && !woken && remain != 0;
+
+		// Look at the backend: to block, or without blocking when there
+		// is room for more than the ready list holds (LEVEL kevents come
+		// back this way at every call).
+		if (!polling_ && !just_polled && (may_block || ready_.size() < max_nr)) {
+			polling_ = true;
+			if (may_block && signalled_) {
+				be_->set_ready(false); // else the wait returns at once
+				signalled_ = false;
+			}
+			backend_event ev[256];
+			bool bw = false;
+			lk.unlock();
+			int r = be_->wait(ev, 256, may_block ? remain : 0, bw);
+			lk.lock();
+			polling_ = false;
+			if (may_block)
+				st_.wakeups.add();
+			if (r > 0)
+				dispatch(ev, r);
+			expire_timers();
+			just_polled = true;
+			if (wake_gen_.load(std::memory_order_acquire) != gen || closed_)
+				cv_.notify_all(); // forced wake-up: everyone returns
+			else if (!ready_.empty() && waiters_ > 1)
+				cv_.notify_all();
+			continue;
+		}
+		just_polled = false;
+
+		if (!may_block) {
+			got = static_cast<int>(take(buf, max_nr));
+			// LAST_CHECK may have skipped everything: keep waiting.
+			if (got == 0 && min_nr > 0 && !woken && remain != 0 && !closed_)
+				continue;
+			break;
+		}
+		if (!polling_)
+			continue; // nobody polls: become the poller
+		// Someone else polls for us: wait for their news.
+		if (remain < 0)
+			cv_.wait(lk);
+		else
+			cv_.wait_for(lk, std::chrono::nanoseconds(remain));
+		st_.wakeups.add();
+	}
+	waiters_--;
+	publish();
+	if (waiters_ > 0 && !polling_)
+		cv_.notify_one(); // hand the poller role on
+	return got;
+}
+
+void queue::fill_stats(kevent_stats &st) const {
+	st.backend = be_->kind();
+	st.queues = 1;
+	st.registered = st_.registered.get();
+	for (int t = 0; t < KEVENT_MAX; t++)
+		st.registered_by_type[t] = st_.by_type[t].get();
+	st.ready = st_.ready.get();
+	st.inflight_io = st_.inflight_io.get();
+	st.added = st_.added.get();
+	st.removed = st_.removed.get();
+	st.delivered = st_.delivered.get();
+	st.broken = st_.broken.get();
+	st.wakeups = st_.wakeups.get();
+	st.backend_calls = be_->calls();
+}
+
+} // namespace kevent::detail

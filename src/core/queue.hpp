@@ -1,0 +1,101 @@
+// queue — one kevent queue: registrations, the ready list, waiters.
+//
+// LOCKING: one mutex, mu_, guards everything in the queue but the atomics.
+// - kevent_ctl and kevent_get_events take mu_; origins and the backend's
+//   watch/arm calls run under it.
+// - At most one thread at a time (the poller, polling_ == true) waits in
+//   backend::wait(), *without* mu_; others wait on cv_. When the poller
+//   leaves, it hands the role on (notify), so a blocked caller always has
+//   someone polling for it.
+// - force_wake() (READY with num == 0) takes no lock: it bumps wake_gen_ and
+//   calls backend::wake(), both async-signal-safe. The poller sees the change
+//   and wakes the cv_ waiters.
+// - Lifetime: refs_ counts the descriptor table's reference and every call
+//   in progress; the queue is deleted by whoever closes it, once only its
+//   own references remain (descriptor_table.cpp).
+#pragma once
+
+#include "backend/backend.hpp"
+#include "core/fd_table.hpp"
+#include "core/ready_list.hpp"
+#include "core/registry.hpp"
+#include "core/stats.hpp"
+#include "core/timer_service.hpp"
+#include "origin/origin.hpp"
+#include "sys/unique_fd.hpp"
+
+#include <kevent/kevent.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <span>
+
+namespace kevent::detail {
+
+class queue {
+public:
+	// 0 and a queue, or -errno.
+	static int create(unsigned flags, std::unique_ptr<queue> &out);
+	~queue();
+
+	int user_fd() const { return user_fd_; }
+	int own_fd() const { return be_->descriptor(); }
+
+	// The C calls, arguments already checked for shape; -errno on failure.
+	int ctl(unsigned cmd, std::span<ukevent> arg);
+	int get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, ukevent *buf);
+	void force_wake() noexcept;
+	void fill_stats(kevent_stats &st) const;
+
+	// kevent_close: make blocked callers return EBADF, drop every
+	// registration. The descriptor itself is closed by the caller.
+	void shutdown();
+
+	std::atomic<uint32_t> refs_{1};
+
+private:
+	explicit queue(std::unique_ptr<backend> be);
+
+	// Registrations.
+	knode *new_node(const ukevent &uk);
+	void free_node(knode *n);
+	int attach_fd(knode *n, const sys::inode_id &ino);
+	int sync_watch(fd_watch *w, bool force);
+	void break_node(knode *n, int err);
+	void break_watch(fd_watch *w, int err);
+
+	// Readiness.
+	void make_ready(knode *n);
+	void dispatch(const backend_event *ev, int n);
+	void expire_timers();
+	int harvest_now();
+	bool recheck(knode *n);
+	unsigned take(ukevent *buf, unsigned max);
+	void publish();
+
+	// kevent_ctl commands (queue_ctl.cpp).
+	int ctl_add(std::span<ukevent> arg);
+	int ctl_remove_modify(unsigned cmd, std::span<ukevent> arg);
+	int ctl_ready(std::span<ukevent> arg);
+	int prepare_add(ukevent &e, knode *&out);
+
+	mutable std::mutex mu_;
+	std::condition_variable cv_;
+	std::unique_ptr<backend> be_;
+	int user_fd_ = -1; // the caller's descriptor: a dup of be_->descriptor()
+	registry reg_;
+	ready_list ready_;
+	fd_table fds_;
+	timer_service timers_;
+	origin_services services_;
+	bool polling_ = false;
+	unsigned waiters_ = 0;
+	bool signalled_ = false; // backend ready flag mirrors !ready_.empty()
+	bool closed_ = false;
+	std::atomic<uint64_t> wake_gen_{0};
+	queue_stats st_;
+};
+
+} // namespace kevent::detail

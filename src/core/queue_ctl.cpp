@@ -1,0 +1,244 @@
+// kevent_ctl: ADD, REMOVE, MODIFY, READY (SPEC §4). LOCKING: see queue.hpp;
+// every command runs with mu_ held from start to end, so a batch is atomic
+// to other callers.
+#include "core/queue.hpp"
+
+#include <cerrno>
+#include <new>
+#include <vector>
+
+namespace kevent::detail {
+
+namespace {
+
+void fail_entry(ukevent &e, int err) {
+	e.ret_flags = KEVENT_RET_BROKEN | KEVENT_RET_DONE;
+	e.ret_data[1] = static_cast<uint32_t>(-err);
+}
+
+// epoll's reasons, in the SPEC's words.
+int watch_errno(int err) {
+	switch (err) {
+	case EPERM:  // a file epoll cannot watch (regular file, directory)
+	case ELOOP:  // a queue watching itself, directly or not
+	case EINVAL: // the queue's own descriptor
+		return EINVAL;
+	case ENOSPC: // fs.epoll.max_user_watches
+		return ENOMEM;
+	default:
+		return err;
+	}
+}
+
+} // namespace
+
+int queue::ctl(unsigned cmd, std::span<ukevent> arg) {
+	std::lock_guard lk(mu_);
+	if (closed_)
+		return -EBADF;
+	int r;
+	switch (cmd) {
+	case KEVENT_CTL_ADD:
+		r = ctl_add(arg);
+		break;
+	case KEVENT_CTL_REMOVE:
+	case KEVENT_CTL_MODIFY:
+		r = ctl_remove_modify(cmd, arg);
+		break;
+	default:
+		r = ctl_ready(arg);
+		break;
+	}
+	publish();
+	return r;
+}
+
+// Attach one fd kevent to the (possibly new) watch of its fd.
+int queue::attach_fd(knode *n, const sys::inode_id &ino) {
+	fd_watch *w = fds_.find(n->fd());
+	if (!w)
+		w = fds_.create(n->fd(), ino);
+	fd_table::attach(w, n);
+	if (int r = sync_watch(w, false); r < 0) {
+		fd_table::detach(n);
+		sync_watch(w, false); // back to what the others wanted (or gone)
+		return watch_errno(-r);
+	}
+	return 0;
+}
+
+// Validate one ADD entry and attach it. 0 and a node (marked `adding`), or
+// an errno for the entry.
+int queue::prepare_add(ukevent &e, knode *&out) {
+	if (e.type >= KEVENT_MAX)
+		return EINVAL;
+	const origin_ops &o = origin_for(e.type);
+	if (int r = o.validate(e))
+		return r;
+	if ((e.req_flags & ~KEVENT_REQ_MASK) ||
+	    ((e.req_flags & KEVENT_REQ_ET) && (e.req_flags & KEVENT_REQ_LEVEL)))
+		return EINVAL;
+
+	// fd origins: the file's identity is compared with what the watch of
+	// that number recorded; a different file means the number was closed
+	// and reused, and the old kevents are delivered BROKEN.
+	sys::inode_id ino;
+	if (o.uses_fd) {
+		int fd = static_cast<int>(e.id.raw[0]);
+		if (e.id.raw[1] != 0 || fd < 0)
+			return EBADF;
+		if (int r = sys::inode_of(fd, ino); r < 0)
+			return -r;
+		if (int r = o.check_kind(fd, ino))
+			return r;
+		fd_watch *w = fds_.find(fd);
+		if (w && !(w->inode == ino))
+			break_watch(w, EBADF);
+	}
+	if (reg_.find(key_of(e)))
+		return EEXIST;
+
+	knode *n = new_node(e);
+	n->state |= adding;
+	int err = 0;
+	if (o.uses_fd) {
+		err = attach_fd(n, ino);
+	} else {
+		bool ready_now = false;
+		int r = o.attach(services_, *n, e, ready_now);
+		if (r < 0)
+			err = -r;
+		else if (ready_now)
+			n->state |= add_ready;
+	}
+	if (err) {
+		n->state &= ~adding;
+		free_node(n);
+		return err;
+	}
+	if (e.req_flags & KEVENT_REQ_READY)
+		n->state |= add_ready;
+	reg_.insert(n);
+	out = n;
+	return 0;
+}
+
+int queue::ctl_add(std::span<ukevent> arg) {
+	// What became of each entry, decided after one look at the backend.
+	struct outcome {
+		knode *node;
+		int err;
+	};
+	std::vector<outcome> out(arg.size());
+	bool need_harvest = false;
+	for (size_t i = 0; i < arg.size(); i++) {
+		knode *n = nullptr;
+		int err;
+		try {
+			err = prepare_add(arg[i], n);
+		} catch (const std::bad_alloc &) {
+			err = ENOMEM;
+		}
+		out[i] = {n, err};
+		if (n && origin_for(n->uk.type).uses_fd)
+			need_harvest = true;
+	}
+	// One epoll_wait(0) learns which of the new fds are ready (and queues
+	// whatever else is ready on the way).
+	if (need_harvest)
+		harvest_now();
+
+	unsigned k = 0;
+	for (size_t i = 0; i < arg.size(); i++) {
+		if (out[i].err) {
+			ukevent e = arg[i];
+			fail_entry(e, out[i].err);
+			arg[k++] = e;
+			continue;
+		}
+		knode *n = out[i].node;
+		n->state &= ~adding;
+		if (!n->has(add_ready))
+			continue; // armed: nothing to copy back
+		n->state &= ~add_ready;
+		if (n->has(broken) || !n->req(KEVENT_REQ_ALWAYS_QUEUE)) {
+			ukevent e = n->uk;
+			e.ret_flags = KEVENT_RET_DONE;
+			if (n->has(broken)) {
+				e.ret_flags |= KEVENT_RET_BROKEN;
+				e.ret_data[1] = static_cast<uint32_t>(-n->broken_errno);
+			}
+			arg[k++] = e;
+			free_node(n);
+		} else {
+			make_ready(n);
+		}
+	}
+	return static_cast<int>(k);
+}
+
+int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
+	bool need_harvest = false;
+	for (ukevent &e : arg) {
+		knode *n = e.type < KEVENT_MAX ? reg_.find(key_of(e)) : nullptr;
+		if (!n) {
+			fail_entry(e, ENOENT);
+			continue;
+		}
+		if (cmd == KEVENT_CTL_REMOVE) {
+			free_node(n);
+			e.ret_flags = KEVENT_RET_DONE;
+			continue;
+		}
+		// MODIFY: the new request must be valid on its own.
+		const origin_ops &o = origin_for(n->uk.type);
+		if (o.validate(e) != 0 || (e.req_flags & ~KEVENT_REQ_MASK) ||
+		    ((e.req_flags & KEVENT_REQ_ET) && (e.req_flags & KEVENT_REQ_LEVEL)) ||
+		    (n->uk.type == KEVENT_TIMER && e.event != n->uk.event)) {
+			fail_entry(e, EINVAL);
+			continue;
+		}
+		n->uk.event = e.event;
+		n->uk.req_flags = e.req_flags;
+		n->uk.ptr = e.ptr;
+		n->uk.ret_flags = 0;
+		e.ret_flags = KEVENT_RET_DONE;
+		if (o.uses_fd && n->watch) {
+			// Re-arming makes the kernel look at the fd again.
+			if (int r = sync_watch(n->watch, true); r < 0) {
+				fail_entry(e, EBADF);
+				break_watch(n->watch, EBADF);
+				continue;
+			}
+			need_harvest = true;
+		}
+	}
+	if (need_harvest)
+		harvest_now();
+	return 0;
+}
+
+int queue::ctl_ready(std::span<ukevent> arg) {
+	if (arg.empty()) {
+		force_wake();
+		return 0;
+	}
+	int marked = 0;
+	unsigned k = 0;
+	for (ukevent &e : arg) {
+		knode *n = e.type < KEVENT_MAX ? reg_.find(key_of(e)) : nullptr;
+		if (!n) {
+			ukevent c = e;
+			fail_entry(c, ENOENT);
+			arg[k++] = c;
+			continue;
+		}
+		if (auto *f = origin_for(n->uk.type).on_user_ready)
+			f(*n, e);
+		make_ready(n);
+		marked++;
+	}
+	return marked;
+}
+
+} // namespace kevent::detail

@@ -1,0 +1,66 @@
+// timer_service — the core's "deadline T" service: one timer_heap per clock
+// and one backend deadline per clock, armed to the earliest expiry. The
+// backend deadline is moved only when the earliest expiry moves *earlier*
+// (or has passed): cancelling the first timer costs no syscall, and an early
+// wake-up finds nothing due and re-arms.
+//
+// Used under the queue lock only.
+#pragma once
+
+#include "backend/backend.hpp"
+#include "core/timer_heap.hpp"
+
+#include <cstdint>
+
+namespace kevent::detail {
+
+class timer_service {
+public:
+	explicit timer_service(backend &be) : be_(be) {
+		for (auto &a : armed_)
+			a = INT64_MAX;
+	}
+
+	// n->clock, n->expiry and n->interval are set. 0 or -errno.
+	int schedule(knode *n);
+	void cancel(knode *n);
+	size_t size() const;
+
+	// Pop what is due; add the expirations (missed periods counted, not
+	// replayed) to ret_data[0], move periodic timers to their next period,
+	// and hand each expired knode to fire().
+	template <class F> void expire(F &&fire) {
+		for (int c = 0; c < clock_count; c++) {
+			timer_heap &h = heaps_[c];
+			if (h.empty())
+				continue;
+			int64_t now = now_of(c);
+			while (!h.empty() && h.top()->expiry <= now) {
+				knode *n = h.top();
+				uint64_t count = 1;
+				if (n->interval > 0) {
+					count += uint64_t(now - n->expiry) / uint64_t(n->interval);
+					n->expiry += int64_t(count) * n->interval;
+					h.update(n);
+				} else {
+					h.erase(n);
+				}
+				uint64_t sum = n->uk.ret_data[0] + count;
+				n->uk.ret_data[0] = sum > UINT32_MAX ? UINT32_MAX : uint32_t(sum);
+				fire(n);
+			}
+			rearm(c, now);
+		}
+	}
+
+	static int64_t now_of(int clock);
+
+private:
+	void rearm(int c, int64_t now);
+
+	backend &be_;
+	timer_heap heaps_[clock_count];
+	int64_t armed_[clock_count]; // deadline the backend holds; INT64_MAX: none
+};
+
+} // namespace kevent::detail

@@ -1,0 +1,67 @@
+// origin — the patches' per-type callback array, in the library's own terms.
+//
+// Each origin (SOCKET, POLL, PIPE, TIMER, ...) is one read-only origin_ops
+// entry in origin_table.cpp, indexed by ukevent.type. An origin says whether
+// a request is valid, what it needs (an fd watched for some POLL bits, or a
+// deadline), and how to turn what the backend reports into its ret_data. It
+// never sees epoll_event or io_uring_cqe. An origin that is not built in is an
+// entry whose validate() answers ENOSYS — never a null slot.
+#pragma once
+
+#include "core/knode.hpp"
+#include "sys/file_identity.hpp"
+
+#include <kevent/kevent.h>
+
+#include <cstdint>
+
+namespace kevent::detail {
+
+class timer_service;
+
+// What the core offers to origins that are not fd-based.
+struct origin_services {
+	timer_service &timers;
+};
+
+// An origin's reading of the bits the backend reported for its fd.
+struct fd_report {
+	uint32_t fired = 0;  // the origin's event bits that fired (ret_data[0])
+	bool broken = false; // the object can no longer be served
+	int32_t err = 0;     // errno for ret_data[1] when broken
+};
+
+struct origin_ops {
+	const char *name;
+	bool uses_fd; // the core watches fd id.raw[0] through the backend
+
+	// Static checks of a request (event bits, id). 0 or an errno.
+	int (*validate)(const ukevent &uk);
+
+	// uses_fd: is this file of the right kind? 0 or an errno.
+	int (*check_kind)(int fd, const sys::inode_id &inode);
+	// uses_fd: POLL* bits to watch for this request.
+	uint32_t (*interest)(const ukevent &uk);
+	// uses_fd: interpret reported POLL* bits for this request.
+	fd_report (*translate)(const ukevent &uk, uint32_t revents, int fd);
+
+	// !uses_fd: attach to the origin. `req` is the caller's entry (timers
+	// read an absolute first expiry from it). Sets ready_now when the
+	// kevent is ready at ADD. 0 or -errno.
+	int (*attach)(origin_services &svc, knode &n, const ukevent &req, bool &ready_now);
+	// !uses_fd: detach (cancel the deadline ...). Must not fail.
+	void (*detach)(origin_services &svc, knode &n);
+
+	// KEVENT_CTL_READY on this kevent: what to carry to the delivery.
+	void (*on_user_ready)(knode &n, const ukevent &req);
+};
+
+// The entry for `type`; type must be < KEVENT_MAX.
+const origin_ops &origin_for(uint32_t type);
+
+// Shared by the origins that are not built in: ADD answers ENOSYS.
+int validate_not_built_in(const ukevent &uk);
+
+extern const origin_ops socket_origin, poll_origin, pipe_origin, timer_origin, unotify_origin;
+
+} // namespace kevent::detail

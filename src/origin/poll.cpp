@@ -1,0 +1,36 @@
+// POLL origin: id.raw[0] = any fd epoll can watch; event = POLL* bits;
+// ret_data[0] = fired ∩ requested. Never BROKEN from what the fd reports
+// (POLLERR/POLLHUP are just bits, reported when requested).
+#include "origin/origin.hpp"
+
+#include <cerrno>
+#include <poll.h>
+
+namespace kevent::detail {
+namespace {
+
+constexpr uint32_t all_bits = POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP | POLLNVAL |
+			      POLLRDNORM | POLLRDBAND | POLLWRNORM | POLLWRBAND | POLLMSG |
+			      POLLRDHUP;
+
+int validate(const ukevent &uk) {
+	return (uk.event == 0 || (uk.event & ~all_bits)) ? EINVAL : 0;
+}
+
+// Whether epoll can watch the file is learnt at watch time (EPERM -> EINVAL).
+int check_kind(int, const sys::inode_id &) { return 0; }
+
+uint32_t interest(const ukevent &uk) { return uk.event & ~uint32_t(POLLNVAL); }
+
+fd_report translate(const ukevent &uk, uint32_t revents, int) {
+	fd_report r;
+	r.fired = revents & uk.event;
+	return r;
+}
+
+} // namespace
+
+const origin_ops poll_origin = {"poll", true, validate, check_kind, interest, translate,
+				nullptr, nullptr, nullptr};
+
+} // namespace kevent::detail
