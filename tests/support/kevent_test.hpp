@@ -93,15 +93,17 @@ protected:
 
 	void SetUp() override {
 		kfd = kevent_init(nullptr, 0, GetParam().flags);
-		if (kfd < 0 && (errno == ENOSYS || errno == EOPNOTSUPP))
+		if (kfd < 0 && (errno == ENOSYS || errno == EOPNOTSUPP)) {
 			GTEST_SKIP() << "backend " << GetParam().name
 				     << " is not available here: " << std::strerror(errno);
+		}
 		ASSERT_GE(kfd, 0) << std::strerror(errno);
 	}
 
 	void TearDown() override {
-		if (kfd >= 0)
+		if (kfd >= 0) {
 			EXPECT_EQ(0, kevent_close(kfd)) << std::strerror(errno);
+		}
 		kfd = -1;
 		kevent_stats st = global_stats();
 		EXPECT_EQ(0u, st.queues) << "a queue leaked";
