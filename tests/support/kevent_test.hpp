@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ostream>
 #include <string>
 #include <time.h>
 #include <vector>
@@ -27,6 +28,9 @@ struct backend_case {
 // at run time (kevent_init fails with ENOSYS/EOPNOTSUPP) makes the case skip
 // with the reason printed.
 inline std::vector<backend_case> backends() { return {{KEVENT_INIT_EPOLL, "epoll"}}; }
+
+// So that ctest names read "…/epoll" rather than a hex dump of the struct.
+inline void PrintTo(const backend_case &c, std::ostream *os) { *os << c.name; }
 
 inline std::string backend_name(const ::testing::TestParamInfo<backend_case> &info) {
 	return info.param.name;
