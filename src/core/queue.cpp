@@ -186,6 +186,8 @@ int queue::harvest_now() {
 		int r = be_->wait(ev, 256, 0, woken);
 		if (woken && polling_)
 			be_->wake(); // that wake-up was for the poller: pass it on
+		// A deadline reported here is not reported to the poller again.
+		expire_timers();
 		if (r <= 0)
 			return r < 0 ? r : total;
 		dispatch(ev, r);

@@ -6,13 +6,7 @@
 // check (process-wide statistics show no queue, registration or I/O left).
 #include <kevent/kevent.hpp>
 
-// kevent_test.hpp trips g++ 12's -Wdangling-else (EXPECT_EQ under an
-// unbraced if in QueueTest::TearDown); not ours to edit, so silence it here
-// rather than fail -Werror.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdangling-else"
 #include "kevent_test.hpp"
-#pragma GCC diagnostic pop
 
 #include <fcntl.h>
 #include <poll.h>
