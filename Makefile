@@ -1,0 +1,52 @@
+# A thin wrapper over the CMake presets in CMakePresets.json.
+#   make [build] | test | asan | tsan | demo | format | lint | install PREFIX=... | clean
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc)
+SOURCES = $(shell find include src tests examples bench fuzz \
+	    \( -name '*.[ch]' -o -name '*.[ch]pp' \) 2>/dev/null)
+
+.PHONY: all build deps test asan tsan demo format lint install clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	cmake --preset default
+	cmake --build --preset default -j$(JOBS)
+
+test: build
+	ctest --preset default -j2 --output-on-failure
+
+asan: deps
+	cmake --preset asan
+	cmake --build --preset asan -j$(JOBS)
+	UBSAN_OPTIONS=print_stacktrace=1 ctest --preset asan -j2 --output-on-failure
+
+# TSan covers the core and thread suites for now.
+tsan: deps
+	cmake --preset tsan
+	cmake --build --preset tsan -j$(JOBS)
+	ctest --preset tsan -j2 --output-on-failure -L '^(core|threads)$$'
+
+demo: build
+	bash scripts/demo.sh build/default
+
+format:
+	@scripts/install-deps lint
+	clang-format -i $(SOURCES)
+
+lint:
+	@scripts/install-deps base lint
+	cmake --preset default
+	clang-tidy -p build/default --quiet $(filter src/%.cpp,$(SOURCES))
+
+install:
+	@scripts/install-deps
+	cmake --preset release -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build --preset release -j$(JOBS)
+	cmake --install build/release
+
+clean:
+	rm -rf build
