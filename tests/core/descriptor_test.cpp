@@ -1,0 +1,300 @@
+// descriptor_test.cpp — SPEC §3 "The kevent descriptor" and semantics.md
+// "Descriptors": kevent_init's argument checks, O_CLOEXEC, EBADF/EINVAL for
+// numbers that are not kevent descriptors, stale numbers, and the pollable
+// descriptor (POLLIN while an event is ready, nesting in another queue).
+#include "kevent_test.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+
+using kevent_test::get;
+using kevent_test::global_stats;
+using kevent_test::make;
+using kevent_test::queue_stats;
+
+namespace {
+
+constexpr unsigned kAllCmds[] = {KEVENT_CTL_ADD, KEVENT_CTL_REMOVE, KEVENT_CTL_MODIFY,
+				 KEVENT_CTL_READY};
+
+// A number that is not open in this process right now.
+int closed_number() {
+	int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+	EXPECT_GE(fd, 0) << std::strerror(errno);
+	::close(fd);
+	return fd;
+}
+
+// poll(2) on fd with a zero timeout; returns revents.
+short poll_now(int fd) {
+	pollfd p{fd, POLLIN, 0};
+	int n = ::poll(&p, 1, 0);
+	EXPECT_GE(n, 0) << std::strerror(errno);
+	return n > 0 ? p.revents : 0;
+}
+
+// The pipe behind rfd/wfd still carries a byte from wfd to rfd.
+void expect_pipe_works(int rfd, int wfd) {
+	EXPECT_NE(-1, ::fcntl(rfd, F_GETFD)) << "the pipe's read end was closed";
+	EXPECT_NE(-1, ::fcntl(wfd, F_GETFD)) << "the pipe's write end was closed";
+	char c = 'k';
+	ASSERT_EQ(1, ::write(wfd, &c, 1)) << std::strerror(errno);
+	char back = 0;
+	ASSERT_EQ(1, ::read(rfd, &back, 1)) << std::strerror(errno);
+	EXPECT_EQ('k', back);
+}
+
+// Every kevent call made on `number` fails with `err`; none of them
+// touches the entry or the buffer passed to it.
+void expect_every_call_fails(int number, int err) {
+	ukevent uk = make(KEVENT_UNOTIFY, 1, 0, 0, 0xfeed);
+	const ukevent orig = uk;
+	for (unsigned cmd : kAllCmds) {
+		errno = 0;
+		EXPECT_EQ(-1, kevent_ctl(number, cmd, 1, &uk)) << "cmd " << cmd;
+		EXPECT_EQ(err, errno) << "kevent_ctl cmd " << cmd;
+		EXPECT_EQ(0, std::memcmp(&uk, &orig, sizeof uk)) << "cmd " << cmd;
+	}
+	ukevent buf[2];
+	std::memset(buf, 0xab, sizeof buf);
+	timespec zero{0, 0};
+	errno = 0;
+	EXPECT_EQ(-1, kevent_get_events(number, 0, 2, &zero, buf, 0));
+	EXPECT_EQ(err, errno) << "kevent_get_events";
+	for (const ukevent &b : buf)
+		EXPECT_EQ(0xabu, reinterpret_cast<const unsigned char *>(&b)[0]);
+	kevent_stats st{};
+	errno = 0;
+	EXPECT_EQ(-1, kevent_get_stats(number, &st, sizeof st));
+	EXPECT_EQ(err, errno) << "kevent_get_stats";
+	errno = 0;
+	EXPECT_EQ(-1, kevent_close(number));
+	EXPECT_EQ(err, errno) << "kevent_close";
+}
+
+struct Pipe {
+	int r = -1, w = -1;
+	Pipe() {
+		int p[2];
+		EXPECT_EQ(0, ::pipe2(p, O_CLOEXEC)) << std::strerror(errno);
+		r = p[0];
+		w = p[1];
+	}
+	~Pipe() {
+		if (r >= 0)
+			::close(r);
+		if (w >= 0)
+			::close(w);
+	}
+};
+
+} // namespace
+
+class Descriptor : public kevent_test::QueueTest {};
+
+TEST_P(Descriptor, InitReturnsCloexecDescriptor) {
+	int fdflags = ::fcntl(kfd, F_GETFD);
+	ASSERT_NE(-1, fdflags) << std::strerror(errno);
+	EXPECT_TRUE(fdflags & FD_CLOEXEC);
+	EXPECT_EQ(1u, queue_stats(kfd).queues);
+}
+
+TEST_P(Descriptor, InitUnknownFlagsIsEINVAL) {
+	const uint64_t queues_before = global_stats().queues;
+	for (unsigned bad : {0x10u, 0x100u, 0x80000000u, ~0u, GetParam().flags | 0x10u}) {
+		errno = 0;
+		int k = kevent_init(nullptr, 0, bad);
+		EXPECT_EQ(-1, k) << "flags " << std::hex << bad;
+		EXPECT_EQ(EINVAL, errno) << "flags " << std::hex << bad;
+		if (k >= 0)
+			kevent_close(k);
+	}
+	EXPECT_EQ(queues_before, global_stats().queues) << "a failed kevent_init left a queue";
+}
+
+TEST_P(Descriptor, InitRingArgumentsMismatchIsEINVAL) {
+	const uint64_t queues_before = global_stats().queues;
+	// Room for a header and four events, suitably aligned.
+	alignas(8) unsigned char storage[sizeof(kevent_ring) + 4 * sizeof(ukevent)] = {};
+	auto *ring = reinterpret_cast<kevent_ring *>(storage);
+	struct {
+		kevent_ring *ring;
+		unsigned size;
+		const char *what;
+	} cases[] = {
+		{nullptr, 4, "size without ring"},
+		{ring, 0, "ring without size"},
+		{ring, 1, "ring of size 1"},
+	};
+	for (const auto &c : cases) {
+		errno = 0;
+		int k = kevent_init(c.ring, c.size, GetParam().flags);
+		EXPECT_EQ(-1, k) << c.what;
+		EXPECT_EQ(EINVAL, errno) << c.what;
+		if (k >= 0)
+			kevent_close(k);
+	}
+	EXPECT_EQ(queues_before, global_stats().queues) << "a failed kevent_init left a queue";
+	EXPECT_EQ(0u, ring->ring_kidx);
+	EXPECT_EQ(0u, ring->ring_over);
+}
+
+TEST_P(Descriptor, CallsOnNotOpenNumberAreEBADF) {
+	ukevent sentinel = make(KEVENT_UNOTIFY, 7, 0, 0, 77);
+	ASSERT_EQ(0, add(sentinel));
+	expect_every_call_fails(closed_number(), EBADF);
+	expect_every_call_fails(-2, EBADF);
+	expect_every_call_fails(1 << 30, EBADF);
+	// Our own queue is untouched.
+	EXPECT_EQ(1u, queue_stats(kfd).registered);
+	EXPECT_EQ(1u, global_stats().queues);
+}
+
+TEST_P(Descriptor, CallsOnOpenNonKeventDescriptorAreEINVAL) {
+	ukevent sentinel = make(KEVENT_UNOTIFY, 7, 0, 0, 77);
+	ASSERT_EQ(0, add(sentinel));
+	Pipe p;
+	ASSERT_GE(p.r, 0);
+	expect_every_call_fails(p.r, EINVAL);
+	expect_every_call_fails(p.w, EINVAL);
+	// kevent_close on a pipe must not have closed it; the pipe still works.
+	expect_pipe_works(p.r, p.w);
+	EXPECT_EQ(1u, queue_stats(kfd).registered);
+	EXPECT_EQ(1u, global_stats().queues);
+}
+
+TEST_P(Descriptor, ClosedQueueNumberIsEBADF) {
+	ukevent uk = make(KEVENT_UNOTIFY, 1, 0, 0);
+	ASSERT_EQ(0, add(uk));
+	int number = kfd;
+	ASSERT_EQ(0, kevent_close(kfd));
+	kfd = -1; // the fixture must not close it again
+	EXPECT_EQ(-1, ::fcntl(number, F_GETFD)) << "kevent_close left the descriptor open";
+	EXPECT_EQ(EBADF, errno);
+	kevent_stats st = global_stats();
+	EXPECT_EQ(0u, st.queues);
+	EXPECT_EQ(0u, st.registered) << "kevent_close must remove every registration";
+	expect_every_call_fails(number, EBADF);
+}
+
+TEST_P(Descriptor, KeventCloseRemovesOneshotAndPersistentRegistrations) {
+	int k2 = kevent_init(nullptr, 0, GetParam().flags);
+	ASSERT_GE(k2, 0) << std::strerror(errno);
+	ukevent uks[3] = {make(KEVENT_UNOTIFY, 1, 0, 0),
+			  make(KEVENT_UNOTIFY, 2, 0, KEVENT_REQ_ONESHOT),
+			  make(KEVENT_UNOTIFY, 3, 0, KEVENT_REQ_READY | KEVENT_REQ_ALWAYS_QUEUE)};
+	ASSERT_EQ(0, kevent_ctl(k2, KEVENT_CTL_ADD, 3, uks));
+	EXPECT_EQ(3u, global_stats().registered);
+	EXPECT_EQ(0, kevent_close(k2));
+	kevent_stats st = global_stats();
+	EXPECT_EQ(1u, st.queues);
+	EXPECT_EQ(0u, st.registered);
+}
+
+// semantics.md "Descriptors": after a raw close(kfd) the number is stale.
+// Here another file (a pipe) takes the number: every call gives EINVAL, the
+// pipe is left alone, and the old queue (with a ready event) is never reached.
+TEST_P(Descriptor, StaleNumberReusedByAnotherFileIsEINVALAndNeverReachesOldQueue) {
+	int k2 = kevent_init(nullptr, 0, GetParam().flags);
+	ASSERT_GE(k2, 0) << std::strerror(errno);
+	ukevent ready =
+		make(KEVENT_UNOTIFY, 42, 0, KEVENT_REQ_READY | KEVENT_REQ_ALWAYS_QUEUE, 4242);
+	ASSERT_EQ(0, kevent_ctl(k2, KEVENT_CTL_ADD, 1, &ready));
+	ASSERT_EQ(1u, queue_stats(k2).ready);
+
+	Pipe p; // opened first, so that its numbers differ from k2
+	ASSERT_GE(p.r, 0);
+	ASSERT_EQ(0, ::close(k2)); // raw close: the library does not know
+	ASSERT_EQ(k2, ::dup2(p.r, k2)) << std::strerror(errno);
+
+	expect_every_call_fails(k2, EINVAL);
+	// The number still names the pipe, and it still works through it.
+	expect_pipe_works(k2, p.w);
+	EXPECT_EQ(0, ::close(k2));
+
+	// semantics.md: the old queue is freed when the stale number is seen.
+	kevent_stats st = global_stats();
+	EXPECT_EQ(1u, st.queues) << "the stale queue was not freed";
+	EXPECT_EQ(0u, st.registered);
+}
+
+TEST_P(Descriptor, StaleNumberNotReusedIsEBADF) {
+	int k2 = kevent_init(nullptr, 0, GetParam().flags);
+	ASSERT_GE(k2, 0) << std::strerror(errno);
+	ukevent uk = make(KEVENT_UNOTIFY, 1, 0, 0);
+	ASSERT_EQ(0, kevent_ctl(k2, KEVENT_CTL_ADD, 1, &uk));
+	ASSERT_EQ(0, ::close(k2));
+	expect_every_call_fails(k2, EBADF);
+	kevent_stats st = global_stats();
+	EXPECT_EQ(1u, st.queues) << "the stale queue was not freed";
+	EXPECT_EQ(0u, st.registered);
+}
+
+TEST_P(Descriptor, PollReportsPollinOnlyWhileAnEventIsReady) {
+	EXPECT_EQ(0, poll_now(kfd) & POLLIN) << "empty queue reports POLLIN";
+
+	ukevent uk = make(KEVENT_UNOTIFY, 5, 0x1, 0, 55);
+	ASSERT_EQ(0, add(uk));
+	EXPECT_EQ(0, poll_now(kfd) & POLLIN) << "a registered, not ready kevent reports POLLIN";
+
+	ukevent r = make(KEVENT_UNOTIFY, 5, 0);
+	ASSERT_EQ(1, kevent_ctl(kfd, KEVENT_CTL_READY, 1, &r));
+	EXPECT_TRUE(poll_now(kfd) & POLLIN) << "no POLLIN with an event ready";
+	// poll does not consume: still ready.
+	EXPECT_TRUE(poll_now(kfd) & POLLIN) << "poll consumed the readiness";
+
+	auto got = get(kfd, 1, 4, 0);
+	ASSERT_EQ(1u, got.size());
+	EXPECT_EQ(55u, kevent_test::cookie_of(got[0]));
+	EXPECT_EQ(0, poll_now(kfd) & POLLIN) << "POLLIN after the only event was delivered";
+}
+
+TEST_P(Descriptor, PollinClearsOnlyWhenTheLastReadyEventIsDelivered) {
+	ukevent uks[2] = {make(KEVENT_UNOTIFY, 1, 0), make(KEVENT_UNOTIFY, 2, 0)};
+	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_ADD, 2, uks));
+	ukevent r[2] = {make(KEVENT_UNOTIFY, 1, 0), make(KEVENT_UNOTIFY, 2, 0)};
+	ASSERT_EQ(2, kevent_ctl(kfd, KEVENT_CTL_READY, 2, r));
+	ASSERT_EQ(1u, get(kfd, 1, 1, 0).size());
+	EXPECT_TRUE(poll_now(kfd) & POLLIN) << "one event is still ready";
+	ASSERT_EQ(1u, get(kfd, 1, 1, 0).size());
+	EXPECT_EQ(0, poll_now(kfd) & POLLIN);
+}
+
+// SPEC §3: "a queue nests inside another event loop (including another
+// kevent queue)". kfd is watched by a second queue as a KEVENT_POLL/POLLIN.
+TEST_P(Descriptor, QueueNestsInAnotherQueueAsPollin) {
+	int outer = kevent_init(nullptr, 0, GetParam().flags);
+	ASSERT_GE(outer, 0) << std::strerror(errno);
+
+	ukevent inner_ev = make(KEVENT_UNOTIFY, 9, 0, 0, 99);
+	ASSERT_EQ(0, add(inner_ev));
+
+	ukevent watch = make(KEVENT_POLL, static_cast<uint32_t>(kfd), POLLIN, 0, 1234);
+	ASSERT_EQ(0, kevent_ctl(outer, KEVENT_CTL_ADD, 1, &watch))
+		<< "ret_flags " << watch.ret_flags << " ret_data[1] "
+		<< static_cast<int32_t>(watch.ret_data[1]);
+	EXPECT_EQ(0u, get(outer, 0, 4, 0).size()) << "outer fired with nothing ready inside";
+
+	ukevent r = make(KEVENT_UNOTIFY, 9, 0);
+	ASSERT_EQ(1, kevent_ctl(kfd, KEVENT_CTL_READY, 1, &r));
+
+	auto got = get(outer, 1, 4, 5000);
+	ASSERT_EQ(1u, got.size()) << "the outer queue did not see the inner one become ready";
+	EXPECT_EQ(static_cast<uint32_t>(KEVENT_POLL), got[0].type);
+	EXPECT_EQ(static_cast<uint32_t>(kfd), got[0].id.raw[0]);
+	EXPECT_EQ(1234u, kevent_test::cookie_of(got[0]));
+	EXPECT_TRUE(got[0].ret_data[0] & POLLIN);
+
+	// The inner event itself is still there for the inner queue.
+	auto inner = get(kfd, 1, 4, 0);
+	ASSERT_EQ(1u, inner.size());
+	EXPECT_EQ(99u, kevent_test::cookie_of(inner[0]));
+
+	EXPECT_EQ(0, kevent_close(outer));
+}
+
+KEVENT_INSTANTIATE_BACKENDS(Descriptor);
