@@ -45,11 +45,11 @@ struct kevent_id {
 
 /* One event request / one delivered event: 40 bytes, 8-aligned. */
 struct ukevent {
-	struct kevent_id id; /*  0 what to watch                              */
-	uint32_t type;       /*  8 origin: KEVENT_SOCKET ...                  */
-	uint32_t event;      /* 12 requested event bits (per origin)          */
-	uint32_t req_flags;  /* 16 KEVENT_REQ_*                               */
-	uint32_t ret_flags;  /* 20 KEVENT_RET_* (set by the library)          */
+	struct kevent_id id;  /*  0 what to watch                              */
+	uint32_t type;        /*  8 origin: KEVENT_SOCKET ...                  */
+	uint32_t event;       /* 12 requested event bits (per origin)          */
+	uint32_t req_flags;   /* 16 KEVENT_REQ_*                               */
+	uint32_t ret_flags;   /* 20 KEVENT_RET_* (set by the library)          */
 	uint32_t ret_data[2]; /* 24 origin's result; [1] = -errno on error    */
 	union {               /* 32 cookie, returned untouched                */
 		uint32_t user[2];
@@ -155,19 +155,19 @@ struct kevent_ring {
  * passes sizeof(struct kevent_stats) and receives as much as both know.
  */
 struct kevent_stats {
-	uint32_t size;    /* bytes written by the library                    */
-	uint32_t backend; /* KEVENT_BACKEND_* (0 for the process-wide view)   */
-	uint64_t queues;  /* open queues (1 for a queue; all for kfd == -1)   */
-	uint64_t registered;            /* live registrations                 */
+	uint32_t size;       /* bytes written by the library                    */
+	uint32_t backend;    /* KEVENT_BACKEND_* (0 for the process-wide view)   */
+	uint64_t queues;     /* open queues (1 for a queue; all for kfd == -1)   */
+	uint64_t registered; /* live registrations                 */
 	uint64_t registered_by_type[KEVENT_MAX];
-	uint64_t ready;                 /* on the ready list now              */
-	uint64_t inflight_io;           /* asynchronous I/O not yet completed */
-	uint64_t added;                 /* totals since kevent_init           */
+	uint64_t ready;       /* on the ready list now              */
+	uint64_t inflight_io; /* asynchronous I/O not yet completed */
+	uint64_t added;       /* totals since kevent_init           */
 	uint64_t removed;
 	uint64_t delivered;
 	uint64_t broken;
-	uint64_t wakeups;               /* waiters woken                      */
-	uint64_t backend_calls;         /* syscalls made on behalf of the queue */
+	uint64_t wakeups;       /* waiters woken                      */
+	uint64_t backend_calls; /* syscalls made on behalf of the queue */
 };
 
 /*

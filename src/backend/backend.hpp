@@ -23,6 +23,8 @@ struct backend_event {
 	uint32_t events; // POLL* bits
 };
 
+enum class descriptor_match { same, different, not_open };
+
 enum class clock_kind : uint8_t { monotonic, realtime, boottime };
 constexpr int clock_count = 3;
 
@@ -60,6 +62,11 @@ public:
 
 	// Make wait() return once clock reaches abs_ns. 0 or -errno.
 	virtual int arm_deadline(clock_kind clock, int64_t abs_ns) = 0;
+
+	// Is `fd` (a number the caller was given) still this backend's
+	// descriptor? Checked on every call with one cheap system call, so a
+	// number closed with close(2) and reused never reaches the old queue.
+	virtual descriptor_match owns(int fd) const = 0;
 
 	// System calls made so far (statistics).
 	virtual uint64_t calls() const = 0;

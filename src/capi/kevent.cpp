@@ -92,8 +92,9 @@ KEVENT_API int kevent_get_events(int kfd, unsigned min_nr, unsigned max_nr,
 		if (timeout) {
 			int64_t t = kevent::sys::to_ns(*timeout);
 			deadline = (flags & KEVENT_FLAGS_ABSTIME)
-				       ? t
-				       : kevent::sys::add_sat(kevent::sys::now_ns(CLOCK_MONOTONIC), t);
+					   ? t
+					   : kevent::sys::add_sat(
+						     kevent::sys::now_ns(CLOCK_MONOTONIC), t);
 		}
 		queue_ref q;
 		if (int r = lookup_queue(kfd, q); r < 0)

@@ -3,8 +3,6 @@
 // then read active): at least one of the two sees the other.
 #include "core/descriptor_table.hpp"
 
-#include "sys/file_identity.hpp"
-
 #include <cerrno>
 #include <fcntl.h>
 #include <sched.h>
@@ -80,15 +78,15 @@ int lookup_queue(int kfd, queue_ref &out) {
 	if (!q)
 		return not_a_queue(kfd);
 	queue_ref ref(q);
-	switch (sys::same_file(kfd, q->own_fd())) {
-	case sys::same_file_result::same:
+	switch (q->owns(kfd)) {
+	case descriptor_match::same:
 		out.~queue_ref();
 		new (&out) queue_ref(std::move(ref));
 		return 0;
-	case sys::same_file_result::not_open:
+	case descriptor_match::not_open:
 		retire_stale(s, ref);
 		return -EBADF;
-	case sys::same_file_result::different:
+	case descriptor_match::different:
 		break;
 	}
 	retire_stale(s, ref);

@@ -17,13 +17,13 @@ namespace kevent::detail {
 
 struct fd_watch {
 	int fd = -1;
-	sys::inode_id inode;     // identity of the file when first watched
+	sys::inode_id inode; // identity of the file when first watched
 	uint32_t slot = 0;
 	uint32_t gen = 0;
 	uint32_t armed_events = 0; // what the backend was last told
 	bool armed_level = false;
 	bool in_backend = false;
-	knode *head = nullptr;   // kevents on this fd
+	knode *head = nullptr; // kevents on this fd
 
 	uint64_t token() const { return (uint64_t(gen) << 32) | slot; }
 };

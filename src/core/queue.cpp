@@ -27,8 +27,7 @@ int queue::create(unsigned flags, std::unique_ptr<queue> &out) {
 	return 0;
 }
 
-queue::queue(std::unique_ptr<backend> be)
-    : be_(std::move(be)), timers_(*be_), services_{timers_} {
+queue::queue(std::unique_ptr<backend> be) : be_(std::move(be)), timers_(*be_), services_{timers_} {
 	process_stats().queues.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -159,7 +158,8 @@ void queue::dispatch(const backend_event *ev, int count) {
 		if (!w)
 			continue; // a watch destroyed since the kernel queued this
 		for (knode *n = w->head; n; n = n->wnext) {
-			fd_report rep = origin_for(n->uk.type).translate(n->uk, ev[i].events, w->fd);
+			fd_report rep =
+				origin_for(n->uk.type).translate(n->uk, ev[i].events, w->fd);
 			if (!rep.fired && !rep.broken)
 				continue;
 			n->uk.ret_data[0] |= rep.fired;
@@ -322,10 +322,14 @@ int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, uke
 		}
 		just_polled = false;
 
+		if (woken) {
+			got = 0; // SPEC §4: a forced wake-up returns 0 events
+			break;
+		}
 		if (!may_block) {
 			got = static_cast<int>(take(buf, max_nr));
 			// LAST_CHECK may have skipped everything: keep waiting.
-			if (got == 0 && min_nr > 0 && !woken && remain != 0 && !closed_)
+			if (got == 0 && min_nr > 0 && remain != 0 && !closed_)
 				continue;
 			break;
 		}

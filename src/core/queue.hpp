@@ -41,7 +41,7 @@ public:
 	~queue();
 
 	int user_fd() const { return user_fd_; }
-	int own_fd() const { return be_->descriptor(); }
+	descriptor_match owns(int fd) const { return be_->owns(fd); }
 
 	// The C calls, arguments already checked for shape; -errno on failure.
 	int ctl(unsigned cmd, std::span<ukevent> arg);

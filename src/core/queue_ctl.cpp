@@ -85,7 +85,9 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 	sys::inode_id ino;
 	if (o.uses_fd) {
 		int fd = static_cast<int>(e.id.raw[0]);
-		if (e.id.raw[1] != 0 || fd < 0)
+		if (e.id.raw[1] != 0)
+			return EINVAL; // would make a second key for the same fd
+		if (fd < 0)
 			return EBADF;
 		if (int r = sys::inode_of(fd, ino); r < 0)
 			return -r;

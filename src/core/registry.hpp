@@ -22,7 +22,8 @@ struct kevent_key_hash {
 	size_t operator()(const kevent_key &k) const {
 		// splitmix64 finaliser: fd numbers and intervals are small and
 		// clustered; the mix spreads them over the buckets.
-		uint64_t x = k.id ^ (uint64_t(k.type) << 56) ^ (uint64_t(k.type) * 0x9e3779b97f4a7c15ull);
+		uint64_t x = k.id ^ (uint64_t(k.type) << 56) ^
+			     (uint64_t(k.type) * 0x9e3779b97f4a7c15ull);
 		x ^= x >> 30;
 		x *= 0xbf58476d1ce4e5b9ull;
 		x ^= x >> 27;

@@ -16,7 +16,8 @@ namespace kevent::detail {
 class counter {
 public:
 	void add(int64_t d = 1) {
-		v_.store(v_.load(std::memory_order_relaxed) + uint64_t(d), std::memory_order_relaxed);
+		v_.store(v_.load(std::memory_order_relaxed) + uint64_t(d),
+			 std::memory_order_relaxed);
 	}
 	void set(uint64_t v) { v_.store(v, std::memory_order_relaxed); }
 	uint64_t get() const { return v_.load(std::memory_order_relaxed); }

@@ -12,9 +12,7 @@ namespace {
 
 constexpr uint32_t all_bits = KEVENT_PIPE_RECV | KEVENT_PIPE_SEND;
 
-int validate(const ukevent &uk) {
-	return (uk.event == 0 || (uk.event & ~all_bits)) ? EINVAL : 0;
-}
+int validate(const ukevent &uk) { return (uk.event == 0 || (uk.event & ~all_bits)) ? EINVAL : 0; }
 
 int check_kind(int, const sys::inode_id &inode) { return S_ISFIFO(inode.mode) ? 0 : EINVAL; }
 
@@ -42,7 +40,7 @@ fd_report translate(const ukevent &uk, uint32_t revents, int) {
 
 } // namespace
 
-const origin_ops pipe_origin = {"pipe", true, validate, check_kind, interest, translate,
-				nullptr, nullptr, nullptr};
+const origin_ops pipe_origin = {"pipe",    true,    validate, check_kind, interest,
+				translate, nullptr, nullptr,  nullptr};
 
 } // namespace kevent::detail

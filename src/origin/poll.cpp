@@ -13,9 +13,7 @@ constexpr uint32_t all_bits = POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP | P
 			      POLLRDNORM | POLLRDBAND | POLLWRNORM | POLLWRBAND | POLLMSG |
 			      POLLRDHUP;
 
-int validate(const ukevent &uk) {
-	return (uk.event == 0 || (uk.event & ~all_bits)) ? EINVAL : 0;
-}
+int validate(const ukevent &uk) { return (uk.event == 0 || (uk.event & ~all_bits)) ? EINVAL : 0; }
 
 // Whether epoll can watch the file is learnt at watch time (EPERM -> EINVAL).
 int check_kind(int, const sys::inode_id &) { return 0; }
@@ -30,7 +28,7 @@ fd_report translate(const ukevent &uk, uint32_t revents, int) {
 
 } // namespace
 
-const origin_ops poll_origin = {"poll", true, validate, check_kind, interest, translate,
-				nullptr, nullptr, nullptr};
+const origin_ops poll_origin = {"poll",    true,    validate, check_kind, interest,
+				translate, nullptr, nullptr,  nullptr};
 
 } // namespace kevent::detail

@@ -12,9 +12,7 @@ namespace {
 
 constexpr uint32_t all_bits = KEVENT_SOCKET_RECV | KEVENT_SOCKET_ACCEPT | KEVENT_SOCKET_SEND;
 
-int validate(const ukevent &uk) {
-	return (uk.event == 0 || (uk.event & ~all_bits)) ? EINVAL : 0;
-}
+int validate(const ukevent &uk) { return (uk.event == 0 || (uk.event & ~all_bits)) ? EINVAL : 0; }
 
 int check_kind(int, const sys::inode_id &inode) { return S_ISSOCK(inode.mode) ? 0 : EINVAL; }
 
@@ -42,8 +40,8 @@ fd_report translate(const ukevent &uk, uint32_t revents, int fd) {
 		r.broken = true;
 		int err = 0;
 		socklen_t len = sizeof err;
-		if (!(revents & EPOLLERR) ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err == 0)
+		if (!(revents & EPOLLERR) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ||
+		    err == 0)
 			err = EPIPE;
 		r.err = err;
 	}
@@ -52,7 +50,7 @@ fd_report translate(const ukevent &uk, uint32_t revents, int fd) {
 
 } // namespace
 
-const origin_ops socket_origin = {"socket", true, validate, check_kind, interest, translate,
-				  nullptr,  nullptr, nullptr};
+const origin_ops socket_origin = {"socket",  true,    validate, check_kind, interest,
+				  translate, nullptr, nullptr,  nullptr};
 
 } // namespace kevent::detail

@@ -84,7 +84,8 @@ inline uint64_t timer_id(long msec) {
 inline std::vector<ukevent> get(int kfd, unsigned min_nr, unsigned max_nr, long timeout_ms) {
 	std::vector<ukevent> buf(max_nr);
 	timespec t = ms(timeout_ms < 0 ? 0 : timeout_ms);
-	int n = kevent_get_events(kfd, min_nr, max_nr, timeout_ms < 0 ? nullptr : &t, buf.data(), 0);
+	int n = kevent_get_events(kfd, min_nr, max_nr, timeout_ms < 0 ? nullptr : &t, buf.data(),
+				  0);
 	EXPECT_GE(n, 0) << std::strerror(errno);
 	buf.resize(n < 0 ? 0 : static_cast<size_t>(n));
 	return buf;
@@ -120,7 +121,7 @@ protected:
 	int add(ukevent &uk) { return kevent_ctl(kfd, KEVENT_CTL_ADD, 1, &uk); }
 };
 
-#define KEVENT_INSTANTIATE_BACKENDS(suite)                                              \
+#define KEVENT_INSTANTIATE_BACKENDS(suite)                                                       \
 	INSTANTIATE_TEST_SUITE_P(backend, suite, ::testing::ValuesIn(::kevent_test::backends()), \
 				 ::kevent_test::backend_name)
 

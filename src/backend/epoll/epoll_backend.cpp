@@ -13,6 +13,12 @@
 //   count is non-zero: our "ready list not empty" flag for nested pollers.
 //   A second eventfd, edge-triggered, is the wake-up: every write is a new
 //   edge, so it is never read and a wake-up can never be cleared away.
+// - EPOLL_CTL_ADD of an fd already in the set fails with EEXIST, with no side
+//   effect: adding our private wake eventfd to the number the caller gives us
+//   tells at the price of one cheap syscall (half of kcmp(2)'s) whether the
+//   number is still our epoll file (EEXIST), another epoll file (success: we
+//   take it out again; events 0 means it could never have been reported),
+//   not an epoll file (EINVAL) or not open (EBADF).
 // - epoll_pwait2 (5.11) gives nanosecond timeouts; before it, milliseconds
 //   rounded up.
 // - timerfd with TFD_TIMER_ABSTIME, one per clock, watched edge-triggered:
@@ -144,6 +150,22 @@ public:
 		return 0;
 	}
 
+	descriptor_match owns(int fd) const override {
+		epoll_event ev{};
+		if (epoll_ctl(fd, EPOLL_CTL_ADD, wakefd_.get(), &ev) == 0) {
+			epoll_ctl(fd, EPOLL_CTL_DEL, wakefd_.get(), nullptr);
+			return descriptor_match::different;
+		}
+		switch (errno) {
+		case EEXIST:
+			return descriptor_match::same;
+		case EBADF:
+			return descriptor_match::not_open;
+		default:
+			return descriptor_match::different;
+		}
+	}
+
 	uint64_t calls() const override { return calls_.load(std::memory_order_relaxed); }
 
 private:
@@ -178,7 +200,6 @@ private:
 	sys::unique_fd timerfd_[clock_count];
 	bool have_pwait2_ = true;
 	std::atomic<uint64_t> calls_{0}; // wake() may run on any thread
-
 };
 
 } // namespace
