@@ -47,7 +47,8 @@ public:
 	virtual int unwatch(int fd) = 0;
 
 	// Wait up to timeout_ns (-1: no limit, 0: do not block) for readiness;
-	// write up to max completions. Returns how many, or -errno. Sets
+	// write up to max completions. Returns how many, or -errno (-EINTR
+	// when a signal handler ran). Sets
 	// `woken` when it consumed a wake() (a caller that was not the one to
 	// be woken must pass it on with another wake()).
 	virtual int wait(backend_event *out, int max, int64_t timeout_ns, bool &woken) = 0;
@@ -67,6 +68,11 @@ public:
 	// descriptor? Checked on every call with one cheap system call, so a
 	// number closed with close(2) and reused never reaches the old queue.
 	virtual descriptor_match owns(int fd) const = 0;
+
+	// Is `fd` still the file that watch() was given for that number? (The
+	// number may have been closed and reused; the kernel keeps watching the
+	// old file as long as it lives.) One cheap syscall, no side effect.
+	virtual descriptor_match watching(int fd) const = 0;
 
 	// System calls made so far (statistics).
 	virtual uint64_t calls() const = 0;

@@ -2,7 +2,7 @@
 
 namespace kevent::detail {
 
-fd_watch *fd_table::create(int fd, const sys::inode_id &inode) {
+fd_watch *fd_table::create(int fd) {
 	if (static_cast<size_t>(fd) >= by_fd_.size())
 		by_fd_.resize(static_cast<size_t>(fd) + 1 + by_fd_.size() / 2, 0);
 	uint32_t slot;
@@ -17,7 +17,6 @@ fd_watch *fd_table::create(int fd, const sys::inode_id &inode) {
 	uint32_t gen = (w->gen + 1) & 0x7fffffffu; // top bit: backend-internal tokens
 	*w = fd_watch{};
 	w->fd = fd;
-	w->inode = inode;
 	w->slot = slot;
 	w->gen = gen ? gen : 1;
 	by_fd_[fd] = slot + 1;

@@ -8,7 +8,6 @@
 #pragma once
 
 #include "core/knode.hpp"
-#include "sys/file_identity.hpp"
 
 #include <memory>
 #include <vector>
@@ -17,7 +16,6 @@ namespace kevent::detail {
 
 struct fd_watch {
 	int fd = -1;
-	sys::inode_id inode; // identity of the file when first watched
 	uint32_t slot = 0;
 	uint32_t gen = 0;
 	uint32_t armed_events = 0; // what the backend was last told
@@ -42,7 +40,7 @@ public:
 		fd_watch *w = slots_[slot].get();
 		return (w->gen == uint32_t(token >> 32) && w->fd >= 0) ? w : nullptr;
 	}
-	fd_watch *create(int fd, const sys::inode_id &inode);
+	fd_watch *create(int fd);
 	void destroy(fd_watch *w);
 
 	static void attach(fd_watch *w, knode *n);

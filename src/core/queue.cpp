@@ -203,14 +203,16 @@ bool queue::recheck(knode *n) {
 	const origin_ops &o = origin_for(n->uk.type);
 	if (!o.uses_fd)
 		return true; // timers and user events stay ready until delivered
-	pollfd p{n->fd(), static_cast<short>(o.interest(n->uk)), 0};
-	if (::poll(&p, 1, 0) < 0)
-		return true;
-	if (p.revents & POLLNVAL) {
+	// poll(2) looks at whatever the number names now: first make sure it
+	// is still the file we watch.
+	if (be_->watching(n->fd()) != descriptor_match::same) {
 		n->state |= broken;
 		n->broken_errno = EBADF;
 		return true;
 	}
+	pollfd p{n->fd(), static_cast<short>(o.interest(n->uk)), 0};
+	if (::poll(&p, 1, 0) < 0)
+		return true;
 	fd_report rep = o.translate(n->uk, static_cast<uint32_t>(p.revents), n->fd());
 	n->uk.ret_data[0] = rep.fired;
 	if (rep.broken) {
@@ -277,6 +279,7 @@ int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, uke
 	const uint64_t gen = wake_gen_.load(std::memory_order_acquire);
 	waiters_++;
 	bool just_polled = false;
+	bool interrupted = false;
 	int got = 0;
 	for (;;) {
 		if (closed_) {
@@ -291,7 +294,7 @@ int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, uke
 		}
 		bool woken = wake_gen_.load(std::memory_order_acquire) != gen;
 		bool satisfied = ready_.size() >= min_nr;
-		bool may_block = !satisfied && !woken && remain != 0;
+		bool may_block = !satisfied && !woken && !interrupted && remain != 0;
 
 		// Look at the backend: to block, or without blocking when there
 		// is room for more than the ready list holds (LEVEL kevents come
@@ -312,6 +315,8 @@ int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, uke
 				st_.wakeups.add();
 			if (r > 0)
 				dispatch(ev, r);
+			else if (r == -EINTR)
+				interrupted = true; // SPEC §5: return what we have, never EINTR
 			expire_timers();
 			just_polled = true;
 			if (wake_gen_.load(std::memory_order_acquire) != gen || closed_)
@@ -329,7 +334,7 @@ int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, uke
 		if (!may_block) {
 			got = static_cast<int>(take(buf, max_nr));
 			// LAST_CHECK may have skipped everything: keep waiting.
-			if (got == 0 && min_nr > 0 && remain != 0 && !closed_)
+			if (got == 0 && min_nr > 0 && remain != 0 && !interrupted && !closed_)
 				continue;
 			break;
 		}

@@ -61,7 +61,7 @@ private:
 	// Registrations.
 	knode *new_node(const ukevent &uk);
 	void free_node(knode *n);
-	int attach_fd(knode *n, const sys::inode_id &ino);
+	int attach_fd(knode *n);
 	int sync_watch(fd_watch *w, bool force);
 	void break_node(knode *n, int err);
 	void break_watch(fd_watch *w, int err);

@@ -54,10 +54,10 @@ int queue::ctl(unsigned cmd, std::span<ukevent> arg) {
 }
 
 // Attach one fd kevent to the (possibly new) watch of its fd.
-int queue::attach_fd(knode *n, const sys::inode_id &ino) {
+int queue::attach_fd(knode *n) {
 	fd_watch *w = fds_.find(n->fd());
 	if (!w)
-		w = fds_.create(n->fd(), ino);
+		w = fds_.create(n->fd());
 	fd_table::attach(w, n);
 	if (int r = sync_watch(w, false); r < 0) {
 		fd_table::detach(n);
@@ -79,22 +79,22 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 	    ((e.req_flags & KEVENT_REQ_ET) && (e.req_flags & KEVENT_REQ_LEVEL)))
 		return EINVAL;
 
-	// fd origins: the file's identity is compared with what the watch of
-	// that number recorded; a different file means the number was closed
-	// and reused, and the old kevents are delivered BROKEN.
-	sys::inode_id ino;
+	// fd origins: if the number is watched already, is it still the same
+	// file? A different one means the number was closed and reused: the
+	// old kevents are delivered BROKEN and the number is free to register.
 	if (o.uses_fd) {
 		int fd = static_cast<int>(e.id.raw[0]);
 		if (e.id.raw[1] != 0)
 			return EINVAL; // would make a second key for the same fd
 		if (fd < 0)
 			return EBADF;
+		sys::inode_id ino;
 		if (int r = sys::inode_of(fd, ino); r < 0)
 			return -r;
 		if (int r = o.check_kind(fd, ino))
 			return r;
 		fd_watch *w = fds_.find(fd);
-		if (w && !(w->inode == ino))
+		if (w && w->in_backend && be_->watching(fd) != descriptor_match::same)
 			break_watch(w, EBADF);
 	}
 	if (reg_.find(key_of(e)))
@@ -104,7 +104,7 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 	n->state |= adding;
 	int err = 0;
 	if (o.uses_fd) {
-		err = attach_fd(n, ino);
+		err = attach_fd(n);
 	} else {
 		bool ready_now = false;
 		int r = o.attach(services_, *n, e, ready_now);

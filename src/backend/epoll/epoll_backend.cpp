@@ -18,7 +18,10 @@
 //   tells at the price of one cheap syscall (half of kcmp(2)'s) whether the
 //   number is still our epoll file (EEXIST), another epoll file (success: we
 //   take it out again; events 0 means it could never have been reported),
-//   not an epoll file (EINVAL) or not open (EBADF).
+//   not an epoll file (EINVAL) or not open (EBADF). The same trick the other
+//   way round (add fd to our set) tells whether a watched number still names
+//   the file we watch: epoll items are keyed by (file, number), and fstat
+//   cannot tell two eventfds apart (one anonymous inode for all).
 // - epoll_pwait2 (5.11) gives nanosecond timeouts; before it, milliseconds
 //   rounded up.
 // - timerfd with TFD_TIMER_ABSTIME, one per clock, watched edge-triggered:
@@ -96,7 +99,7 @@ public:
 		count();
 		int r = pwait(evs, n, timeout_ns);
 		if (r < 0)
-			return errno == EINTR ? 0 : -errno;
+			return -errno; // EINTR included: the caller returns to its user
 		int k = 0;
 		for (int i = 0; i < r; i++) {
 			if (evs[i].data.u64 & internal_bit) {
@@ -150,10 +153,22 @@ public:
 		return 0;
 	}
 
-	descriptor_match owns(int fd) const override {
+	descriptor_match owns(int fd) const override { return probe(fd, wakefd_.get()); }
+
+	descriptor_match watching(int fd) const override {
+		count();
+		return probe(epfd_.get(), fd);
+	}
+
+	uint64_t calls() const override { return calls_.load(std::memory_order_relaxed); }
+
+private:
+	// Add `fd` to the epoll set `ep` with no events: EEXIST says the pair
+	// (file of fd, fd) is there already. If it was not, take it out again.
+	static descriptor_match probe(int ep, int fd) {
 		epoll_event ev{};
-		if (epoll_ctl(fd, EPOLL_CTL_ADD, wakefd_.get(), &ev) == 0) {
-			epoll_ctl(fd, EPOLL_CTL_DEL, wakefd_.get(), nullptr);
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0) {
+			epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
 			return descriptor_match::different;
 		}
 		switch (errno) {
@@ -166,11 +181,8 @@ public:
 		}
 	}
 
-	uint64_t calls() const override { return calls_.load(std::memory_order_relaxed); }
-
-private:
 	// A syscall costs far more than this atomic add.
-	void count() { calls_.fetch_add(1, std::memory_order_relaxed); }
+	void count() const { calls_.fetch_add(1, std::memory_order_relaxed); }
 
 	int pwait(epoll_event *evs, int n, int64_t timeout_ns) {
 #ifdef SYS_epoll_pwait2
@@ -199,7 +211,7 @@ private:
 	sys::unique_fd epfd_, wakefd_, readyfd_;
 	sys::unique_fd timerfd_[clock_count];
 	bool have_pwait2_ = true;
-	std::atomic<uint64_t> calls_{0}; // wake() may run on any thread
+	mutable std::atomic<uint64_t> calls_{0}; // wake() may run on any thread
 };
 
 } // namespace
