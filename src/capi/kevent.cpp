@@ -113,6 +113,14 @@ KEVENT_API int kevent_get_stats(int kfd, struct kevent_stats *stats, unsigned si
 			return -EINVAL;
 		kevent_stats st{};
 		if (kfd == -1) {
+			// Live totals come from process-wide counters, so that a
+			// registration leaked by a closed queue still shows; the
+			// rest is summed over the open queues.
+			for_each_queue(
+				[](const queue &q, void *sum) {
+					q.add_stats(*static_cast<kevent_stats *>(sum));
+				},
+				&st);
 			global_stats &g = process_stats();
 			st.queues = g.queues.load(std::memory_order_relaxed);
 			st.registered = g.registered.load(std::memory_order_relaxed);

@@ -63,18 +63,35 @@ void retire_stale(slot *s, queue_ref &ref) {
 
 int not_a_queue(int kfd) { return fcntl(kfd, F_GETFD) < 0 ? -EBADF : -EINVAL; }
 
+// The queue in s with a reference taken, or null.
+queue *acquire(slot *s) {
+	s->active.fetch_add(1, std::memory_order_seq_cst);
+	queue *q = s->q.load(std::memory_order_seq_cst);
+	if (q)
+		q->refs_.fetch_add(1, std::memory_order_acq_rel);
+	s->active.fetch_sub(1, std::memory_order_release);
+	return q;
+}
+
 } // namespace
+
+void for_each_queue(void (*f)(const queue &, void *), void *arg) {
+	for (auto &c : chunks) {
+		slot *base = c.load(std::memory_order_acquire);
+		if (!base)
+			continue;
+		for (size_t i = 0; i < chunk_slots; i++) {
+			if (!base[i].q.load(std::memory_order_relaxed))
+				continue;
+			if (queue_ref ref(acquire(&base[i])); ref)
+				f(*ref.get(), arg);
+		}
+	}
+}
 
 int lookup_queue(int kfd, queue_ref &out) {
 	slot *s = find_slot(kfd, false);
-	queue *q = nullptr;
-	if (s) {
-		s->active.fetch_add(1, std::memory_order_seq_cst);
-		q = s->q.load(std::memory_order_seq_cst);
-		if (q)
-			q->refs_.fetch_add(1, std::memory_order_acq_rel);
-		s->active.fetch_sub(1, std::memory_order_release);
-	}
+	queue *q = s ? acquire(s) : nullptr;
 	if (!q)
 		return not_a_queue(kfd);
 	queue_ref ref(q);

@@ -46,4 +46,8 @@ int install_queue(std::unique_ptr<queue> q);
 // kevent_close: remove, wake, wait, free; closes kfd. 0 or -errno.
 int close_queue(int kfd);
 
+// Call f(queue&) for every queue in the table, each held by a reference
+// for the duration of its call (kevent_get_stats(-1, ...)).
+void for_each_queue(void (*f)(const queue &, void *), void *arg);
+
 } // namespace kevent::detail

@@ -370,4 +370,18 @@ void queue::fill_stats(kevent_stats &st) const {
 	st.backend_calls = be_->calls();
 }
 
+void queue::add_stats(kevent_stats &sum) const {
+	kevent_stats st{};
+	fill_stats(st);
+	for (int t = 0; t < KEVENT_MAX; t++)
+		sum.registered_by_type[t] += st.registered_by_type[t];
+	sum.ready += st.ready;
+	sum.added += st.added;
+	sum.removed += st.removed;
+	sum.delivered += st.delivered;
+	sum.broken += st.broken;
+	sum.wakeups += st.wakeups;
+	sum.backend_calls += st.backend_calls;
+}
+
 } // namespace kevent::detail

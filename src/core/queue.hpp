@@ -48,6 +48,8 @@ public:
 	int get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, ukevent *buf);
 	void force_wake() noexcept;
 	void fill_stats(kevent_stats &st) const;
+	// Add this queue's counters to a process-wide sum.
+	void add_stats(kevent_stats &sum) const;
 
 	// kevent_close: make blocked callers return EBADF, drop every
 	// registration. The descriptor itself is closed by the caller.
