@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -179,6 +180,12 @@ TEST_P(Ctl, NumAboveCtlMaxIsEINVALAndTouchesNoEntry) {
 		EXPECT_EQ(0, std::memcmp(v.data(), orig.data(), n * sizeof(ukevent)))
 			<< "cmd " << cmd;
 	}
+	// The largest num of all, with a one-entry array: rejected before any read.
+	ukevent one = make(KEVENT_UNOTIFY, kSentinelId, 0, 0, 3);
+	errno = 0;
+	EXPECT_EQ(-1, kevent_ctl(kfd, KEVENT_CTL_REMOVE, ~0u, &one));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0u, one.ret_flags);
 	expect_unchanged(before);
 }
 
@@ -428,6 +435,17 @@ TEST_P(Ctl, AddClearsRetFlagsOfQueuedEntry) {
 	EXPECT_EQ(1u, queue_stats(kfd).registered) << "garbage ret_flags made the kevent go away";
 }
 
+TEST_P(Ctl, AddUnotifyAcceptsAnyEventBits) {
+	std::vector<ukevent> v = {make(KEVENT_UNOTIFY, 1, 0xffffffffu),
+				  make(KEVENT_UNOTIFY, 2, 0x80000000u), make(KEVENT_UNOTIFY, 3, 0)};
+	ASSERT_EQ(0, ctl(KEVENT_CTL_ADD, v)) << describe(v[0]);
+	EXPECT_EQ(3u, queue_stats(kfd).registered);
+	ASSERT_EQ(1, ready(1));
+	auto got = get(kfd, 1, 8, 0);
+	ASSERT_EQ(1u, got.size());
+	EXPECT_EQ(0xffffffffu, got[0].event);
+}
+
 // ---- REMOVE -------------------------------------------------------------------
 
 TEST_P(Ctl, RemoveFoundIsDoneAndReturnsZero) {
@@ -435,6 +453,7 @@ TEST_P(Ctl, RemoveFoundIsDoneAndReturnsZero) {
 	ukevent uk = make(KEVENT_UNOTIFY, 12, 0x5, 0, 1201);
 	ASSERT_EQ(0, add(uk));
 	ukevent rm = make(KEVENT_UNOTIFY, 12, 0x5, 0, 1201);
+	rm.ret_flags = KEVENT_RET_COPY_FAILED; // garbage: written back as DONE only
 	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_REMOVE, 1, &rm)) << std::strerror(errno);
 	EXPECT_EQ(KEVENT_RET_DONE, rm.ret_flags) << describe(rm);
 	EXPECT_EQ(12u, rm.id.raw_u64);
@@ -460,6 +479,18 @@ TEST_P(Ctl, RemoveMissingIsBrokenDoneENOENTInPlace) {
 	EXPECT_EQ(3u, v[2].id.raw_u64);
 	EXPECT_EQ(KEVENT_RET_DONE, v[2].ret_flags) << describe(v[2]);
 	expect_error_entry(v[3], kSentinelId, KEVENT_PIPE, 14, ENOENT);
+	expect_unchanged(before, false);
+}
+
+TEST_P(Ctl, RemoveTwiceInOneBatchFindsItOnce) {
+	const kevent_stats before = add_sentinel();
+	ukevent uk = make(KEVENT_UNOTIFY, 17, 0);
+	ASSERT_EQ(0, add(uk));
+	std::vector<ukevent> v = {make(KEVENT_UNOTIFY, 17, 0, 0, 1),
+				  make(KEVENT_UNOTIFY, 17, 0, 0, 2)};
+	ASSERT_EQ(0, ctl(KEVENT_CTL_REMOVE, v));
+	EXPECT_EQ(KEVENT_RET_DONE, v[0].ret_flags) << describe(v[0]);
+	expect_error_entry(v[1], 17, KEVENT_UNOTIFY, 2, ENOENT);
 	expect_unchanged(before, false);
 }
 
@@ -560,6 +591,31 @@ TEST_P(Ctl, ModifyMixedBatchWritesEachEntryInPlace) {
 	EXPECT_EQ(2u, cookie_of(got[1])) << "rejected MODIFY changed the kevent";
 }
 
+// SPEC §4 MODIFY re-checks readiness: a kevent that is ready under its new
+// event bits goes on the ready list; MODIFY itself copies nothing back.
+// POLL on the write end of an empty pipe: POLLIN never, POLLOUT at once.
+TEST_P(Ctl, ModifyThatMakesAKeventReadyQueuesItAndCopiesNothingBack) {
+	int p[2];
+	ASSERT_EQ(0, ::pipe2(p, O_CLOEXEC));
+	const uint64_t id = static_cast<uint32_t>(p[1]);
+	ukevent uk = make(KEVENT_POLL, id, POLLIN, 0, 1801);
+	ASSERT_EQ(0, add(uk)) << describe(uk);
+	EXPECT_EQ(0u, get(kfd, 0, 8, 0).size());
+	ukevent mod = make(KEVENT_POLL, id, POLLOUT, 0, 1802);
+	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_MODIFY, 1, &mod)) << std::strerror(errno);
+	EXPECT_EQ(KEVENT_RET_DONE, mod.ret_flags) << describe(mod);
+	EXPECT_EQ(1u, queue_stats(kfd).registered);
+	auto got = get(kfd, 1, 8, 2000);
+	ASSERT_EQ(1u, got.size()) << "MODIFY did not queue the now-ready kevent";
+	EXPECT_EQ(1802u, cookie_of(got[0])) << describe(got[0]);
+	EXPECT_TRUE(got[0].ret_data[0] & POLLOUT) << describe(got[0]);
+	EXPECT_EQ(0u, got[0].ret_flags) << describe(got[0]);
+	ukevent rm = make(KEVENT_POLL, id, 0);
+	EXPECT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_REMOVE, 1, &rm));
+	::close(p[0]);
+	::close(p[1]);
+}
+
 // ---- READY --------------------------------------------------------------------
 
 TEST_P(Ctl, ReadyReturnsNumberMarkedAndCopiesBackMissingCompacted) {
@@ -644,6 +700,68 @@ TEST_P(Ctl, ReadyNumZeroWakesBlockedGetEvents) {
 	waiter.join();
 	EXPECT_EQ(0, result) << std::strerror(err);
 	EXPECT_EQ(1u, queue_stats(kfd).registered);
+}
+
+namespace {
+std::atomic<int> g_handler_kfd{-1};
+std::atomic<int> g_handler_result{-2};
+void ready_zero_handler(int) {
+	int saved = errno;
+	g_handler_result = kevent_ctl(g_handler_kfd.load(), KEVENT_CTL_READY, 0, nullptr);
+	errno = saved;
+}
+} // namespace
+
+// SPEC §4: READY with num == 0 is safe from a signal handler. The signal goes
+// to the main thread (not the waiter, whose wait a signal ends anyway).
+//
+//   main (SIGUSR2 handler: READY num=0)      waiter (SIGUSR2 blocked)
+//   ----                                      ------
+//   start waiter                  ───────▶   get_events(min 1, NULL timeout)
+//   sleep 100 ms: still blocked?                 (blocked)
+//   raise(SIGUSR2) -> handler: READY num=0
+//                                  ◀──────   returns 0
+TEST_P(Ctl, ReadyNumZeroFromASignalHandlerWakesWaiter) {
+	ukevent rescue = make(KEVENT_UNOTIFY, 0x7e5c, 0);
+	ASSERT_EQ(0, add(rescue));
+	g_handler_kfd = kfd;
+	g_handler_result = -2;
+	struct sigaction sa {
+	}, old{};
+	sa.sa_handler = ready_zero_handler;
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGUSR2, &sa, &old));
+
+	// The waiter blocks SIGUSR2 so that only main's handler runs.
+	sigset_t set, prev;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &set, &prev));
+	std::atomic<bool> done{false};
+	int result = -2;
+	std::thread waiter([&] {
+		ukevent buf[4];
+		result = kevent_get_events(kfd, 1, 4, nullptr, buf, 0);
+		done = true;
+	});
+	ASSERT_EQ(0, pthread_sigmask(SIG_SETMASK, &prev, nullptr));
+
+	std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	EXPECT_FALSE(done.load());
+	auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+	while (!done && std::chrono::steady_clock::now() < deadline) {
+		pthread_kill(pthread_self(), SIGUSR2);
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+	}
+	if (!done) {
+		ADD_FAILURE() << "READY num=0 from a signal handler did not wake the waiter";
+		ukevent r = make(KEVENT_UNOTIFY, 0x7e5c, 0);
+		kevent_ctl(kfd, KEVENT_CTL_READY, 1, &r);
+	}
+	waiter.join();
+	sigaction(SIGUSR2, &old, nullptr);
+	EXPECT_EQ(0, g_handler_result.load()) << "READY num=0 failed inside the handler";
+	EXPECT_EQ(0, result);
 }
 
 KEVENT_INSTANTIATE_BACKENDS(Ctl);

@@ -8,8 +8,11 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 
 using kevent_test::get;
 using kevent_test::global_stats;
@@ -231,6 +234,87 @@ TEST_P(Descriptor, StaleNumberNotReusedIsEBADF) {
 	expect_every_call_fails(k2, EBADF);
 	kevent_stats st = global_stats();
 	EXPECT_EQ(1u, st.queues) << "the stale queue was not freed";
+	EXPECT_EQ(0u, st.registered);
+}
+
+// The number of a raw-closed queue is taken by a new queue: calls with it
+// reach the new queue only, and the old one (with a ready event) is freed.
+// kevent_init opens several descriptors of its own; to make the new queue's
+// number land on the old one, the test leaves m free numbers below it for
+// those, trying m = 0, 1, 2 ...
+TEST_P(Descriptor, StaleNumberReusedByANewQueueReachesOnlyTheNewQueue) {
+	constexpr int kPool = 16;
+	std::vector<int> pool; // placeholders below k2
+	for (int i = 0; i < kPool; i++) {
+		pool.push_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+		ASSERT_GE(pool.back(), 0) << std::strerror(errno);
+	}
+	int k2 = kevent_init(nullptr, 0, GetParam().flags);
+	ASSERT_GE(k2, 0) << std::strerror(errno);
+	ukevent old_ev =
+		make(KEVENT_UNOTIFY, 42, 0, KEVENT_REQ_READY | KEVENT_REQ_ALWAYS_QUEUE, 4242);
+	ASSERT_EQ(0, kevent_ctl(k2, KEVENT_CTL_ADD, 1, &old_ev));
+	ASSERT_EQ(0, ::close(k2)); // raw close: the library does not know
+
+	int k3 = -1;
+	for (int m = 0; m <= kPool && k3 != k2; m++) {
+		for (int i = 0; i < m; i++)
+			::close(pool[i]);
+		k3 = kevent_init(nullptr, 0, GetParam().flags);
+		ASSERT_GE(k3, 0) << std::strerror(errno);
+		if (k3 != k2) {
+			EXPECT_EQ(0, kevent_close(k3));
+		}
+		for (int i = 0; i < m; i++)
+			pool[i] = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	for (int fd : pool)
+		::close(fd);
+	if (k3 != k2) {
+		// Free the stale queue through its number, then skip.
+		expect_every_call_fails(k2, EBADF);
+		GTEST_SKIP() << "could not make kevent_init return the number " << k2;
+	}
+	EXPECT_EQ(0u, queue_stats(k3).registered) << "the new queue sees the old registration";
+	EXPECT_EQ(0u, get(k3, 0, 8, 0).size()) << "the old queue's ready event reached the new one";
+	ukevent uk = make(KEVENT_UNOTIFY, 42, 0, 0, 1);
+	EXPECT_EQ(0, kevent_ctl(k3, KEVENT_CTL_ADD, 1, &uk)) << "key of the old queue is EEXIST";
+	kevent_stats st = global_stats();
+	EXPECT_EQ(2u, st.queues) << "the stale queue was not freed";
+	EXPECT_EQ(1u, st.registered);
+	EXPECT_EQ(0, kevent_close(k3));
+}
+
+// semantics.md "Descriptors": kevent_close makes threads blocked in the
+// queue return -1/EBADF.
+//
+//   main                                  waiter
+//   ----                                  ------
+//   start waiter                ───────▶  kevent_get_events(k2, min 1, NULL timeout)
+//   sleep 100 ms: still blocked?             (blocked)
+//   kevent_close(k2) == 0
+//                                ◀──────  returns -1, errno EBADF
+TEST_P(Descriptor, KeventCloseWakesBlockedWaitersWithEBADF) {
+	int k2 = kevent_init(nullptr, 0, GetParam().flags);
+	ASSERT_GE(k2, 0) << std::strerror(errno);
+	ukevent uk = make(KEVENT_UNOTIFY, 1, 0);
+	ASSERT_EQ(0, kevent_ctl(k2, KEVENT_CTL_ADD, 1, &uk));
+	std::atomic<bool> done{false};
+	int result = -2, err = 0;
+	std::thread waiter([&] {
+		ukevent buf[4];
+		result = kevent_get_events(k2, 1, 4, nullptr, buf, 0);
+		err = errno;
+		done = true;
+	});
+	std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	EXPECT_FALSE(done.load()) << "returned with nothing ready and no timeout";
+	EXPECT_EQ(0, kevent_close(k2)) << std::strerror(errno);
+	waiter.join();
+	EXPECT_EQ(-1, result);
+	EXPECT_EQ(EBADF, err) << std::strerror(err);
+	kevent_stats st = global_stats();
+	EXPECT_EQ(1u, st.queues);
 	EXPECT_EQ(0u, st.registered);
 }
 
