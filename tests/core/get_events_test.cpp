@@ -502,6 +502,47 @@ TEST_P(GetEvents, NullTimeoutWaiterIsWokenByReadyNumZero) {
 	EXPECT_EQ(0u, queue_stats(kfd).delivered);
 }
 
+// SPEC §4 / semantics.md READY: a forced wake-up (READY num=0) makes the
+// waiter return 0 events; what is ready stays queued for the next call.
+//
+//   main                                   waiter
+//   ----                                   ------
+//   READY kevent 1 (1 ready)
+//   start waiter                 ───────▶  get_events(min 2, NULL timeout)
+//   sleep 100 ms: still blocked?              (blocked: 1 < min_nr)
+//   READY num=0, repeated until it returns
+//                                 ◀──────  returns 0
+//   kevent 1 is still ready: get_events(0) returns it
+TEST_P(GetEvents, ForcedWakeUpReturnsZeroAndLeavesReadyEventsQueued) {
+	add_unotify(1, 0, 11);
+	add_unotify(2, 0, 22);
+	ASSERT_EQ(1, ready(1));
+	std::atomic<bool> done{false};
+	int result = -2;
+	std::thread waiter([&] {
+		ukevent buf[4];
+		result = kevent_get_events(kfd, 2, 4, nullptr, buf, 0);
+		done = true;
+	});
+	std::this_thread::sleep_for(milliseconds(100));
+	EXPECT_FALSE(done.load()) << "returned below min_nr with no timeout";
+	auto deadline = steady_clock::now() + std::chrono::seconds(10);
+	while (!done && steady_clock::now() < deadline) {
+		EXPECT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_READY, 0, nullptr));
+		std::this_thread::sleep_for(milliseconds(20));
+	}
+	if (!done) {
+		ADD_FAILURE() << "READY num=0 did not wake the waiter in 10 s";
+		ready(2);
+	}
+	waiter.join();
+	EXPECT_EQ(0, result);
+	EXPECT_EQ(1u, queue_stats(kfd).ready);
+	auto got = get(kfd, 1, 4, 0);
+	ASSERT_EQ(1u, got.size()) << "the ready event was lost by the forced wake-up";
+	EXPECT_EQ(11u, cookie_of(got[0]));
+}
+
 // A waiter with no timeout is woken by a READY of one kevent and gets it.
 //
 //   main                                   waiter
