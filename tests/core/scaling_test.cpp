@@ -210,6 +210,54 @@ TEST_P(Scaling, TimePerReadyEventWith10vs10000IdleSockets) {
 	EXPECT_EQ(1u, queue_stats(kfd).registered);
 }
 
+// The same measure where the descriptor limit forbids 10,000 pairs: 10,000
+// unbound AF_UNIX datagram sockets take one descriptor each (never readable,
+// never hung up), so only 10,000 descriptors are needed.
+TEST_P(Scaling, TimePerReadyEventWith10vs10000IdleDatagramSockets) {
+	rlimit rl{};
+	::getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	::setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < 10100)
+		GTEST_SKIP() << "RLIMIT_NOFILE hard limit is " << rl.rlim_max << " < 10100";
+	fd_pair active;
+	add_active(kfd, active);
+
+	std::vector<int> idle;
+	auto add_idle = [&](size_t to) {
+		std::vector<ukevent> batch;
+		while (idle.size() < to) {
+			int s = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			ASSERT_GE(s, 0)
+				<< "socket #" << idle.size() << ": " << std::strerror(errno);
+			idle.push_back(s);
+			batch.push_back(
+				make(KEVENT_SOCKET, static_cast<uint32_t>(s), KEVENT_SOCKET_RECV));
+		}
+		ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_ADD, static_cast<unsigned>(batch.size()),
+					batch.data()))
+			<< std::strerror(errno);
+	};
+	struct closer {
+		std::vector<int> &v;
+		~closer() {
+			for (int s : v)
+				::close(s);
+		}
+	} close_idle{idle};
+	ASSERT_NO_FATAL_FAILURE(add_idle(10));
+	figures few = time_per_ready_event(kfd, active);
+	ASSERT_FALSE(HasFailure());
+	ASSERT_NO_FATAL_FAILURE(add_idle(10000));
+	EXPECT_EQ(10001u, queue_stats(kfd).registered);
+	figures many = time_per_ready_event(kfd, active);
+	ASSERT_FALSE(HasFailure());
+	print("10 idle datagram sockets", few);
+	print("10,000 idle datagram sockets", many);
+	std::cout << "[ scaling  ] ratio 10,000 / 10 datagram sockets: "
+		  << many.median_ns / few.median_ns << std::endl;
+}
+
 KEVENT_INSTANTIATE_BACKENDS(Scaling);
 
 } // namespace
