@@ -643,6 +643,46 @@ protected:
 		t.check_fired(ev[0]);
 	}
 
+	// MODIFY changes the delivery mode of a live kevent (on epoll: the fd's
+	// level/edge watch must follow).
+	void modify_from_level_to_default_stops_repeating() {
+		T t(0);
+		add_armed(kfd, t, KEVENT_REQ_LEVEL);
+		t.trigger(kfd);
+		ASSERT_EQ(1u, wait(kfd).size());
+		ASSERT_EQ(1u, now(kfd).size()) << "LEVEL did not repeat";
+		expect_written_back(modify(kfd, t, 0, cookie_b), KEVENT_RET_DONE);
+		// Still ready (data unread): MODIFY may queue it once more ...
+		auto ev = now(kfd);
+		ASSERT_LE(ev.size(), 1u) << describe(ev);
+		if (!ev.empty())
+			expect_delivery(ev[0], t, 0, cookie_b, 0);
+		// ... but it no longer comes back without new activity.
+		expect_nothing(kfd);
+		expect_nothing(kfd, 50);
+		t.trigger(kfd);
+		ev = wait(kfd);
+		ASSERT_EQ(1u, ev.size()) << describe(ev);
+		expect_delivery(ev[0], t, 0, cookie_b, 0);
+	}
+
+	void modify_from_default_to_level_repeats() {
+		T t(0);
+		add_armed(kfd, t, 0);
+		t.trigger(kfd);
+		ASSERT_EQ(1u, wait(kfd).size());
+		expect_nothing(kfd);
+		expect_written_back(modify(kfd, t, KEVENT_REQ_LEVEL, cookie_b), KEVENT_RET_DONE);
+		for (int round = 0; round < 3; round++) {
+			auto ev = now(kfd);
+			ASSERT_EQ(1u, ev.size())
+				<< "round " << round << ": LEVEL after MODIFY did not repeat";
+			expect_delivery(ev[0], t, KEVENT_REQ_LEVEL, cookie_b, 0);
+		}
+		t.consume();
+		expect_nothing(kfd);
+	}
+
 	// ---- BROKEN: the origin can stop being servable --------------------------
 
 	void broken_is_delivered_once(unsigned mode) {
@@ -882,7 +922,13 @@ protected:
 	TEST_P(S, LastCheckSkipsAQueuedKeventNoLongerReady) {         \
 		last_check_skips_a_queued_kevent_no_longer_ready();   \
 	}                                                             \
-	TEST_P(S, ModifyQueuesAKeventThatIsReadyNow) { modify_queues_a_kevent_that_is_ready_now(); }
+	TEST_P(S, ModifyQueuesAKeventThatIsReadyNow) {                \
+		modify_queues_a_kevent_that_is_ready_now();           \
+	}                                                             \
+	TEST_P(S, ModifyFromLevelToDefaultStopsRepeating) {           \
+		modify_from_level_to_default_stops_repeating();       \
+	}                                                             \
+	TEST_P(S, ModifyFromDefaultToLevelRepeats) { modify_from_default_to_level_repeats(); }
 
 #define KEVENT_ORIGIN_CONTRACT_BROKEN(S)                                                           \
 	TEST_P(S, BrokenIsDeliveredOnce) { broken_is_delivered_once(0); }                          \

@@ -352,6 +352,40 @@ TEST_P(Poll, PollOnAClosedFdIsEbadf) {
 	expect_add_fails(poll_ev(n, POLLIN), EBADF);
 }
 
+// One fd, two origins: two keys, two kevents, each served and removed on
+// its own (epoll itself allows one watch per fd per queue).
+TEST_P(Poll, PollAndSocketKeventsOnOneFdAreIndependent) {
+	unique_fd a, b;
+	socket_pair(a, b);
+	add_armed(poll_ev(a.get(), POLLIN, 0, 1));
+	ukevent s = make(KEVENT_SOCKET, static_cast<uint32_t>(a.get()), KEVENT_SOCKET_RECV, 0, 2);
+	ASSERT_EQ(0, add(s)) << describe(s);
+	EXPECT_EQ(2u, queue_stats(kfd).registered);
+	ASSERT_EQ(1, put(b.get()));
+	auto ev = get(kfd, 2, 8, 2000);
+	ASSERT_EQ(2u, ev.size()) << describe(ev);
+	EXPECT_EQ(3u, cookie_of(ev[0]) + cookie_of(ev[1])) << describe(ev);
+	// Removing the SOCKET kevent leaves the POLL one watching.
+	ukevent r = make(KEVENT_SOCKET, static_cast<uint32_t>(a.get()), KEVENT_SOCKET_RECV);
+	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_REMOVE, 1, &r));
+	EXPECT_EQ(KEVENT_RET_DONE, r.ret_flags) << describe(r);
+	ASSERT_EQ(1, put(b.get()));
+	ev = get(kfd, 1, 8, 2000);
+	ASSERT_EQ(1u, ev.size()) << describe(ev);
+	EXPECT_EQ(1u, cookie_of(ev[0]));
+	EXPECT_EQ(unsigned(POLLIN), ev[0].ret_data[0]);
+	// And the other way round.
+	drain(a.get());
+	s = make(KEVENT_SOCKET, static_cast<uint32_t>(a.get()), KEVENT_SOCKET_RECV, 0, 2);
+	ASSERT_EQ(0, add(s)) << describe(s);
+	r = poll_ev(a.get(), POLLIN);
+	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_REMOVE, 1, &r));
+	ASSERT_EQ(1, put(b.get()));
+	ev = get(kfd, 1, 8, 2000);
+	ASSERT_EQ(1u, ev.size()) << describe(ev);
+	EXPECT_EQ(2u, cookie_of(ev[0]));
+}
+
 KEVENT_INSTANTIATE_BACKENDS(Poll);
 
 } // namespace
