@@ -5,6 +5,12 @@ namespace kevent::detail {
 fd_watch *fd_table::create(int fd) {
 	if (static_cast<size_t>(fd) >= by_fd_.size())
 		by_fd_.resize(static_cast<size_t>(fd) + 1 + by_fd_.size() / 2, 0);
+	fd_watch *w = create_hidden(fd);
+	by_fd_[fd] = w->slot + 1;
+	return w;
+}
+
+fd_watch *fd_table::create_hidden(int fd) {
 	uint32_t slot;
 	if (!free_.empty()) {
 		slot = free_.back();
@@ -19,12 +25,12 @@ fd_watch *fd_table::create(int fd) {
 	w->fd = fd;
 	w->slot = slot;
 	w->gen = gen ? gen : 1;
-	by_fd_[fd] = slot + 1;
 	return w;
 }
 
 void fd_table::destroy(fd_watch *w) {
-	if (w->fd >= 0 && by_fd_[w->fd] == w->slot + 1)
+	if (w->fd >= 0 && static_cast<size_t>(w->fd) < by_fd_.size() &&
+	    by_fd_[w->fd] == w->slot + 1)
 		by_fd_[w->fd] = 0;
 	w->fd = -1;
 	w->head = nullptr;

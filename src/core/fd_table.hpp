@@ -21,7 +21,8 @@ struct fd_watch {
 	uint32_t armed_events = 0; // what the backend was last told
 	bool armed_level = false;
 	bool in_backend = false;
-	knode *head = nullptr; // kevents on this fd
+	knode *head = nullptr;              // kevents on this fd
+	struct fd_source *source = nullptr; // or: an fd the library owns
 
 	uint64_t token() const { return (uint64_t(gen) << 32) | slot; }
 };
@@ -41,6 +42,9 @@ public:
 		return (w->gen == uint32_t(token >> 32) && w->fd >= 0) ? w : nullptr;
 	}
 	fd_watch *create(int fd);
+	// A watch of an fd the library owns: not found by number, so a user's
+	// kevent on the same number never joins it.
+	fd_watch *create_hidden(int fd);
 	void destroy(fd_watch *w);
 
 	static void attach(fd_watch *w, knode *n);

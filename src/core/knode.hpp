@@ -14,6 +14,7 @@
 namespace kevent::detail {
 
 struct fd_watch;
+struct origin_ext;
 
 enum knode_state : uint32_t {
 	in_registry = 1u << 0, // findable by key
@@ -31,6 +32,7 @@ struct knode {
 	knode *rnext = nullptr, *rprev = nullptr; // ready list
 	knode *wnext = nullptr, *wprev = nullptr; // fd watch list
 	fd_watch *watch = nullptr;
+	origin_ext *ext = nullptr; // the origin's own data, deleted with the knode
 
 	// Timers (the core's deadline service).
 	uint32_t heap_pos = UINT32_MAX;

@@ -27,7 +27,7 @@ int queue::create(unsigned flags, std::unique_ptr<queue> &out) {
 	return 0;
 }
 
-queue::queue(std::unique_ptr<backend> be) : be_(std::move(be)), timers_(*be_), services_{timers_} {
+queue::queue(std::unique_ptr<backend> be) : be_(std::move(be)), timers_(*be_) {
 	process_stats().queues.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -52,6 +52,30 @@ void queue::shutdown() {
 	reg_.for_each([&](knode *n) { all.push_back(n); });
 	for (knode *n : all)
 		free_node(n);
+	for (auto &s : states_)
+		s.reset(); // after their kevents: they may share the origin's fds
+}
+
+int queue::watch_source(fd_source &src, int fd, uint32_t events) {
+	fd_watch *w = fds_.create_hidden(fd);
+	w->source = &src;
+	int r = be_->watch(fd, events, false, w->token(), true);
+	if (r < 0) {
+		fds_.destroy(w);
+		return r;
+	}
+	w->in_backend = true;
+	w->armed_events = events;
+	src.watch = w;
+	return 0;
+}
+
+void queue::unwatch_source(fd_source &src) {
+	if (!src.watch)
+		return;
+	be_->unwatch(src.watch->fd);
+	fds_.destroy(src.watch);
+	src.watch = nullptr;
 }
 
 // ---- registrations -------------------------------------------------------
@@ -81,8 +105,9 @@ void queue::free_node(knode *n) {
 		if (w && sync_watch(w, false) < 0)
 			break_watch(w, EBADF); // the others on this fd lost their file too
 	} else if (o.detach) {
-		o.detach(services_, *n);
+		o.detach(*this, *n);
 	}
+	delete n->ext;
 	st_.registered.add(-1);
 	st_.by_type[n->uk.type].add(-1);
 	st_.removed.add();
@@ -157,6 +182,10 @@ void queue::dispatch(const backend_event *ev, int count) {
 		fd_watch *w = fds_.from_token(ev[i].token);
 		if (!w)
 			continue; // a watch destroyed since the kernel queued this
+		if (w->source) {
+			w->source->on_ready(ev[i].events);
+			continue;
+		}
 		for (knode *n = w->head; n; n = n->wnext) {
 			fd_report rep =
 				origin_for(n->uk.type).translate(n->uk, ev[i].events, w->fd);
@@ -235,6 +264,8 @@ unsigned queue::take(ukevent *buf, unsigned max) {
 		ukevent &out = buf[k++];
 		out = n->uk;
 		st_.delivered.add();
+		if (auto *f = origin_for(n->uk.type).on_deliver)
+			f(*this, *n, out);
 		if (n->has(broken)) {
 			out.ret_flags = KEVENT_RET_BROKEN | KEVENT_RET_DONE;
 			out.ret_data[1] = static_cast<uint32_t>(-n->broken_errno);

@@ -34,7 +34,7 @@
 
 namespace kevent::detail {
 
-class queue {
+class queue final : public origin_services {
 public:
 	// 0 and a queue, or -errno.
 	static int create(unsigned flags, std::unique_ptr<queue> &out);
@@ -56,6 +56,14 @@ public:
 	void shutdown();
 
 	std::atomic<uint32_t> refs_{1};
+
+	// origin_services (origins call these under mu_).
+	timer_service &timers() override { return timers_; }
+	int watch_source(fd_source &src, int fd, uint32_t events) override;
+	void unwatch_source(fd_source &src) override;
+	void make_ready(knode &n) override { make_ready(&n); }
+	void break_node(knode &n, int err) override { break_node(&n, err); }
+	std::unique_ptr<origin_state> &state(uint32_t type) override { return states_[type]; }
 
 private:
 	explicit queue(std::unique_ptr<backend> be);
@@ -91,7 +99,7 @@ private:
 	ready_list ready_;
 	fd_table fds_;
 	timer_service timers_;
-	origin_services services_;
+	std::unique_ptr<origin_state> states_[KEVENT_MAX];
 	bool polling_ = false;
 	unsigned waiters_ = 0;
 	bool signalled_ = false; // backend ready flag mirrors !ready_.empty()

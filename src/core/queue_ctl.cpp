@@ -107,7 +107,7 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 		err = attach_fd(n);
 	} else {
 		bool ready_now = false;
-		int r = o.attach(services_, *n, e, ready_now);
+		int r = o.attach(*this, *n, e, ready_now);
 		if (r < 0)
 			err = -r;
 		else if (ready_now)

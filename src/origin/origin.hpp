@@ -14,14 +14,49 @@
 #include <kevent/kevent.h>
 
 #include <cstdint>
+#include <memory>
 
 namespace kevent::detail {
 
 class timer_service;
+struct fd_watch;
 
-// What the core offers to origins that are not fd-based.
-struct origin_services {
-	timer_service &timers;
+// An fd the library itself owns (an eventfd, inotify, a pidfd), watched for
+// an origin through the backend. on_ready() runs under the queue lock.
+struct fd_source {
+	virtual ~fd_source() = default;
+	virtual void on_ready(uint32_t revents) = 0;
+	fd_watch *watch = nullptr; // set while watched
+};
+
+// An origin's state in one queue (the inotify instance ...), created by the
+// origin on first use and destroyed with the queue, after its kevents.
+struct origin_state {
+	virtual ~origin_state() = default;
+};
+
+// An origin's data in one kevent (a pidfd ...), deleted with the kevent,
+// after the origin's detach().
+struct origin_ext {
+	virtual ~origin_ext() = default;
+};
+
+// What the core offers to origins that are not fd-based. Called under the
+// queue lock only.
+class origin_services {
+public:
+	virtual timer_service &timers() = 0;
+	// Watch src's fd for `events` (POLL* bits), edge-triggered. 0 or -errno.
+	virtual int watch_source(fd_source &src, int fd, uint32_t events) = 0;
+	virtual void unwatch_source(fd_source &src) = 0;
+	// The kevent is ready (coalesced if it is already queued).
+	virtual void make_ready(knode &n) = 0;
+	// Deliver it once with BROKEN and err, then drop it.
+	virtual void break_node(knode &n, int err) = 0;
+	virtual std::unique_ptr<origin_state> &state(uint32_t type) = 0;
+
+protected:
+	~origin_services() = default;
 };
 
 // An origin's reading of the bits the backend reported for its fd.
@@ -54,6 +89,10 @@ struct origin_ops {
 
 	// KEVENT_CTL_READY on this kevent: what to carry to the delivery.
 	void (*on_user_ready)(knode &n, const ukevent &req);
+
+	// Optional: the kevent is being delivered as `out` (inode: hand its
+	// names over to kevent_inode_names).
+	void (*on_deliver)(origin_services &svc, knode &n, ukevent &out);
 };
 
 // The entry for `type`; type must be < KEVENT_MAX.

@@ -12,9 +12,7 @@ namespace {
 // INODE, NAIO, AIO, SIGNAL and PROC arrive with their own issues;
 // POSIX_TIMER is reserved by the SPEC.
 constexpr origin_ops not_built_in(const char *name) {
-	return origin_ops{name,    false,   validate_not_built_in,
-			  nullptr, nullptr, nullptr,
-			  nullptr, nullptr, nullptr};
+	return origin_ops{.name = name, .uses_fd = false, .validate = validate_not_built_in};
 }
 
 const origin_ops inode_origin = not_built_in("inode");

@@ -28,7 +28,13 @@ fd_report translate(const ukevent &uk, uint32_t revents, int) {
 
 } // namespace
 
-const origin_ops poll_origin = {"poll",    true,    validate, check_kind, interest,
-				translate, nullptr, nullptr,  nullptr};
+const origin_ops poll_origin = {
+	.name = "poll",
+	.uses_fd = true,
+	.validate = validate,
+	.check_kind = check_kind,
+	.interest = interest,
+	.translate = translate,
+};
 
 } // namespace kevent::detail

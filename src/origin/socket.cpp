@@ -50,7 +50,13 @@ fd_report translate(const ukevent &uk, uint32_t revents, int fd) {
 
 } // namespace
 
-const origin_ops socket_origin = {"socket",  true,    validate, check_kind, interest,
-				  translate, nullptr, nullptr,  nullptr};
+const origin_ops socket_origin = {
+	.name = "socket",
+	.uses_fd = true,
+	.validate = validate,
+	.check_kind = check_kind,
+	.interest = interest,
+	.translate = translate,
+};
 
 } // namespace kevent::detail

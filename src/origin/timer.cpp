@@ -49,10 +49,10 @@ int attach(origin_services &svc, knode &n, const ukevent &req, bool &ready_now) 
 		ready_now = true;
 		return 0;
 	}
-	return svc.timers.schedule(&n);
+	return svc.timers().schedule(&n);
 }
 
-void detach(origin_services &svc, knode &n) { svc.timers.cancel(&n); }
+void detach(origin_services &svc, knode &n) { svc.timers().cancel(&n); }
 
 void on_user_ready(knode &n, const ukevent &) {
 	if (n.uk.ret_data[0] == 0)
@@ -61,7 +61,13 @@ void on_user_ready(knode &n, const ukevent &) {
 
 } // namespace
 
-const origin_ops timer_origin = {"timer", false,  validate, nullptr,      nullptr,
-				 nullptr, attach, detach,   on_user_ready};
+const origin_ops timer_origin = {
+	.name = "timer",
+	.uses_fd = false,
+	.validate = validate,
+	.attach = attach,
+	.detach = detach,
+	.on_user_ready = on_user_ready,
+};
 
 } // namespace kevent::detail

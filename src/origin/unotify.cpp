@@ -25,7 +25,13 @@ void on_user_ready(knode &n, const ukevent &req) {
 
 } // namespace
 
-const origin_ops unotify_origin = {"unotify", false,  validate, nullptr,      nullptr,
-				   nullptr,   attach, detach,   on_user_ready};
+const origin_ops unotify_origin = {
+	.name = "unotify",
+	.uses_fd = false,
+	.validate = validate,
+	.attach = attach,
+	.detach = detach,
+	.on_user_ready = on_user_ready,
+};
 
 } // namespace kevent::detail
