@@ -47,7 +47,10 @@ if command -v wrk >/dev/null 2>&1; then
 	echo "demo: wrk -t1 -c$conns -d${secs}s --latency http://127.0.0.1:$port/"
 	out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/" 2>&1) || load_rc=$?
 	echo "$out"
-	echo "$out" | grep -q '^Requests/sec:' || load_rc=${load_rc:-1}
+	if ! echo "$out" | grep -q '^Requests/sec:'; then
+		echo "demo: wrk printed no rate" >&2
+		load_rc=1
+	fi
 	if echo "$out" | grep -q 'Non-2xx\|Socket errors'; then
 		echo "demo: wrk reports errors" >&2
 		load_rc=1
@@ -60,16 +63,15 @@ else
 fi
 
 kill -TERM "$pid" 2>/dev/null || fail "evserver died during the load"
-server_rc=
-for _ in $(seq 1 100); do
-	if ! kill -0 "$pid" 2>/dev/null; then
-		wait "$pid"
-		server_rc=$?
-		break
-	fi
-	sleep 0.05
-done
-if [ -z "$server_rc" ]; then
+# wait(1) on the child itself (kill -0 would also see a zombie); a watchdog
+# turns a hang into SIGKILL, reported as 137.
+( trap - EXIT; sleep 5; kill -KILL "$pid" ) </dev/null >/dev/null 2>&1 &
+watchdog=$!
+wait "$pid"
+server_rc=$?
+kill "$watchdog" 2>/dev/null
+wait "$watchdog" 2>/dev/null
+if [ "$server_rc" -eq 137 ]; then
 	cat "$log"
 	fail "evserver did not stop within 5 s of SIGTERM"
 fi

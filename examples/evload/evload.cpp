@@ -69,7 +69,8 @@ struct results {
 
 [[noreturn]] void usage(int code) {
 	std::fprintf(code ? stderr : stdout,
-		     "usage: evload -p PORT [-c CONNECTIONS] [-d SECONDS] [-n MAX_REQUESTS] [--path PATH]\n"
+		     "usage: evload -p PORT [-c CONNECTIONS] [-d SECONDS] [-n MAX_REQUESTS] "
+		     "[--path PATH]\n"
 		     "  -p PORT         server port on 127.0.0.1 (required)\n"
 		     "  -c CONNECTIONS  keep-alive connections (default 10, at most %ld)\n"
 		     "  -d SECONDS      duration (default 5, at most %.0f)\n"
@@ -125,7 +126,8 @@ options parse_args(int argc, char **argv) {
 class load {
 public:
 	explicit load(const options &o) : opt_(o), conns_(static_cast<size_t>(o.connections)) {
-		request_ = "GET " + o.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: evload\r\n\r\n";
+		request_ = "GET " + o.path +
+			   " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: evload\r\n\r\n";
 		res_.latency_ns.reserve(static_cast<size_t>(std::min<uint64_t>(o.cap, 1u << 22)));
 	}
 
@@ -166,7 +168,8 @@ public:
 			auto until = stopping_ ? drain_deadline : deadline;
 			auto ms = std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
 			int n = ::epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()),
-					     static_cast<int>(std::max<long long>(0, std::min<long long>(ms, 1000))));
+					     static_cast<int>(std::max<long long>(
+						     0, std::min<long long>(ms, 1000))));
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
@@ -174,7 +177,8 @@ public:
 				return false;
 			}
 			for (int i = 0; i < n; ++i)
-				on_event(evs[static_cast<size_t>(i)].data.u64, evs[static_cast<size_t>(i)].events);
+				on_event(evs[static_cast<size_t>(i)].data.u64,
+					 evs[static_cast<size_t>(i)].events);
 		}
 		if (!stopping_)
 			end_ = clock_type::now();
@@ -185,11 +189,14 @@ public:
 		double secs = std::chrono::duration<double>(end_ - start_).count();
 		if (secs <= 0)
 			secs = 1e-9;
-		std::printf("evload: 127.0.0.1:%u, %ld connections, %.2f s, cap %llu requests\n", opt_.port,
-			    opt_.connections, secs, static_cast<unsigned long long>(opt_.cap));
-		std::printf("requests: %llu ok, %llu bad status, %llu I/O errors, %llu connect errors, "
+		std::printf("evload: 127.0.0.1:%u, %ld connections, %.2f s, cap %llu requests\n",
+			    opt_.port, opt_.connections, secs,
+			    static_cast<unsigned long long>(opt_.cap));
+		std::printf("requests: %llu ok, %llu bad status, %llu I/O errors, %llu connect "
+			    "errors, "
 			    "%llu reconnects\n",
-			    static_cast<unsigned long long>(res_.ok), static_cast<unsigned long long>(res_.bad_status),
+			    static_cast<unsigned long long>(res_.ok),
+			    static_cast<unsigned long long>(res_.bad_status),
 			    static_cast<unsigned long long>(res_.io_errors),
 			    static_cast<unsigned long long>(res_.connect_errors),
 			    static_cast<unsigned long long>(res_.reconnects));
@@ -201,15 +208,17 @@ public:
 		}
 		std::sort(l.begin(), l.end());
 		auto pct = [&](double p) {
-			size_t idx = static_cast<size_t>(p / 100.0 * static_cast<double>(l.size() - 1) + 0.5);
+			size_t idx = static_cast<size_t>(
+				p / 100.0 * static_cast<double>(l.size() - 1) + 0.5);
 			return static_cast<double>(l[std::min(idx, l.size() - 1)]) / 1e3;
 		};
-		std::printf("latency: p50=%.1fus p90=%.1fus p99=%.1fus max=%.1fus\n", pct(50), pct(90), pct(99),
-			    static_cast<double>(l.back()) / 1e3);
+		std::printf("latency: p50=%.1fus p90=%.1fus p99=%.1fus max=%.1fus\n", pct(50),
+			    pct(90), pct(99), static_cast<double>(l.back()) / 1e3);
 	}
 
 	bool success() const {
-		return res_.ok > 0 && res_.bad_status == 0 && res_.io_errors == 0 && res_.connect_errors == 0;
+		return res_.ok > 0 && res_.bad_status == 0 && res_.io_errors == 0 &&
+		       res_.connect_errors == 0;
 	}
 
 private:
@@ -242,7 +251,8 @@ private:
 		sa.sin_family = AF_INET;
 		sa.sin_port = htons(static_cast<uint16_t>(opt_.port));
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (::connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0 && errno != EINPROGRESS) {
+		if (::connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0 &&
+		    errno != EINPROGRESS) {
 			report_connect_error(errno);
 			::close(fd);
 			return;
@@ -264,7 +274,8 @@ private:
 
 	void report_connect_error(int e) {
 		if (res_.connect_errors++ < 5)
-			std::fprintf(stderr, "evload: connect 127.0.0.1:%u: %s\n", opt_.port, std::strerror(e));
+			std::fprintf(stderr, "evload: connect 127.0.0.1:%u: %s\n", opt_.port,
+				     std::strerror(e));
 	}
 
 	void close_conn(conn &c) {
@@ -328,7 +339,8 @@ private:
 		ssize_t n = ::send(c.fd, request_.data(), request_.size(), MSG_NOSIGNAL);
 		if (n != static_cast<ssize_t>(request_.size())) {
 			if (res_.io_errors < 5)
-				std::fprintf(stderr, "evload: send: %s\n", n < 0 ? std::strerror(errno) : "short write");
+				std::fprintf(stderr, "evload: send: %s\n",
+					     n < 0 ? std::strerror(errno) : "short write");
 			fail_and_reconnect(i, true);
 			return;
 		}
@@ -353,7 +365,8 @@ private:
 				break;
 			// EOF or error with a request outstanding.
 			if (res_.io_errors < 5)
-				std::fprintf(stderr, "evload: recv: %s\n", n < 0 ? std::strerror(errno) : "connection closed");
+				std::fprintf(stderr, "evload: recv: %s\n",
+					     n < 0 ? std::strerror(errno) : "connection closed");
 			fail_and_reconnect(i, true);
 			return;
 		}
@@ -366,18 +379,22 @@ private:
 		if (c.in.size() < total)
 			return;
 		auto latency = clock_type::now() - c.sent;
-		bool ok = head.substr(0, 12) == "HTTP/1.1 200" || head.substr(0, 12) == "HTTP/1.0 200";
+		bool ok = head.substr(0, 12) == "HTTP/1.1 200" || head.substr(0, 12) == "HTTP/1.0 "
+											"200";
 		bool server_closes = has_connection_close(head);
 		c.in.erase(0, total);
 		if (ok) {
 			++res_.ok;
 			if (res_.latency_ns.size() < opt_.cap)
 				res_.latency_ns.push_back(static_cast<uint64_t>(
-				    std::chrono::duration_cast<std::chrono::nanoseconds>(latency).count()));
+					std::chrono::duration_cast<std::chrono::nanoseconds>(latency)
+						.count()));
 		} else {
 			if (res_.bad_status++ < 5)
-				std::fprintf(stderr, "evload: unexpected status: %.*s\n",
-					     static_cast<int>(std::min<size_t>(head.find("\r\n"), 80)), head.data());
+				std::fprintf(
+					stderr, "evload: unexpected status: %.*s\n",
+					static_cast<int>(std::min<size_t>(head.find("\r\n"), 80)),
+					head.data());
 		}
 		if (server_closes) {
 			fail_and_reconnect(i, false);
@@ -401,10 +418,12 @@ private:
 		while (pos != std::string_view::npos) {
 			size_t start = pos + 2;
 			size_t end = head.find("\r\n", start);
-			std::string_view line = head.substr(start, end == std::string_view::npos ? end : end - start);
+			std::string_view line = head.substr(
+				start, end == std::string_view::npos ? end : end - start);
 			if (starts_with_ci(line, name_lower)) {
 				line.remove_prefix(name_lower.size());
-				while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+				while (!line.empty() &&
+				       (line.front() == ' ' || line.front() == '\t'))
 					line.remove_prefix(1);
 				return line;
 			}

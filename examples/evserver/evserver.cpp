@@ -83,8 +83,8 @@ struct counters {
 struct connection {
 	int fd = -1;
 	uint64_t id = 0;
-	std::string in;       // unparsed bytes
-	std::string out;      // response bytes not yet written
+	std::string in;           // unparsed bytes
+	std::string out;          // response bytes not yet written
 	bool close_after = false; // close once out is flushed
 	bool want_send = false;   // SEND is in the registration
 };
@@ -93,7 +93,8 @@ bool iequals_prefix(std::string_view s, std::string_view prefix) {
 	if (s.size() < prefix.size())
 		return false;
 	for (size_t i = 0; i < prefix.size(); ++i)
-		if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
+		if (std::tolower(static_cast<unsigned char>(s[i])) !=
+		    std::tolower(static_cast<unsigned char>(prefix[i])))
 			return false;
 	return true;
 }
@@ -109,13 +110,15 @@ bool contains_token_ci(std::string_view s, std::string_view token) {
 bool wants_close(std::string_view head) {
 	size_t eol = head.find("\r\n");
 	std::string_view request_line = head.substr(0, eol);
-	bool http10 = request_line.size() >= 8 && request_line.substr(request_line.size() - 8) == "HTTP/1.0";
+	bool http10 = request_line.size() >= 8 &&
+		      request_line.substr(request_line.size() - 8) == "HTTP/1.0";
 	bool close = http10;
 	size_t pos = eol;
 	while (pos != std::string_view::npos && pos < head.size()) {
 		size_t start = pos + 2;
 		size_t end = head.find("\r\n", start);
-		std::string_view line = head.substr(start, end == std::string_view::npos ? end : end - start);
+		std::string_view line =
+			head.substr(start, end == std::string_view::npos ? end : end - start);
 		if (iequals_prefix(line, "connection:")) {
 			std::string_view value = line.substr(11);
 			if (contains_token_ci(value, "close"))
@@ -140,7 +143,8 @@ public:
 			std::error_code ec;
 			auto got = q_.get_events(buf, 1, std::nullopt, ec);
 			if (ec) {
-				std::fprintf(stderr, "evserver: kevent_get_events: %s\n", ec.message().c_str());
+				std::fprintf(stderr, "evserver: kevent_get_events: %s\n",
+					     ec.message().c_str());
 				failed_ = true;
 				return;
 			}
@@ -185,19 +189,22 @@ private:
 	void on_signal() {
 		signalfd_siginfo si;
 		while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-			std::fprintf(stderr, "evserver: %s, stopping\n", strsignal(static_cast<int>(si.ssi_signo)));
+			std::fprintf(stderr, "evserver: %s, stopping\n",
+				     strsignal(static_cast<int>(si.ssi_signo)));
 			stop_ = true;
 		}
 	}
 
 	void accept_all() {
 		for (;;) {
-			int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			int fd = ::accept4(listen_fd_, nullptr, nullptr,
+					   SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (fd < 0) {
 				if (errno == EINTR || errno == ECONNABORTED)
 					continue;
 				if (errno != EAGAIN && errno != EWOULDBLOCK)
-					std::fprintf(stderr, "evserver: accept4: %s\n", std::strerror(errno));
+					std::fprintf(stderr, "evserver: accept4: %s\n",
+						     std::strerror(errno));
 				return; // EAGAIN: drained; EMFILE etc.: the next edge retries
 			}
 			int one = 1;
@@ -208,12 +215,15 @@ private:
 			// always_queue: if the request is already there at ADD, keep the
 			// registration and deliver it as an event rather than copying it
 			// back unregistered.
-			ukevent uk = kevent::socket_event(fd, kevent::socket::recv).always_queue().cookie(c->id);
+			ukevent uk = kevent::socket_event(fd, kevent::socket::recv)
+					     .always_queue()
+					     .cookie(c->id);
 			std::error_code ec;
 			auto back = q_.add(uk, ec);
 			if (ec || !back.empty()) {
-				std::fprintf(stderr, "evserver: ADD connection: %s\n",
-					     (ec ? ec : kevent::error_of(back[0])).message().c_str());
+				std::fprintf(
+					stderr, "evserver: ADD connection: %s\n",
+					(ec ? ec : kevent::error_of(back[0])).message().c_str());
 				::close(fd);
 				continue;
 			}
@@ -342,31 +352,39 @@ const char *backend_name(uint32_t b) {
 }
 
 void print_queue_stats(const kevent_stats &st) {
-	static const char *const names[KEVENT_MAX] = {"socket", "inode",  "timer",       "poll",
-						      "naio",   "aio",    "pipe",        "signal",
+	static const char *const names[KEVENT_MAX] = {"socket",      "inode",   "timer", "poll",
+						      "naio",        "aio",     "pipe",  "signal",
 						      "posix_timer", "unotify", "proc"};
-	std::printf("kevent stats: backend=%s queues=%llu registered=%llu ready=%llu inflight_io=%llu\n",
+	std::printf("kevent stats: backend=%s queues=%llu registered=%llu ready=%llu "
+		    "inflight_io=%llu\n",
 		    backend_name(st.backend), static_cast<unsigned long long>(st.queues),
-		    static_cast<unsigned long long>(st.registered), static_cast<unsigned long long>(st.ready),
+		    static_cast<unsigned long long>(st.registered),
+		    static_cast<unsigned long long>(st.ready),
 		    static_cast<unsigned long long>(st.inflight_io));
 	std::printf("kevent stats: registered by origin:");
 	for (unsigned t = 0; t < KEVENT_MAX; ++t)
 		if (st.registered_by_type[t])
-			std::printf(" %s=%llu", names[t], static_cast<unsigned long long>(st.registered_by_type[t]));
+			std::printf(" %s=%llu", names[t],
+				    static_cast<unsigned long long>(st.registered_by_type[t]));
 	std::printf("\n");
 	std::printf("kevent stats: added=%llu removed=%llu delivered=%llu broken=%llu wakeups=%llu "
 		    "backend_calls=%llu\n",
-		    static_cast<unsigned long long>(st.added), static_cast<unsigned long long>(st.removed),
-		    static_cast<unsigned long long>(st.delivered), static_cast<unsigned long long>(st.broken),
-		    static_cast<unsigned long long>(st.wakeups), static_cast<unsigned long long>(st.backend_calls));
+		    static_cast<unsigned long long>(st.added),
+		    static_cast<unsigned long long>(st.removed),
+		    static_cast<unsigned long long>(st.delivered),
+		    static_cast<unsigned long long>(st.broken),
+		    static_cast<unsigned long long>(st.wakeups),
+		    static_cast<unsigned long long>(st.backend_calls));
 }
 
 [[noreturn]] void usage(int code) {
-	std::fprintf(code ? stderr : stdout,
-		     "usage: evserver [--port N] [--stats] [--backend auto|epoll]\n"
-		     "  --port N     listen on 127.0.0.1:N (0 = ephemeral, the default)\n"
-		     "  --stats      print the queue's kevent statistics at exit\n"
-		     "  --backend B  kevent backend (default auto)\n");
+	std::fprintf(code ? stderr : stdout, "usage: evserver [--port N] [--stats] [--backend "
+					     "auto|epoll]\n"
+					     "  --port N     listen on 127.0.0.1:N (0 = ephemeral, "
+					     "the default)\n"
+					     "  --stats      print the queue's kevent statistics "
+					     "at exit\n"
+					     "  --backend B  kevent backend (default auto)\n");
 	std::exit(code);
 }
 
@@ -380,7 +398,8 @@ int open_listener(unsigned port) {
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(static_cast<uint16_t>(port));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (::bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0 || ::listen(fd, 4096) < 0) {
+	if (::bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0 ||
+	    ::listen(fd, 4096) < 0) {
 		int e = errno;
 		::close(fd);
 		errno = e;
@@ -440,7 +459,8 @@ int main(int argc, char **argv) {
 
 	int lfd = open_listener(port);
 	if (lfd < 0) {
-		std::fprintf(stderr, "evserver: listen on 127.0.0.1:%u: %s\n", port, std::strerror(errno));
+		std::fprintf(stderr, "evserver: listen on 127.0.0.1:%u: %s\n", port,
+			     std::strerror(errno));
 		return 1;
 	}
 	sockaddr_in bound{};
@@ -454,12 +474,15 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	ukevent regs[] = {
-	    kevent::socket_event(lfd, kevent::socket::accept).always_queue().cookie(listener_cookie),
-	    kevent::poll_event(sfd, POLLIN).always_queue().cookie(signal_cookie),
+		kevent::socket_event(lfd, kevent::socket::accept)
+			.always_queue()
+			.cookie(listener_cookie),
+		kevent::poll_event(sfd, POLLIN).always_queue().cookie(signal_cookie),
 	};
 	auto back = q.add(regs, ec);
 	if (ec || !back.empty()) {
-		std::fprintf(stderr, "evserver: kevent ADD: %s\n", (ec ? ec : kevent::error_of(back[0])).message().c_str());
+		std::fprintf(stderr, "evserver: kevent ADD: %s\n",
+			     (ec ? ec : kevent::error_of(back[0])).message().c_str());
 		return 1;
 	}
 
@@ -470,22 +493,27 @@ int main(int argc, char **argv) {
 	srv.run();
 
 	const counters &c = srv.stats();
-	std::printf("evserver: accepted=%llu closed=%llu open=%zu requests=%llu bad_requests=%llu events=%llu "
+	std::printf("evserver: accepted=%llu closed=%llu open=%zu requests=%llu bad_requests=%llu "
+		    "events=%llu "
 		    "get_events_calls=%llu\n",
-		    static_cast<unsigned long long>(c.accepted), static_cast<unsigned long long>(c.closed),
-		    srv.open_connections(), static_cast<unsigned long long>(c.requests),
-		    static_cast<unsigned long long>(c.bad_requests), static_cast<unsigned long long>(c.events),
+		    static_cast<unsigned long long>(c.accepted),
+		    static_cast<unsigned long long>(c.closed), srv.open_connections(),
+		    static_cast<unsigned long long>(c.requests),
+		    static_cast<unsigned long long>(c.bad_requests),
+		    static_cast<unsigned long long>(c.events),
 		    static_cast<unsigned long long>(c.get_events_calls));
 	if (want_stats) {
 		kevent_stats st = q.stats(ec);
 		if (ec)
-			std::fprintf(stderr, "evserver: kevent_get_stats: %s\n", ec.message().c_str());
+			std::fprintf(stderr, "evserver: kevent_get_stats: %s\n",
+				     ec.message().c_str());
 		else
 			print_queue_stats(st);
 	}
 
 	srv.shutdown_all();
-	ukevent rm[] = {kevent::socket_event(lfd, kevent::socket::accept), kevent::poll_event(sfd, POLLIN)};
+	ukevent rm[] = {kevent::socket_event(lfd, kevent::socket::accept),
+			kevent::poll_event(sfd, POLLIN)};
 	(void)q.remove(rm, ec);
 	q.close(ec);
 	if (ec) {

@@ -54,13 +54,14 @@ static void on_sigint(int sig) {
 }
 
 static const char *type_name(uint32_t type) {
-	static const char *const names[KEVENT_MAX] = {"SOCKET", "INODE",       "TIMER",   "POLL",
-						      "NAIO",   "AIO",         "PIPE",    "SIGNAL",
+	static const char *const names[KEVENT_MAX] = {"SOCKET",      "INODE",   "TIMER", "POLL",
+						      "NAIO",        "AIO",     "PIPE",  "SIGNAL",
 						      "POSIX_TIMER", "UNOTIFY", "PROC"};
 	return type < KEVENT_MAX ? names[type] : "?";
 }
 
-static void flags_str(char *buf, size_t size, uint32_t flags, const char *const *names, unsigned n) {
+static void flags_str(char *buf, size_t size, uint32_t flags, const char *const *names,
+		      unsigned n) {
 	buf[0] = '\0';
 	size_t used = 0;
 	for (unsigned i = 0; i < n; ++i) {
@@ -79,18 +80,20 @@ static void flags_str(char *buf, size_t size, uint32_t flags, const char *const 
 }
 
 static void print_ukevent(const char *what, const struct ukevent *uk) {
-	static const char *const req_names[] = {"ONESHOT", "WAKEUP_ALL", "ET",   "LAST_CHECK",
-						"ALWAYS_QUEUE", "READY", "LEVEL"};
+	static const char *const req_names[] = {"ONESHOT",      "WAKEUP_ALL", "ET",   "LAST_CHECK",
+						"ALWAYS_QUEUE", "READY",      "LEVEL"};
 	static const char *const ret_names[] = {"BROKEN", "DONE", "COPY_FAILED"};
 	char req[128], ret[64];
 	flags_str(req, sizeof req, uk->req_flags, req_names, 7);
 	flags_str(ret, sizeof ret, uk->ret_flags, ret_names, 3);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	printf("%ld.%06ld %s: id=[%" PRIu32 ",%" PRIu32 "] type=%s event=0x%" PRIx32 " req_flags=%s ret_flags=%s "
-	       "ret_data=[%" PRIu32 ",%" PRId32 "] user=[%" PRIu32 ",%" PRIu32 "]",
-	       (long)now.tv_sec, now.tv_nsec / 1000, what, uk->id.raw[0], uk->id.raw[1], type_name(uk->type),
-	       uk->event, req, ret, uk->ret_data[0], (int32_t)uk->ret_data[1], uk->user[0], uk->user[1]);
+	printf("%ld.%06ld %s: id=[%" PRIu32 ",%" PRIu32 "] type=%s event=0x%" PRIx32,
+	       (long)now.tv_sec, now.tv_nsec / 1000, what, uk->id.raw[0], uk->id.raw[1],
+	       type_name(uk->type), uk->event);
+	printf(" req_flags=%s ret_flags=%s", req, ret);
+	printf(" ret_data=[%" PRIu32 ",%" PRId32 "] user=[%" PRIu32 ",%" PRIu32 "]",
+	       uk->ret_data[0], (int32_t)uk->ret_data[1], uk->user[0], uk->user[1]);
 	if ((uk->ret_flags & KEVENT_RET_BROKEN) && (int32_t)uk->ret_data[1] < 0)
 		printf(" (%s)", strerror(-(int32_t)uk->ret_data[1]));
 	printf("\n");
@@ -124,10 +127,11 @@ static int parse_interval(const char *s, uint32_t *sec, uint32_t *nsec) {
 }
 
 static void usage(int code) {
-	fprintf(code ? stderr : stdout,
-		"usage: evtest [--timer INTERVAL]... [--fd N]... [--count N] [--timeout MS]\n"
-		"              [--poll] [--oneshot] [--et] [--level] [--last-check] [--no-read] [--stats]\n"
-		"  e.g. evtest --timer 500ms --count 5;  evtest --fd 0\n");
+	fprintf(code ? stderr : stdout, "usage: evtest [--timer INTERVAL]... [--fd N]... [--count "
+					"N] [--timeout MS]\n"
+					"              [--poll] [--oneshot] [--et] [--level] "
+					"[--last-check] [--no-read] [--stats]\n"
+					"  e.g. evtest --timer 500ms --count 5;  evtest --fd 0\n");
 	exit(code);
 }
 
@@ -145,7 +149,8 @@ int main(int argc, char **argv) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--timer") && v) {
 			struct ukevent *uk = &watches[nwatch];
-			if (nwatch == MAX_WATCHES || parse_interval(v, &uk->id.raw[0], &uk->id.raw[1]) < 0)
+			if (nwatch == MAX_WATCHES ||
+			    parse_interval(v, &uk->id.raw[0], &uk->id.raw[1]) < 0)
 				usage(2);
 			uk->type = KEVENT_TIMER;
 			uk->event = KEVENT_TIMER_FIRED;
@@ -243,7 +248,8 @@ int main(int argc, char **argv) {
 	unsigned live = nwatch;
 	unsigned long seen = 0;
 	for (int i = 0; i < back; ++i) {
-		print_ukevent(ctl[i].ret_flags & KEVENT_RET_BROKEN ? "add failed" : "ready at add", &ctl[i]);
+		print_ukevent(ctl[i].ret_flags & KEVENT_RET_BROKEN ? "add failed" : "ready at add",
+			      &ctl[i]);
 		--live;
 		if (!(ctl[i].ret_flags & KEVENT_RET_BROKEN))
 			++seen;
@@ -304,11 +310,11 @@ int main(int argc, char **argv) {
 		struct kevent_stats st;
 		memset(&st, 0, sizeof st);
 		if (kevent_get_stats(kfd, &st, sizeof st) == 0)
-			printf("stats: registered=%" PRIu64 " ready=%" PRIu64 " added=%" PRIu64 " removed=%" PRIu64
-			       " delivered=%" PRIu64 " broken=%" PRIu64 " wakeups=%" PRIu64 " backend_calls=%" PRIu64
-			       "\n",
-			       st.registered, st.ready, st.added, st.removed, st.delivered, st.broken, st.wakeups,
-			       st.backend_calls);
+			printf("stats: registered=%" PRIu64 " ready=%" PRIu64 " added=%" PRIu64
+			       " removed=%" PRIu64 " delivered=%" PRIu64 " broken=%" PRIu64
+			       " wakeups=%" PRIu64 " backend_calls=%" PRIu64 "\n",
+			       st.registered, st.ready, st.added, st.removed, st.delivered,
+			       st.broken, st.wakeups, st.backend_calls);
 	}
 	kfd_for_signal = -1;
 	kevent_close(kfd);

@@ -121,7 +121,8 @@ enum class timer_clock : uint32_t {
 
 // Backend choice for kevent_init (KEVENT_INIT_*).
 enum class backend : unsigned {
-	automatic = KEVENT_INIT_AUTO, // io_uring when it works, else epoll; KEVENT_BACKEND overrides
+	automatic = KEVENT_INIT_AUTO, // io_uring when it works, else epoll; KEVENT_BACKEND
+				      // overrides
 	epoll = KEVENT_INIT_EPOLL,
 #ifdef KEVENT_INIT_URING
 	uring = KEVENT_INIT_URING,
@@ -158,7 +159,9 @@ inline constexpr uint32_t invalid_nsec = 1000000000u; // the library rejects it:
 template <class Derived> class event_builder {
 public:
 	// Remove the kevent after its first delivery (KEVENT_REQ_ONESHOT).
-	[[nodiscard]] constexpr Derived oneshot() const noexcept { return with_flags(KEVENT_REQ_ONESHOT); }
+	[[nodiscard]] constexpr Derived oneshot() const noexcept {
+		return with_flags(KEVENT_REQ_ONESHOT);
+	}
 	// Come back only if ready at the moment of the new edge (KEVENT_REQ_ET).
 	// Clears level(): the two are exclusive, the last one chosen wins.
 	[[nodiscard]] constexpr Derived edge() const noexcept {
@@ -179,7 +182,9 @@ public:
 		return with_flags(KEVENT_REQ_ALWAYS_QUEUE);
 	}
 	// Ready as soon as it is added (KEVENT_REQ_READY).
-	[[nodiscard]] constexpr Derived ready() const noexcept { return with_flags(KEVENT_REQ_READY); }
+	[[nodiscard]] constexpr Derived ready() const noexcept {
+		return with_flags(KEVENT_REQ_READY);
+	}
 	// Wake every queue watching the object, not just one (KEVENT_REQ_WAKEUP_ALL).
 	[[nodiscard]] constexpr Derived wakeup_all() const noexcept {
 		return with_flags(KEVENT_REQ_WAKEUP_ALL);
@@ -227,7 +232,9 @@ protected:
 		d.uk_.req_flags = (d.uk_.req_flags & ~clear) | set;
 		return d;
 	}
-	constexpr const Derived &self() const noexcept { return static_cast<const Derived &>(*this); }
+	constexpr const Derived &self() const noexcept {
+		return static_cast<const Derived &>(*this);
+	}
 
 	ukevent uk_{};
 };
@@ -286,7 +293,8 @@ public:
 	// time since that clock's epoch (KEVENT_TIMER_ABSTIME); the interval then
 	// repeats it (interval 0 requires oneshot()). Times before the epoch are
 	// the epoch (already expired).
-	[[nodiscard]] constexpr timer_builder at(std::chrono::nanoseconds since_epoch) const noexcept {
+	[[nodiscard]] constexpr timer_builder
+	at(std::chrono::nanoseconds since_epoch) const noexcept {
 		timer_builder t = *this;
 		if (since_epoch.count() < 0)
 			since_epoch = std::chrono::nanoseconds::zero();
@@ -302,11 +310,13 @@ public:
 		return t;
 	}
 	// First expiry at a steady_clock time (CLOCK_MONOTONIC on Linux).
-	[[nodiscard]] constexpr timer_builder at(std::chrono::steady_clock::time_point tp) const noexcept {
+	[[nodiscard]] constexpr timer_builder
+	at(std::chrono::steady_clock::time_point tp) const noexcept {
 		return clock(timer_clock::monotonic).at(tp.time_since_epoch());
 	}
 	// First expiry at a wall-clock time (CLOCK_REALTIME).
-	[[nodiscard]] constexpr timer_builder at(std::chrono::system_clock::time_point tp) const noexcept {
+	[[nodiscard]] constexpr timer_builder
+	at(std::chrono::system_clock::time_point tp) const noexcept {
 		return clock(timer_clock::realtime).at(tp.time_since_epoch());
 	}
 
@@ -340,7 +350,9 @@ constexpr event user_event(uint64_t id, uint32_t events = 0) noexcept {
 inline uint64_t cookie_u64(const ukevent &uk) noexcept {
 	return uk.user[0] | (static_cast<uint64_t>(uk.user[1]) << 32);
 }
-template <class T = void> T *cookie_ptr(const ukevent &uk) noexcept { return static_cast<T *>(uk.ptr); }
+template <class T = void> T *cookie_ptr(const ukevent &uk) noexcept {
+	return static_cast<T *>(uk.ptr);
+}
 inline bool broken(const ukevent &uk) noexcept { return (uk.ret_flags & KEVENT_RET_BROKEN) != 0; }
 inline bool done(const ukevent &uk) noexcept { return (uk.ret_flags & KEVENT_RET_DONE) != 0; }
 inline origin origin_of(const ukevent &uk) noexcept { return static_cast<origin>(uk.type); }
@@ -412,7 +424,9 @@ public:
 	// those ready at ADD (DONE, with ret_data; no longer registered unless
 	// always_queue()) and those that failed (BROKEN|DONE, error_of()).
 	// Empty: everything was queued.
-	std::span<ukevent> add(std::span<ukevent> evs) { return checked(ctl(KEVENT_CTL_ADD, evs), "kevent_ctl(ADD)"); }
+	std::span<ukevent> add(std::span<ukevent> evs) {
+		return checked(ctl(KEVENT_CTL_ADD, evs), "kevent_ctl(ADD)");
+	}
 	std::span<ukevent> add(std::span<ukevent> evs, std::error_code &ec) noexcept {
 		return ctl(KEVENT_CTL_ADD, evs, ec);
 	}
@@ -583,9 +597,13 @@ private:
 		ec.clear();
 		switch (cmd) {
 		case KEVENT_CTL_ADD:
-			return evs.first(static_cast<size_t>(n) <= evs.size() ? static_cast<size_t>(n) : evs.size());
+			return evs.first(static_cast<size_t>(n) <= evs.size()
+						 ? static_cast<size_t>(n)
+						 : evs.size());
 		case KEVENT_CTL_READY: {
-			size_t marked = static_cast<size_t>(n) <= evs.size() ? static_cast<size_t>(n) : evs.size();
+			size_t marked = static_cast<size_t>(n) <= evs.size()
+						? static_cast<size_t>(n)
+						: evs.size();
 			return evs.first(evs.size() - marked);
 		}
 		default:
@@ -593,11 +611,12 @@ private:
 		}
 	}
 
-	std::span<ukevent> wait(std::span<ukevent> buf, unsigned min_nr, const timespec *ts, unsigned flags,
-				std::error_code &ec) noexcept {
+	std::span<ukevent> wait(std::span<ukevent> buf, unsigned min_nr, const timespec *ts,
+				unsigned flags, std::error_code &ec) noexcept {
 		// max_nr is clamped, not truncated: a huge buffer just receives at
 		// most UINT_MAX events.
-		unsigned max_nr = buf.size() > UINT_MAX ? UINT_MAX : static_cast<unsigned>(buf.size());
+		unsigned max_nr = buf.size() > UINT_MAX ? UINT_MAX
+							: static_cast<unsigned>(buf.size());
 		int n = kevent_get_events(fd_, min_nr, max_nr, ts, buf.data(), flags);
 		if (n < 0) {
 			ec = detail::last_error();

@@ -142,10 +142,15 @@ TEST(KeventHppBuilders, TimerInterval) {
 TEST(KeventHppBuilders, TimerClockAndAbsoluteTime) {
 	ukevent rt = kevent::timer_event(1s).clock(kevent::timer_clock::realtime);
 	EXPECT_EQ(KEVENT_TIMER_FIRED | KEVENT_TIMER_REALTIME, rt.event);
-	ukevent bt = kevent::timer_event(1s).clock(kevent::timer_clock::realtime).clock(kevent::timer_clock::boottime);
+	ukevent bt = kevent::timer_event(1s)
+			     .clock(kevent::timer_clock::realtime)
+			     .clock(kevent::timer_clock::boottime);
 	EXPECT_EQ(KEVENT_TIMER_FIRED | KEVENT_TIMER_BOOTTIME, bt.event);
 
-	ukevent at = kevent::timer_event(0s).clock(kevent::timer_clock::boottime).at(12s + 34ns).oneshot();
+	ukevent at = kevent::timer_event(0s)
+			     .clock(kevent::timer_clock::boottime)
+			     .at(12s + 34ns)
+			     .oneshot();
 	EXPECT_EQ(KEVENT_TIMER_FIRED | KEVENT_TIMER_BOOTTIME | KEVENT_TIMER_ABSTIME, at.event);
 	EXPECT_EQ(12u, at.ret_data[0]);
 	EXPECT_EQ(34u, at.ret_data[1]);
@@ -232,8 +237,10 @@ protected:
 	void SetUp() override {
 		std::error_code ec;
 		q = kevent::queue(backend(), ec);
-		if (ec == std::errc::function_not_supported || ec == std::errc::operation_not_supported)
-			GTEST_SKIP() << "backend " << GetParam().name << " is not available here: " << ec.message();
+		if (ec == std::errc::function_not_supported ||
+		    ec == std::errc::operation_not_supported)
+			GTEST_SKIP() << "backend " << GetParam().name
+				     << " is not available here: " << ec.message();
 		ASSERT_FALSE(ec) << ec.message();
 		ASSERT_TRUE(q);
 	}
@@ -336,7 +343,8 @@ TEST_P(KeventHppTest, PerEntryErrorsAreCopiedBack) {
 	int p[2];
 	ASSERT_EQ(0, ::pipe2(p, O_CLOEXEC));
 	ukevent evs[] = {kevent::user_event(1),
-			 kevent::socket_event(p[0], kevent::socket::recv).cookie(11), // not a socket
+			 kevent::socket_event(p[0], kevent::socket::recv).cookie(11), // not a
+										      // socket
 			 kevent::user_event(2)};
 	std::error_code ec;
 	auto back = q.add(evs, ec);

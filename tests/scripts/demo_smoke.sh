@@ -38,16 +38,15 @@ done
 load_rc=$?
 
 kill -TERM "$pid" || fail "evserver died during the load"
-server_rc=
-for _ in $(seq 1 100); do
-	if ! kill -0 "$pid" 2>/dev/null; then
-		wait "$pid"
-		server_rc=$?
-		break
-	fi
-	sleep 0.05
-done
-[ -n "$server_rc" ] || fail "evserver did not exit within 5 s of SIGTERM"
+# wait(1) on the child itself (kill -0 would also see a zombie); a watchdog
+# turns a hang into SIGKILL, reported as 137.
+( trap - EXIT; sleep 5; kill -KILL "$pid" ) </dev/null >/dev/null 2>&1 &
+watchdog=$!
+wait "$pid"
+server_rc=$?
+kill "$watchdog" 2>/dev/null
+wait "$watchdog" 2>/dev/null
+[ "$server_rc" -ne 137 ] || fail "evserver did not exit within 5 s of SIGTERM"
 pid=
 
 [ "$load_rc" -eq 0 ] || fail "evload exited $load_rc"
