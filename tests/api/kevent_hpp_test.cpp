@@ -382,11 +382,11 @@ TEST_P(KeventHppTest, TimeoutWithChrono) {
 	EXPECT_GE(waited, 45ms);
 	EXPECT_LT(waited, 2s);
 
-	// Zero and negative timeouts do not block.
+	// Zero and negative timeouts do not block (generous bound: shared, noisy CI).
 	t0 = std::chrono::steady_clock::now();
 	EXPECT_TRUE(q.get_events(buf, 1, 0ns).empty());
 	EXPECT_TRUE(q.get_events(buf, 1, -5s).empty());
-	EXPECT_LT(std::chrono::steady_clock::now() - t0, 40ms);
+	EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
 }
 
 TEST_P(KeventHppTest, DeadlineWithSteadyClock) {
@@ -400,7 +400,7 @@ TEST_P(KeventHppTest, DeadlineWithSteadyClock) {
 
 	// A deadline in the past returns at once.
 	EXPECT_TRUE(q.get_events(buf, 1, t0 - 1s).empty());
-	EXPECT_LT(std::chrono::steady_clock::now() - t1, 40ms);
+	EXPECT_LT(std::chrono::steady_clock::now() - t1, 500ms);
 }
 
 TEST_P(KeventHppTest, TimerRoundTrip) {
