@@ -107,8 +107,29 @@ struct ukevent {
 #define KEVENT_NAIO_ACCEPT 0x2u
 #define KEVENT_NAIO_SEND 0x4u
 
+/*
+ * Inodes. id.raw[0] = fd of a directory or file. CREATE and REMOVE are the
+ * patches' events; the rest are libkevent's extensions. ret_data[0] = the
+ * bits that fired, ret_data[1] = how many names this delivery handed to
+ * kevent_inode_names(3). The watched object deleted (or its file system
+ * unmounted) -> BROKEN. OVERFLOW is never requested: it is reported to every
+ * inode kevent of the queue when the kernel dropped events (rescan).
+ */
 #define KEVENT_INODE_CREATE 0x1u
 #define KEVENT_INODE_REMOVE 0x2u
+#define KEVENT_INODE_MODIFY 0x4u
+#define KEVENT_INODE_ATTRIB 0x8u
+#define KEVENT_INODE_MOVED_FROM 0x10u
+#define KEVENT_INODE_MOVED_TO 0x20u
+#define KEVENT_INODE_CLOSE_WRITE 0x40u
+#define KEVENT_INODE_OVERFLOW 0x80u
+
+/* One name returned by kevent_inode_names(3); records are 8-aligned. */
+struct kevent_inode_name {
+	uint32_t event; /* the KEVENT_INODE_* bit of this change                */
+	uint32_t len;   /* bytes of name[], NUL and padding included            */
+	char name[];    /* NUL-terminated; "" for the watched object itself     */
+};
 
 /*
  * Timers. id.raw[0] = seconds, id.raw[1] = nanoseconds of the interval.
@@ -126,10 +147,21 @@ struct ukevent {
 #define KEVENT_TIMER_BOOTTIME 0x200u
 #define KEVENT_TIMER_ABSTIME 0x400u
 
+/*
+ * Signals. id.raw[0] = signal number; KEVENT_SIGNAL_NOMASK in id.raw_u64: the
+ * queue consumes the signal (no handler runs, no default action). ret_data[0]
+ * = deliveries coalesced. See kevent_signal(7).
+ */
 #define KEVENT_SIGNAL_DELIVERY 0x1u
 #define KEVENT_SIGNAL_NOMASK (1ull << 63) /* modifier in id.raw_u64 */
 
+/*
+ * Processes. id.raw[0] = pid. ret_data[0] = wait status as waitpid(2) stores
+ * it (children only; 0 for another process). A child is not reaped unless
+ * KEVENT_PROC_REAP is in event.
+ */
 #define KEVENT_PROC_EXIT 0x1u
+#define KEVENT_PROC_REAP 0x100u
 
 /* ---- kevent_get_events flags ------------------------------------------ */
 #define KEVENT_FLAGS_ABSTIME 0x1u /* timeout is absolute CLOCK_MONOTONIC */
@@ -185,6 +217,7 @@ KEVENT_API int kevent_get_events(int kfd, unsigned min_nr, unsigned max_nr,
 				 unsigned flags);
 KEVENT_API int kevent_close(int kfd);
 KEVENT_API int kevent_get_stats(int kfd, struct kevent_stats *stats, unsigned size);
+KEVENT_API int kevent_inode_names(int kfd, const struct ukevent *ev, void *buf, unsigned size);
 
 #ifdef __cplusplus
 }

@@ -137,4 +137,15 @@ KEVENT_API int kevent_get_stats(int kfd, struct kevent_stats *stats, unsigned si
 	});
 }
 
+KEVENT_API int kevent_inode_names(int kfd, const struct ukevent *ev, void *buf, unsigned size) {
+	return guarded([&] {
+		if (!ev || !buf || ev->type != KEVENT_INODE)
+			return -EINVAL;
+		queue_ref q;
+		if (int r = lookup_queue(kfd, q); r < 0)
+			return r;
+		return q->inode_names(ev->id.raw_u64, buf, size);
+	});
+}
+
 } // extern "C"

@@ -296,6 +296,13 @@ void queue::publish() {
 		cv_.notify_one();
 }
 
+int queue::inode_names(uint64_t id, void *buf, unsigned size) {
+	std::lock_guard lk(mu_);
+	if (closed_)
+		return -EBADF;
+	return detail::inode_names(*this, id, buf, size);
+}
+
 void queue::force_wake() noexcept {
 	wake_gen_.fetch_add(1, std::memory_order_acq_rel);
 	be_->wake();
@@ -346,10 +353,12 @@ int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, uke
 				st_.wakeups.add();
 			if (r > 0)
 				dispatch(ev, r);
-			else if (r == -EINTR)
-				interrupted = true; // SPEC §5: return what we have, never EINTR
 			expire_timers();
-			just_polled = true;
+			// A signal handler ran (maybe ours, for a SIGNAL kevent):
+			// look once more without blocking, then return what we
+			// have — never EINTR (SPEC §5).
+			interrupted |= r == -EINTR;
+			just_polled = r != -EINTR;
 			if (wake_gen_.load(std::memory_order_acquire) != gen || closed_)
 				cv_.notify_all(); // forced wake-up: everyone returns
 			else if (!ready_.empty() && waiters_ > 1)

@@ -47,6 +47,7 @@ public:
 	int ctl(unsigned cmd, std::span<ukevent> arg);
 	int get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, ukevent *buf);
 	void force_wake() noexcept;
+	int inode_names(uint64_t id, void *buf, unsigned size);
 	void fill_stats(kevent_stats &st) const;
 	// Add this queue's counters to a process-wide sum.
 	void add_stats(kevent_stats &sum) const;

@@ -142,7 +142,7 @@ int queue::ctl_add(std::span<ukevent> arg) {
 			err = ENOMEM;
 		}
 		out[i] = {n, err};
-		if (n && origin_for(n->uk.type).uses_fd)
+		if (n && (origin_for(n->uk.type).uses_fd || origin_for(n->uk.type).watches_sources))
 			need_harvest = true;
 	}
 	// One epoll_wait(0) learns which of the new fds are ready (and queues

@@ -69,6 +69,9 @@ struct fd_report {
 struct origin_ops {
 	const char *name;
 	bool uses_fd; // the core watches fd id.raw[0] through the backend
+	// attach() watches fd_sources whose readiness an ADD batch must look
+	// at before it returns (a process that has exited already).
+	bool watches_sources;
 
 	// Static checks of a request (event bits, id). 0 or an errno.
 	int (*validate)(const ukevent &uk);
@@ -101,6 +104,11 @@ const origin_ops &origin_for(uint32_t type);
 // Shared by the origins that are not built in: ADD answers ENOSYS.
 int validate_not_built_in(const ukevent &uk);
 
-extern const origin_ops socket_origin, poll_origin, pipe_origin, timer_origin, unotify_origin;
+extern const origin_ops socket_origin, poll_origin, pipe_origin, timer_origin, unotify_origin,
+	signal_origin, inode_origin, proc_origin;
+
+// kevent_inode_names(3): the names handed over by the last deliveries of
+// the inode kevent `key`. Bytes written, or -errno.
+int inode_names(origin_services &svc, uint64_t id, void *buf, unsigned size);
 
 } // namespace kevent::detail

@@ -1,0 +1,258 @@
+// INODE origin: id.raw[0] = fd of a directory or file, on inotify(7).
+//
+// One inotify instance per queue (created with the first inode kevent); the
+// watch is added through /proc/self/fd/N, so the user's fd names the inode
+// and no path is kept. Two kevents on one inode (through two fds) share the
+// kernel's watch descriptor; each sees the changes it asked for. Names are
+// queued per kevent and handed, at delivery, to kevent_inode_names(3).
+#include "origin/origin.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <poll.h>
+#include <string>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <unordered_map>
+#include <vector>
+
+namespace kevent::detail {
+namespace {
+
+constexpr uint32_t requestable = KEVENT_INODE_CREATE | KEVENT_INODE_REMOVE | KEVENT_INODE_MODIFY |
+				 KEVENT_INODE_ATTRIB | KEVENT_INODE_MOVED_FROM |
+				 KEVENT_INODE_MOVED_TO | KEVENT_INODE_CLOSE_WRITE;
+
+// Unread names kept per kevent; past this the oldest go and OVERFLOW fires.
+constexpr size_t max_names = 1u << 16;
+
+constexpr struct {
+	uint32_t ours;
+	uint32_t in;
+} bit_map[] = {
+	{KEVENT_INODE_CREATE, IN_CREATE},           {KEVENT_INODE_REMOVE, IN_DELETE},
+	{KEVENT_INODE_MODIFY, IN_MODIFY},           {KEVENT_INODE_ATTRIB, IN_ATTRIB},
+	{KEVENT_INODE_MOVED_FROM, IN_MOVED_FROM},   {KEVENT_INODE_MOVED_TO, IN_MOVED_TO},
+	{KEVENT_INODE_CLOSE_WRITE, IN_CLOSE_WRITE},
+};
+
+uint32_t to_inotify(uint32_t ours) {
+	uint32_t in = 0;
+	for (auto &b : bit_map)
+		if (ours & b.ours)
+			in |= b.in;
+	return in;
+}
+
+uint32_t from_inotify(uint32_t in) {
+	uint32_t ours = 0;
+	for (auto &b : bit_map)
+		if (in & b.in)
+			ours |= b.ours;
+	return ours;
+}
+
+struct name_rec {
+	uint32_t event;
+	std::string name;
+};
+
+struct inode_ext final : origin_ext {
+	knode *node = nullptr;
+	int wd = -1;
+	std::deque<name_rec> pending; // since the last delivery
+};
+
+struct inode_state final : origin_state, fd_source {
+	inode_state(origin_services &svc, int fd) : svc_(svc), ifd(fd) {}
+	~inode_state() override {
+		svc_.unwatch_source(*this);
+		::close(ifd);
+	}
+
+	void on_ready(uint32_t) override {
+		alignas(inotify_event) char buf[64 * 1024];
+		for (;;) {
+			ssize_t len = ::read(ifd, buf, sizeof buf);
+			if (len <= 0)
+				return; // EAGAIN: drained
+			for (char *p = buf; p < buf + len;) {
+				auto *ev = reinterpret_cast<inotify_event *>(p);
+				handle(*ev);
+				p += sizeof(inotify_event) + ev->len;
+			}
+		}
+	}
+
+	void handle(const inotify_event &ev) {
+		if (ev.mask & IN_Q_OVERFLOW) {
+			for (auto &[wd, v] : by_wd)
+				for (inode_ext *e : v)
+					fire(e, KEVENT_INODE_OVERFLOW);
+			return;
+		}
+		auto it = by_wd.find(ev.wd);
+		if (it == by_wd.end())
+			return;
+		// Copy: break_node may not change the list, but be safe.
+		std::vector<inode_ext *> v = it->second;
+		if (ev.mask & (IN_DELETE_SELF | IN_IGNORED | IN_UNMOUNT)) {
+			for (inode_ext *e : v)
+				svc_.break_node(*e->node, ENOENT);
+			return;
+		}
+		uint32_t ours = from_inotify(ev.mask);
+		for (inode_ext *e : v) {
+			uint32_t want = ours & e->node->uk.event;
+			if (!want)
+				continue;
+			if (e->pending.size() >= max_names) {
+				e->pending.pop_front();
+				want |= KEVENT_INODE_OVERFLOW;
+			}
+			e->pending.push_back(
+				{want & ~KEVENT_INODE_OVERFLOW, ev.len ? ev.name : ""});
+			fire(e, want);
+		}
+	}
+
+	void fire(inode_ext *e, uint32_t bits) {
+		e->node->uk.ret_data[0] |= bits;
+		svc_.make_ready(*e->node);
+	}
+
+	origin_services &svc_;
+	int ifd;
+	std::unordered_map<int, std::vector<inode_ext *>> by_wd;
+	// Names handed over at delivery, by kevent id, until read.
+	std::unordered_map<uint64_t, std::deque<name_rec>> delivered;
+};
+
+int validate(const ukevent &uk) {
+	if (uk.event == 0 || (uk.event & ~requestable) || uk.id.raw[1] != 0)
+		return EINVAL;
+	return 0;
+}
+
+int attach(origin_services &svc, knode &n, const ukevent &, bool &) {
+	int fd = static_cast<int>(n.uk.id.raw[0]);
+	struct stat st {};
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -EBADF;
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		return -EINVAL; // sockets, pipes ...: nothing inotify can name
+	auto &slot = svc.state(KEVENT_INODE);
+	if (!slot) {
+		int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (ifd < 0)
+			return errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;
+		auto s = std::make_unique<inode_state>(svc, ifd);
+		if (int r = svc.watch_source(*s, ifd, POLLIN); r < 0) {
+			::close(ifd);
+			s->ifd = -1;
+			return r;
+		}
+		slot = std::move(s);
+	}
+	auto *state = static_cast<inode_state *>(slot.get());
+	char path[64];
+	std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	// IN_MASK_ADD: a second kevent on the same inode widens the watch
+	// instead of replacing what the first asked for.
+	int wd = inotify_add_watch(state->ifd, path,
+				   to_inotify(n.uk.event) | IN_MASK_ADD | IN_DELETE_SELF);
+	if (wd < 0) {
+		// ENOSPC: fs.inotify.max_user_watches
+		return errno == ENOSPC ? -ENOMEM : errno == ENOENT ? -EBADF : -errno;
+	}
+	auto ext = std::make_unique<inode_ext>();
+	ext->node = &n;
+	ext->wd = wd;
+	state->by_wd[wd].push_back(ext.get());
+	state->delivered.erase(n.uk.id.raw_u64); // a new kevent starts afresh
+	n.ext = ext.release();
+	return 0;
+}
+
+void detach(origin_services &svc, knode &n) {
+	auto *ext = static_cast<inode_ext *>(n.ext);
+	if (!ext)
+		return;
+	auto *state = static_cast<inode_state *>(svc.state(KEVENT_INODE).get());
+	auto it = state->by_wd.find(ext->wd);
+	if (it == state->by_wd.end())
+		return;
+	std::erase(it->second, ext);
+	if (it->second.empty()) {
+		// The watch may be gone already (IN_IGNORED): EINVAL is fine.
+		inotify_rm_watch(state->ifd, ext->wd);
+		state->by_wd.erase(it);
+	}
+	// A narrower mask for the others is not worth a path lookup: their
+	// kevents filter what they did not ask for.
+}
+
+void on_deliver(origin_services &svc, knode &n, ukevent &out) {
+	auto *ext = static_cast<inode_ext *>(n.ext);
+	auto *state = static_cast<inode_state *>(svc.state(KEVENT_INODE).get());
+	out.ret_data[1] = static_cast<uint32_t>(ext->pending.size());
+	if (ext->pending.empty())
+		return;
+	auto &d = state->delivered[n.uk.id.raw_u64];
+	for (auto &r : ext->pending) {
+		if (d.size() >= max_names)
+			d.pop_front();
+		d.push_back(std::move(r));
+	}
+	ext->pending.clear();
+}
+
+} // namespace
+
+int inode_names(origin_services &svc, uint64_t id, void *buf, unsigned size) {
+	auto *state = static_cast<inode_state *>(svc.state(KEVENT_INODE).get());
+	if (!state)
+		return 0;
+	auto it = state->delivered.find(id);
+	if (it == state->delivered.end())
+		return 0;
+	auto &d = it->second;
+	char *out = static_cast<char *>(buf);
+	unsigned used = 0;
+	while (!d.empty()) {
+		const name_rec &r = d.front();
+		size_t len = (r.name.size() + 1 + 7) & ~size_t(7);
+		size_t rec = sizeof(kevent_inode_name) + len;
+		if (used + rec > size) {
+			if (used == 0)
+				return -EINVAL; // not even one record fits
+			break;
+		}
+		auto *k = reinterpret_cast<kevent_inode_name *>(out + used);
+		k->event = r.event;
+		k->len = static_cast<uint32_t>(len);
+		std::memset(k->name, 0, len);
+		std::memcpy(k->name, r.name.data(), r.name.size());
+		used += static_cast<unsigned>(rec);
+		d.pop_front();
+	}
+	if (d.empty())
+		state->delivered.erase(it);
+	return static_cast<int>(used);
+}
+
+const origin_ops inode_origin = {
+	.name = "inode",
+	.uses_fd = false,
+	.watches_sources = false,
+	.validate = validate,
+	.attach = attach,
+	.detach = detach,
+	.on_deliver = on_deliver,
+};
+
+} // namespace kevent::detail
