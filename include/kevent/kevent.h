@@ -170,6 +170,9 @@ struct kevent_inode_name {
 #define KEVENT_INIT_AUTO 0x0u  /* the best backend that works here      */
 #define KEVENT_INIT_EPOLL 0x1u /* epoll(7)                              */
 #define KEVENT_INIT_BACKEND_MASK 0xfu
+/* Place the ring in a sealed memfd: kevent_init(NULL, size, ...|SHARED_RING),
+ * then kevent_ring_fd(kfd) gives a descriptor any process may mmap read-only. */
+#define KEVENT_INIT_SHARED_RING 0x10u
 
 /* Backend identifiers reported by kevent_get_stats. */
 #define KEVENT_BACKEND_EPOLL 1u
@@ -215,9 +218,20 @@ KEVENT_API int kevent_ctl(int kfd, unsigned cmd, unsigned num, struct ukevent *a
 KEVENT_API int kevent_get_events(int kfd, unsigned min_nr, unsigned max_nr,
 				 const struct timespec *timeout, struct ukevent *buf,
 				 unsigned flags);
+KEVENT_API int kevent_wait(int kfd, unsigned num, unsigned old_uidx, const struct timespec *timeout,
+			   unsigned flags);
+KEVENT_API int kevent_commit(int kfd, unsigned new_uidx, unsigned over);
+KEVENT_API int kevent_ring_fd(int kfd);
 KEVENT_API int kevent_close(int kfd);
 KEVENT_API int kevent_get_stats(int kfd, struct kevent_stats *stats, unsigned size);
 KEVENT_API int kevent_inode_names(int kfd, const struct ukevent *ev, void *buf, unsigned size);
+/*
+ * kevent_ukevent_str(ev, buf, size): ev as one line of text for debugging
+ * ("SOCKET fd=5 RECV|SEND req=ONESHOT ret=BROKEN|DONE data=[0x1,-32 (Broken
+ * pipe)] cookie=0x7"). snprintf semantics: returns the length it needed, and
+ * NUL-terminates buf whenever size > 0. See kevent_ukevent_str(3).
+ */
+KEVENT_API int kevent_ukevent_str(const struct ukevent *ev, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 // The extern "C" entry points: argument checks, errno, exception barrier.
 // Nothing here knows how a queue works; it checks shapes, finds the queue
 // and translates -errno into (-1, errno).
+#include "capi/stats_at_close.hpp"
 #include "core/descriptor_table.hpp"
 #include "sys/clock.hpp"
 
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <cxxabi.h>
 #include <new>
 
 using namespace kevent::detail;
@@ -26,9 +28,11 @@ int result(int r) {
 
 // Exceptions never cross into C: allocation failure is ENOMEM, anything
 // else an internal error reported as EIO.
-template <class F> int guarded(F &&f) noexcept {
+template <class F> int guarded(F &&f) {
 	try {
 		return result(f());
+	} catch (abi::__forced_unwind &) {
+		throw; // pthread_cancel: the thread must go on unwinding
 	} catch (const std::bad_alloc &) {
 		return result(-ENOMEM);
 	} catch (...) {
@@ -40,20 +44,40 @@ bool valid_timespec(const timespec &t) {
 	return t.tv_sec >= 0 && t.tv_nsec >= 0 && t.tv_nsec < kevent::sys::ns_per_s;
 }
 
+// Absolute CLOCK_MONOTONIC ns, or -1 for no limit.
+int64_t deadline_of(const timespec *timeout, unsigned flags) {
+	if (!timeout)
+		return -1;
+	int64_t t = kevent::sys::to_ns(*timeout);
+	if (flags & KEVENT_FLAGS_ABSTIME)
+		return t;
+	return kevent::sys::add_sat(kevent::sys::now_ns(CLOCK_MONOTONIC), t);
+}
+
 } // namespace
 
 extern "C" {
 
 KEVENT_API int kevent_init(struct kevent_ring *ring, unsigned ring_size, unsigned flags) {
 	return guarded([&] {
-		if (flags & ~KEVENT_INIT_BACKEND_MASK)
+		if (flags & ~(KEVENT_INIT_BACKEND_MASK | KEVENT_INIT_SHARED_RING))
 			return -EINVAL;
-		if ((ring == nullptr) != (ring_size == 0) || ring_size == 1)
-			return -EINVAL;
-		if (ring)
-			return -EOPNOTSUPP; // rings: kevent_wait(3) arrives with them
+		std::unique_ptr<kevent::detail::ring> rg;
+		if (flags & KEVENT_INIT_SHARED_RING) {
+			// The library allocates it: no caller memory, a size.
+			if (ring || ring_size < 2)
+				return -EINVAL;
+			if (int r = kevent::detail::ring::create_shared(ring_size, rg); r < 0)
+				return r;
+		} else {
+			if ((ring == nullptr) != (ring_size == 0) || ring_size == 1)
+				return -EINVAL;
+			if (ring)
+				rg = std::make_unique<kevent::detail::ring>(ring, ring_size);
+		}
 		std::unique_ptr<queue> q;
-		if (int r = queue::create(flags, q); r < 0)
+		if (int r = queue::create(flags & KEVENT_INIT_BACKEND_MASK, std::move(rg), q);
+		    r < 0)
 			return r;
 		int fd = q->user_fd();
 		if (int r = install_queue(std::move(q)); r < 0)
@@ -88,14 +112,7 @@ KEVENT_API int kevent_get_events(int kfd, unsigned min_nr, unsigned max_nr,
 		    (timeout && !valid_timespec(*timeout)))
 			return -EINVAL;
 		max_nr = std::min<unsigned>(max_nr, INT_MAX);
-		int64_t deadline = -1;
-		if (timeout) {
-			int64_t t = kevent::sys::to_ns(*timeout);
-			deadline = (flags & KEVENT_FLAGS_ABSTIME)
-					   ? t
-					   : kevent::sys::add_sat(
-						     kevent::sys::now_ns(CLOCK_MONOTONIC), t);
-		}
+		int64_t deadline = deadline_of(timeout, flags);
 		queue_ref q;
 		if (int r = lookup_queue(kfd, q); r < 0)
 			return r;
@@ -103,7 +120,40 @@ KEVENT_API int kevent_get_events(int kfd, unsigned min_nr, unsigned max_nr,
 	});
 }
 
+KEVENT_API int kevent_wait(int kfd, unsigned num, unsigned old_uidx, const struct timespec *timeout,
+			   unsigned flags) {
+	return guarded([&] {
+		if (num == 0 || (flags & ~KEVENT_FLAGS_ABSTIME) ||
+		    (timeout && !valid_timespec(*timeout)))
+			return -EINVAL;
+		int64_t deadline = deadline_of(timeout, flags);
+		queue_ref q;
+		if (int r = lookup_queue(kfd, q); r < 0)
+			return r;
+		return q->wait_ring(num, old_uidx, deadline);
+	});
+}
+
+KEVENT_API int kevent_commit(int kfd, unsigned new_uidx, unsigned over) {
+	return guarded([&] {
+		queue_ref q;
+		if (int r = lookup_queue(kfd, q); r < 0)
+			return r;
+		return q->commit_ring(new_uidx, over);
+	});
+}
+
+KEVENT_API int kevent_ring_fd(int kfd) {
+	return guarded([&] {
+		queue_ref q;
+		if (int r = lookup_queue(kfd, q); r < 0)
+			return r;
+		return q->ring_fd();
+	});
+}
+
 KEVENT_API int kevent_close(int kfd) {
+	stats_at_close(kfd); // KEVENT_STATS_AT_CLOSE=1: kevent_close(3)
 	return guarded([&] { return close_queue(kfd); });
 }
 

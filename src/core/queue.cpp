@@ -3,6 +3,7 @@
 
 #include "sys/clock.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <poll.h>
@@ -14,7 +15,7 @@ global_stats &process_stats() {
 	return g;
 }
 
-int queue::create(unsigned flags, std::unique_ptr<queue> &out) {
+int queue::create(unsigned flags, std::unique_ptr<ring> rg, std::unique_ptr<queue> &out) {
 	std::unique_ptr<backend> be;
 	int r = make_backend(flags, be);
 	if (r < 0)
@@ -24,6 +25,7 @@ int queue::create(unsigned flags, std::unique_ptr<queue> &out) {
 		return -errno;
 	out.reset(new queue(std::move(be)));
 	out->user_fd_ = ufd;
+	out->ring_ = std::move(rg);
 	return 0;
 }
 
@@ -310,20 +312,35 @@ void queue::force_wake() noexcept {
 
 // ---- waiting ---------------------------------------------------------------
 
-int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, ukevent *buf) {
-	std::unique_lock lk(mu_);
-	if (closed_)
-		return -EBADF;
+// The waiting loop shared by kevent_get_events and kevent_wait. `want()`
+// says whether the caller can take events now (go), must wait (wait), or
+// must return 0 at once (done); `room()` how many it could take; `take()`
+// takes them. LOCKING: called with lk held; the poller drops it around the
+// backend wait only. Cancellation (pthread_cancel unwinds from the backend
+// wait or the cv wait) restores the poller role and the waiter count.
+template <class Want, class Room, class Take>
+int queue::wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want want, Room room,
+		     Take take) {
 	const uint64_t gen = wake_gen_.load(std::memory_order_acquire);
 	waiters_++;
+	bool i_poll = false;
+	struct leave {
+		queue &q;
+		bool &i_poll;
+		~leave() {
+			if (i_poll)
+				q.polling_ = false; // unwound out of the backend wait
+			q.waiters_--;
+			q.publish();
+			if (q.waiters_ > 0 && !q.polling_)
+				q.cv_.notify_one(); // hand the poller role on
+		}
+	} guard{*this, i_poll};
 	bool just_polled = false;
 	bool interrupted = false;
-	int got = 0;
 	for (;;) {
-		if (closed_) {
-			got = -EBADF;
-			break;
-		}
+		if (closed_)
+			return -EBADF;
 		int64_t remain = -1;
 		if (deadline_ns >= 0) {
 			remain = deadline_ns - sys::now_ns(CLOCK_MONOTONIC);
@@ -331,14 +348,16 @@ int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, uke
 				remain = 0;
 		}
 		bool woken = wake_gen_.load(std::memory_order_acquire) != gen;
-		bool satisfied = ready_.size() >= min_nr;
-		bool may_block = !satisfied && !woken && !interrupted && remain != 0;
+		wanted w = want();
+		if (w == wanted::done)
+			return 0;
+		bool may_block = w == wanted::wait && !woken && !interrupted && remain != 0;
 
 		// Look at the backend: to block, or without blocking when there
 		// is room for more than the ready list holds (LEVEL kevents come
 		// back this way at every call).
-		if (!polling_ && !just_polled && (may_block || ready_.size() < max_nr)) {
-			polling_ = true;
+		if (!polling_ && !just_polled && (may_block || ready_.size() < room())) {
+			polling_ = i_poll = true;
 			if (may_block && signalled_) {
 				be_->set_ready(false); // else the wait returns at once
 				signalled_ = false;
@@ -348,7 +367,7 @@ int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, uke
 			lk.unlock();
 			int r = be_->wait(ev, 256, may_block ? remain : 0, bw);
 			lk.lock();
-			polling_ = false;
+			polling_ = i_poll = false;
 			if (may_block)
 				st_.wakeups.add();
 			if (r > 0)
@@ -367,16 +386,14 @@ int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, uke
 		}
 		just_polled = false;
 
-		if (woken) {
-			got = 0; // SPEC §4: a forced wake-up returns 0 events
-			break;
-		}
+		if (woken)
+			return 0; // SPEC §4: a forced wake-up returns 0 events
 		if (!may_block) {
-			got = static_cast<int>(take(buf, max_nr));
+			int got = static_cast<int>(take());
 			// LAST_CHECK may have skipped everything: keep waiting.
-			if (got == 0 && min_nr > 0 && remain != 0 && !interrupted && !closed_)
+			if (got == 0 && want() == wanted::wait && remain != 0 && !interrupted)
 				continue;
-			break;
+			return got;
 		}
 		if (!polling_)
 			continue; // nobody polls: become the poller
@@ -387,11 +404,83 @@ int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, uke
 			cv_.wait_for(lk, std::chrono::nanoseconds(remain));
 		st_.wakeups.add();
 	}
-	waiters_--;
-	publish();
-	if (waiters_ > 0 && !polling_)
-		cv_.notify_one(); // hand the poller role on
-	return got;
+}
+
+int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, ukevent *buf) {
+	std::unique_lock lk(mu_);
+	if (closed_)
+		return -EBADF;
+	return wait_loop(
+		lk, deadline_ns,
+		[&] { return ready_.size() >= min_nr ? wanted::go : wanted::wait; },
+		[&] { return size_t(max_nr); },
+		[&] {
+			unsigned n = take(buf, max_nr);
+			if (ring_)
+				for (unsigned i = 0; i < n; i++)
+					if (!ring_->push(buf[i]))
+						buf[i].ret_flags |= KEVENT_RET_COPY_FAILED;
+			return n;
+		});
+}
+
+int queue::wait_ring(unsigned num, unsigned old_uidx, int64_t deadline_ns) {
+	std::unique_lock lk(mu_);
+	if (closed_)
+		return -EBADF;
+	if (!ring_ || num > ring_->size())
+		return -EINVAL;
+	return wait_loop(
+		lk, deadline_ns,
+		[&] {
+			if (old_uidx != ring_->uidx())
+				return wanted::done; // the caller's view is stale
+			return !ready_.empty() && ring_->room() > 0 ? wanted::go : wanted::wait;
+		},
+		[&] { return size_t(std::min(num, ring_->room())); },
+		[&] {
+			// Straight into the ring's slots: at most two runs (wrap).
+			unsigned total = 0;
+			while (total < num) {
+				unsigned span;
+				ukevent *slots = ring_->free_span(span);
+				span = std::min(span, num - total);
+				if (!span)
+					break;
+				unsigned got = take(slots, span);
+				ring_->produced(got);
+				total += got;
+				if (got < span)
+					break;
+			}
+			return total;
+		});
+}
+
+int queue::commit_ring(unsigned new_uidx, unsigned over) {
+	std::lock_guard lk(mu_);
+	if (closed_)
+		return -EBADF;
+	if (!ring_)
+		return -EINVAL;
+	int r = ring_->commit(new_uidx, over);
+	if (r > 0 && waiters_ > 0) {
+		// Room again: a kevent_wait may be waiting for it.
+		cv_.notify_all();
+		if (polling_)
+			be_->wake();
+	}
+	return r;
+}
+
+int queue::ring_fd() {
+	std::lock_guard lk(mu_);
+	if (closed_)
+		return -EBADF;
+	if (!ring_ || ring_->shared_fd() < 0)
+		return -EINVAL;
+	int fd = fcntl(ring_->shared_fd(), F_DUPFD_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
 }
 
 void queue::fill_stats(kevent_stats &st) const {

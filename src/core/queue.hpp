@@ -22,6 +22,7 @@
 #include "core/stats.hpp"
 #include "core/timer_service.hpp"
 #include "origin/origin.hpp"
+#include "ring/ring.hpp"
 #include "sys/unique_fd.hpp"
 
 #include <kevent/kevent.h>
@@ -36,8 +37,8 @@ namespace kevent::detail {
 
 class queue final : public origin_services {
 public:
-	// 0 and a queue, or -errno.
-	static int create(unsigned flags, std::unique_ptr<queue> &out);
+	// 0 and a queue, or -errno. `rg` is its ring (or null).
+	static int create(unsigned flags, std::unique_ptr<ring> rg, std::unique_ptr<queue> &out);
 	~queue();
 
 	int user_fd() const { return user_fd_; }
@@ -46,6 +47,9 @@ public:
 	// The C calls, arguments already checked for shape; -errno on failure.
 	int ctl(unsigned cmd, std::span<ukevent> arg);
 	int get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, ukevent *buf);
+	int wait_ring(unsigned num, unsigned old_uidx, int64_t deadline_ns);
+	int commit_ring(unsigned new_uidx, unsigned over);
+	int ring_fd();
 	void force_wake() noexcept;
 	int inode_names(uint64_t id, void *buf, unsigned size);
 	void fill_stats(kevent_stats &st) const;
@@ -86,6 +90,11 @@ private:
 	unsigned take(ukevent *buf, unsigned max);
 	void publish();
 
+	enum class wanted { wait, go, done };
+	template <class Want, class Room, class Take>
+	int wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want want, Room room,
+		      Take take);
+
 	// kevent_ctl commands (queue_ctl.cpp).
 	int ctl_add(std::span<ukevent> arg);
 	int ctl_remove_modify(unsigned cmd, std::span<ukevent> arg);
@@ -98,6 +107,7 @@ private:
 	int user_fd_ = -1; // the caller's descriptor: a dup of be_->descriptor()
 	registry reg_;
 	ready_list ready_;
+	std::unique_ptr<ring> ring_;
 	fd_table fds_;
 	timer_service timers_;
 	std::unique_ptr<origin_state> states_[KEVENT_MAX];
