@@ -23,6 +23,14 @@ struct backend_event {
 	uint32_t events; // POLL* bits
 };
 
+// How an fd is watched.
+struct watch_mode {
+	uint32_t events = 0;    // POLL* bits
+	bool level = false;     // level- (else edge-) triggered
+	bool exclusive = false; // wake one of the queues watching the file
+	bool operator==(const watch_mode &) const = default;
+};
+
 enum class descriptor_match { same, different, not_open };
 
 enum class clock_kind : uint8_t { monotonic, realtime, boottime };
@@ -39,9 +47,9 @@ public:
 	// would return at once. The backend owns it.
 	virtual int descriptor() const = 0;
 
-	// Start (is_new) or change watching fd for `events` (POLL* bits),
-	// edge- or level-triggered, reporting `token`. 0 or -errno.
-	virtual int watch(int fd, uint32_t events, bool level, uint64_t token, bool is_new) = 0;
+	// Start (was == null) or change watching fd for `want`, reporting
+	// `token`. 0 or -errno.
+	virtual int watch(int fd, const watch_mode &want, const watch_mode *was, uint64_t token) = 0;
 	// Stop watching fd. 0 or -errno (ENOENT/EBADF when the kernel already
 	// forgot it because the file was closed).
 	virtual int unwatch(int fd) = 0;

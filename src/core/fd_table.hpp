@@ -18,8 +18,7 @@ struct fd_watch {
 	int fd = -1;
 	uint32_t slot = 0;
 	uint32_t gen = 0;
-	uint32_t armed_events = 0; // what the backend was last told
-	bool armed_level = false;
+	watch_mode armed; // what the backend was last told
 	bool in_backend = false;
 	knode *head = nullptr;              // kevents on this fd
 	struct fd_source *source = nullptr; // or: an fd the library owns

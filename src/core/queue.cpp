@@ -61,13 +61,15 @@ void queue::shutdown() {
 int queue::watch_source(fd_source &src, int fd, uint32_t events) {
 	fd_watch *w = fds_.create_hidden(fd);
 	w->source = &src;
-	int r = be_->watch(fd, events, false, w->token(), true);
+	watch_mode mode;
+	mode.events = events;
+	int r = be_->watch(fd, mode, nullptr, w->token());
 	if (r < 0) {
 		fds_.destroy(w);
 		return r;
 	}
 	w->in_backend = true;
-	w->armed_events = events;
+	w->armed = mode;
 	src.watch = w;
 	return 0;
 }
@@ -120,26 +122,34 @@ void queue::free_node(knode *n) {
 // Tell the backend what the kevents on w want now. `force` re-arms even if
 // nothing changed, which makes epoll re-check readiness (MODIFY).
 int queue::sync_watch(fd_watch *w, bool force) {
-	uint32_t events = 0;
-	bool level = false;
+	watch_mode want;
+	bool wake_all = false;
 	for (knode *n = w->head; n; n = n->wnext) {
-		events |= origin_for(n->uk.type).interest(n->uk);
-		level |= n->req(KEVENT_REQ_LEVEL);
+		want.events |= origin_for(n->uk.type).interest(n->uk);
+		want.level |= n->req(KEVENT_REQ_LEVEL);
+		wake_all |= n->req(KEVENT_REQ_WAKEUP_ALL);
 	}
+	want.exclusive = !wake_all;
 	if (!w->head) {
 		if (w->in_backend)
 			be_->unwatch(w->fd); // ENOENT/EBADF: the kernel forgot it already
 		fds_.destroy(w);
 		return 0;
 	}
-	if (!force && w->in_backend && events == w->armed_events && level == w->armed_level)
+	// A narrower interest keeps the wider watch: re-arming would make the
+	// kernel re-check the file and report the remaining kevents again
+	// (and cost a syscall); translate() filters what nobody asked for.
+	// Level-triggering and exclusivity must follow exactly.
+	if (!force && w->in_backend && (want.events & ~w->armed.events) == 0 &&
+	    want.level == w->armed.level && want.exclusive == w->armed.exclusive)
 		return 0;
-	int r = be_->watch(w->fd, events, level, w->token(), !w->in_backend);
+	if (w->in_backend && !force)
+		want.events |= w->armed.events;
+	int r = be_->watch(w->fd, want, w->in_backend ? &w->armed : nullptr, w->token());
 	if (r < 0)
 		return r;
 	w->in_backend = true;
-	w->armed_events = events;
-	w->armed_level = level;
+	w->armed = want;
 	return 0;
 }
 

@@ -22,6 +22,10 @@
 //   way round (add fd to our set) tells whether a watched number still names
 //   the file we watch: epoll items are keyed by (file, number), and fstat
 //   cannot tell two eventfds apart (one anonymous inode for all).
+// - EPOLLEXCLUSIVE (4.5): of several epoll files watching one file, only
+//   one with a waiter is woken per event — our default for several queues on
+//   one object (KEVENT_REQ_WAKEUP_ALL turns it off). It cannot be MODified
+//   (DEL + ADD instead) and epoll files refuse it (EINVAL: we retry without).
 // - epoll_pwait2 (5.11) gives nanosecond timeouts; before it, milliseconds
 //   rounded up.
 // - timerfd with TFD_TIMER_ABSTIME, one per clock, watched edge-triggered:
@@ -75,14 +79,32 @@ public:
 	unsigned kind() const override { return KEVENT_BACKEND_EPOLL; }
 	int descriptor() const override { return epfd_.get(); }
 
-	int watch(int fd, uint32_t events, bool level, uint64_t token, bool is_new) override {
+	int watch(int fd, const watch_mode &want, const watch_mode *was, uint64_t token) override {
 		epoll_event ev{};
-		ev.events = events | (level ? 0u : unsigned(EPOLLET));
+		ev.events = want.events | (want.level ? 0u : unsigned(EPOLLET));
 		ev.data.u64 = token;
+		if (was && !was->exclusive && !want.exclusive) {
+			count();
+			return epoll_ctl(epfd_.get(), EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+		}
+		// EPOLLEXCLUSIVE cannot be changed by EPOLL_CTL_MOD: take the
+		// watch out and put it back.
+		if (was) {
+			count();
+			if (epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr) < 0)
+				return -errno;
+		}
 		count();
-		if (epoll_ctl(epfd_.get(), is_new ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) < 0)
-			return -errno;
-		return 0;
+		if (want.exclusive) {
+			epoll_event ex = ev;
+			ex.events |= EPOLLEXCLUSIVE;
+			if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ex) == 0)
+				return 0;
+			if (errno != EINVAL)
+				return -errno;
+			count(); // an epoll file (a nested queue) refuses EXCLUSIVE
+		}
+		return epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 	}
 
 	int unwatch(int fd) override {
