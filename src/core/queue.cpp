@@ -301,10 +301,12 @@ unsigned queue::take(ukevent *buf, unsigned max) {
 void queue::publish() {
 	bool want = !ready_.empty();
 	if (want != signalled_) {
-		be_->set_ready(want);
+		be_->set_ready(want); // also wakes a poller blocked in the backend
 		signalled_ = want;
 	}
-	if (want && waiters_ > 0)
+	// Wake one: the poller (through the backend, above) if there is one,
+	// else one thread sleeping on cv_ — never both, never all.
+	if (want && waiters_ > 0 && !polling_)
 		cv_.notify_one();
 }
 
@@ -390,8 +392,8 @@ int queue::wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want
 			just_polled = r != -EINTR;
 			if (wake_gen_.load(std::memory_order_acquire) != gen || closed_)
 				cv_.notify_all(); // forced wake-up: everyone returns
-			else if (!ready_.empty() && waiters_ > 1)
-				cv_.notify_all();
+			else if (!ready_.empty() && waiters_ > 1 && want() == wanted::wait)
+				cv_.notify_one(); // we cannot take them: one other may
 			continue;
 		}
 		just_polled = false;
