@@ -1,11 +1,11 @@
 # A thin wrapper over the CMake presets in CMakePresets.json.
-#   make [build] | test | asan | tsan | demo | format | lint | install PREFIX=... | clean
+#   make [build] | test | asan | tsan | demo | format | lint | install PREFIX=... | deb | clean
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 SOURCES = $(shell find include src tests examples bench fuzz \
 	    \( -name '*.[ch]' -o -name '*.[ch]pp' \) 2>/dev/null)
 
-.PHONY: all build deps test asan tsan demo format lint install clean
+.PHONY: all build deps test asan tsan demo format lint install deb clean
 
 all: build
 
@@ -47,6 +47,13 @@ install:
 	cmake --preset release -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 	cmake --build --preset release -j$(JOBS)
 	cmake --install build/release
+
+# libkevent-dev_<version>_<arch>.deb in build/release (cmake/package.cmake).
+deb:
+	@scripts/install-deps
+	cmake --preset release
+	cmake --build --preset release -j$(JOBS)
+	cd build/release && cpack -G DEB
 
 clean:
 	rm -rf build

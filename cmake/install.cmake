@@ -17,6 +17,16 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/keventConfigVersion
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/keventConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/keventConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/kevent)
+# kevent.pc names its prefix relative to its own place (${pcfiledir}), so the
+# installed tree works wherever it lands: `cmake --install --prefix DIR`, a
+# .deb unpacked with dpkg-deb -x, a staging DESTDIR.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(KEVENT_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH KEVENT_PC_UP "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/root")
+  string(REGEX REPLACE "/$" "" KEVENT_PC_UP "${KEVENT_PC_UP}")
+  set(KEVENT_PC_PREFIX "\${pcfiledir}/${KEVENT_PC_UP}")
+endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/kevent.pc.in ${CMAKE_CURRENT_BINARY_DIR}/kevent.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/kevent.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

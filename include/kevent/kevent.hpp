@@ -47,7 +47,9 @@
 #include <concepts>
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <span>
+#include <string>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -639,3 +641,19 @@ private:
 };
 
 } // namespace kevent
+
+// Prints ev as kevent_ukevent_str(3) does: "TIMER interval=0.001000000s FIRED
+// req=ONESHOT ret=DONE data=[1,0] cookie=0x7". In the global namespace, where
+// ukevent lives, so that argument-dependent lookup finds it.
+inline std::ostream &operator<<(std::ostream &os, const ukevent &ev) {
+	char small[256];
+	int n = kevent_ukevent_str(&ev, small, sizeof small);
+	if (n < 0)
+		return os << "<ukevent?>";
+	if (static_cast<size_t>(n) < sizeof small)
+		return os << small;
+	std::string big(static_cast<size_t>(n) + 1, '\0');
+	kevent_ukevent_str(&ev, big.data(), big.size());
+	big.resize(static_cast<size_t>(n));
+	return os << big;
+}
