@@ -49,7 +49,8 @@ public:
 
 	// Start (was == null) or change watching fd for `want`, reporting
 	// `token`. 0 or -errno.
-	virtual int watch(int fd, const watch_mode &want, const watch_mode *was, uint64_t token) = 0;
+	virtual int watch(int fd, const watch_mode &want, const watch_mode *was,
+			  uint64_t token) = 0;
 	// Stop watching fd. 0 or -errno (ENOENT/EBADF when the kernel already
 	// forgot it because the file was closed).
 	virtual int unwatch(int fd) = 0;

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -61,6 +62,12 @@ void retire_stale(slot *s, queue_ref &ref) {
 	destroy_when_idle(ref.release(), 2); // the table's reference and ours
 }
 
+std::atomic<uint32_t> fork_gen{0};
+
+// Registered once, before the first queue exists.
+const int fork_hook =
+	pthread_atfork(nullptr, nullptr, [] { fork_gen.fetch_add(1, std::memory_order_relaxed); });
+
 int not_a_queue(int kfd) { return fcntl(kfd, F_GETFD) < 0 ? -EBADF : -EINVAL; }
 
 // The queue in s with a reference taken, or null.
@@ -89,12 +96,22 @@ void for_each_queue(void (*f)(const queue &, void *), void *arg) {
 	}
 }
 
-int lookup_queue(int kfd, queue_ref &out) {
+uint32_t current_fork_generation() {
+	(void)fork_hook;
+	return fork_gen.load(std::memory_order_relaxed);
+}
+
+int lookup_queue(int kfd, queue_ref &out, bool for_close) {
 	slot *s = find_slot(kfd, false);
 	queue *q = s ? acquire(s) : nullptr;
 	if (!q)
 		return not_a_queue(kfd);
 	queue_ref ref(q);
+	if (q->fork_generation() != current_fork_generation()) {
+		if (!for_close)
+			return -EINVAL; // the parent's queue: see queue.hpp
+		q->disown_backend();
+	}
 	switch (q->owns(kfd)) {
 	case descriptor_match::same:
 		out.~queue_ref();
@@ -126,7 +143,7 @@ int install_queue(std::unique_ptr<queue> q) {
 
 int close_queue(int kfd) {
 	queue_ref ref;
-	if (int r = lookup_queue(kfd, ref); r < 0)
+	if (int r = lookup_queue(kfd, ref, true); r < 0)
 		return r;
 	slot *s = find_slot(kfd, false);
 	queue *q = ref.get();

@@ -37,7 +37,12 @@ private:
 // The queue behind kfd, checked to be still the same open file. -errno:
 // EBADF (not open), EINVAL (open, but not a kevent descriptor — including a
 // stale number now reused by another file; the stale queue is then freed).
-int lookup_queue(int kfd, queue_ref &out);
+// A queue inherited through fork(2) gives EINVAL to every call but
+// kevent_close (`for_close`).
+int lookup_queue(int kfd, queue_ref &out, bool for_close = false);
+
+// Bumped in the child of every fork(2).
+uint32_t current_fork_generation();
 
 // Install a new queue under its descriptor; a stale queue that still held
 // the number is freed. 0 or -ENOMEM.

@@ -1,6 +1,8 @@
 // queue — lifecycle, readiness, delivery and waiting. LOCKING: see queue.hpp.
 #include "core/queue.hpp"
 
+#include "core/descriptor_table.hpp"
+
 #include "sys/clock.hpp"
 
 #include <algorithm>
@@ -25,6 +27,7 @@ int queue::create(unsigned flags, std::unique_ptr<ring> rg, std::unique_ptr<queu
 		return -errno;
 	out.reset(new queue(std::move(be)));
 	out->user_fd_ = ufd;
+	out->fork_gen_ = current_fork_generation();
 	out->ring_ = std::move(rg);
 	return 0;
 }
@@ -42,7 +45,8 @@ void queue::shutdown() {
 	std::lock_guard lk(mu_);
 	if (!closed_) {
 		closed_ = true;
-		be_->wake();
+		if (!inherited_)
+			be_->wake();
 		cv_.notify_all();
 	}
 	// Free every registration, including BROKEN ones that left the
@@ -77,7 +81,7 @@ int queue::watch_source(fd_source &src, int fd, uint32_t events) {
 void queue::unwatch_source(fd_source &src) {
 	if (!src.watch)
 		return;
-	be_->unwatch(src.watch->fd);
+	drop_watch(src.watch->fd);
 	fds_.destroy(src.watch);
 	src.watch = nullptr;
 }
@@ -132,7 +136,7 @@ int queue::sync_watch(fd_watch *w, bool force) {
 	want.exclusive = !wake_all;
 	if (!w->head) {
 		if (w->in_backend)
-			be_->unwatch(w->fd); // ENOENT/EBADF: the kernel forgot it already
+			drop_watch(w->fd); // ENOENT/EBADF: the kernel forgot it already
 		fds_.destroy(w);
 		return 0;
 	}
@@ -174,8 +178,13 @@ void queue::break_watch(fd_watch *w, int err) {
 		}
 	}
 	if (w->in_backend)
-		be_->unwatch(w->fd);
+		drop_watch(w->fd);
 	fds_.destroy(w);
+}
+
+void queue::drop_watch(int fd) {
+	if (!inherited_)
+		be_->unwatch(fd); // a fork child would take it from its parent
 }
 
 // ---- readiness -------------------------------------------------------------

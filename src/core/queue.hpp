@@ -62,6 +62,12 @@ public:
 
 	std::atomic<uint32_t> refs_{1};
 
+	// fork(2): the child shares the parent's epoll file, so a queue it
+	// inherited must not touch the backend. It may only be closed, which
+	// frees the child's copy and leaves the parent's registrations alone.
+	uint32_t fork_generation() const { return fork_gen_; }
+	void disown_backend() { inherited_ = true; }
+
 	// origin_services (origins call these under mu_).
 	timer_service &timers() override { return timers_; }
 	int watch_source(fd_source &src, int fd, uint32_t events) override;
@@ -80,6 +86,7 @@ private:
 	int sync_watch(fd_watch *w, bool force);
 	void break_node(knode *n, int err);
 	void break_watch(fd_watch *w, int err);
+	void drop_watch(int fd);
 
 	// Readiness.
 	void make_ready(knode *n);
@@ -115,6 +122,8 @@ private:
 	unsigned waiters_ = 0;
 	bool signalled_ = false; // backend ready flag mirrors !ready_.empty()
 	bool closed_ = false;
+	bool inherited_ = false; // by a fork child: never call the backend
+	uint32_t fork_gen_ = 0;
 	std::atomic<uint64_t> wake_gen_{0};
 	queue_stats st_;
 };
