@@ -4,10 +4,11 @@
 // ukevent.id.raw[0] or checking -1/errno by hand.
 //   - kevent::queue owns one kevent descriptor (RAII, move-only) and wraps
 //     kevent_ctl / kevent_get_events / kevent_get_stats.
-//   - kevent::socket_event, poll_event, pipe_event, timer_event, user_event
-//     build a ukevent for one origin; chain .oneshot(), .edge(), .level(),
-//     .last_check(), .always_queue(), .ready(), .cookie(...) and convert the
-//     result to a ukevent.
+//   - kevent::socket_event, poll_event, pipe_event, timer_event, user_event,
+//     signal_event, inode_event, proc_event build a ukevent for one origin;
+//     chain .oneshot(), .edge(), .level(), .last_check(), .always_queue(),
+//     .ready(), .cookie(...) (and .nomask() on a signal, .reap() on a
+//     process) and convert the result to a ukevent.
 //   - Every fallible call comes twice (Asio style): a throwing form
 //     (std::system_error carrying the errno) and a noexcept form taking a
 //     std::error_code& last, which is cleared on success.
@@ -40,6 +41,7 @@
 #pragma once
 
 #include <kevent/kevent.h>
+#include <sys/types.h>
 
 #include <cerrno>
 #include <chrono>
@@ -88,6 +90,19 @@ enum class pipe_events : uint32_t {
 	send = KEVENT_PIPE_SEND,
 };
 
+// Event bits of KEVENT_INODE (overflow is reported, never requested).
+enum class inode_events : uint32_t {
+	none = 0,
+	create = KEVENT_INODE_CREATE,
+	remove = KEVENT_INODE_REMOVE,
+	modify = KEVENT_INODE_MODIFY,
+	attrib = KEVENT_INODE_ATTRIB,
+	moved_from = KEVENT_INODE_MOVED_FROM,
+	moved_to = KEVENT_INODE_MOVED_TO,
+	close_write = KEVENT_INODE_CLOSE_WRITE,
+	overflow = KEVENT_INODE_OVERFLOW,
+};
+
 constexpr socket_events operator|(socket_events a, socket_events b) noexcept {
 	return static_cast<socket_events>(static_cast<uint32_t>(a) | static_cast<uint32_t>(b));
 }
@@ -99,6 +114,13 @@ constexpr pipe_events operator|(pipe_events a, pipe_events b) noexcept {
 }
 constexpr pipe_events operator&(pipe_events a, pipe_events b) noexcept {
 	return static_cast<pipe_events>(static_cast<uint32_t>(a) & static_cast<uint32_t>(b));
+}
+
+constexpr inode_events operator|(inode_events a, inode_events b) noexcept {
+	return static_cast<inode_events>(static_cast<uint32_t>(a) | static_cast<uint32_t>(b));
+}
+constexpr inode_events operator&(inode_events a, inode_events b) noexcept {
+	return static_cast<inode_events>(static_cast<uint32_t>(a) & static_cast<uint32_t>(b));
 }
 
 // kevent::socket::recv | kevent::socket::send ...
@@ -113,6 +135,18 @@ namespace pipe {
 inline constexpr pipe_events recv = pipe_events::recv;
 inline constexpr pipe_events send = pipe_events::send;
 } // namespace pipe
+
+// kevent::inode::create | kevent::inode::remove ...
+namespace inode {
+inline constexpr inode_events create = inode_events::create;
+inline constexpr inode_events remove = inode_events::remove;
+inline constexpr inode_events modify = inode_events::modify;
+inline constexpr inode_events attrib = inode_events::attrib;
+inline constexpr inode_events moved_from = inode_events::moved_from;
+inline constexpr inode_events moved_to = inode_events::moved_to;
+inline constexpr inode_events close_write = inode_events::close_write;
+inline constexpr inode_events overflow = inode_events::overflow;
+} // namespace inode
 
 // The clock a timer runs on (KEVENT_TIMER_* bits of ukevent::event).
 enum class timer_clock : uint32_t {
@@ -326,6 +360,42 @@ private:
 	friend class detail::event_builder<timer_builder>;
 };
 
+// A signal under construction: the common modifiers plus nomask().
+class signal_builder : public detail::event_builder<signal_builder> {
+public:
+	explicit constexpr signal_builder(int signo) noexcept
+	    : event_builder(KEVENT_SIGNAL, static_cast<uint32_t>(signo), KEVENT_SIGNAL_DELIVERY) {}
+
+	// The queue consumes the signal: no handler runs, no default action
+	// (KEVENT_SIGNAL_NOMASK, part of the key). See kevent_signal(7).
+	[[nodiscard]] constexpr signal_builder nomask() const noexcept {
+		signal_builder b = *this;
+		b.uk_.id.raw_u64 |= KEVENT_SIGNAL_NOMASK;
+		return b;
+	}
+
+private:
+	friend class detail::event_builder<signal_builder>;
+};
+
+// A process exit under construction: the common modifiers plus reap().
+class proc_builder : public detail::event_builder<proc_builder> {
+public:
+	explicit constexpr proc_builder(pid_t pid) noexcept
+	    : event_builder(KEVENT_PROC, detail::fd_id(pid), KEVENT_PROC_EXIT) {}
+
+	// Reap the child when its exit is delivered (KEVENT_PROC_REAP); without
+	// it the child stays a zombie for waitpid(2).
+	[[nodiscard]] constexpr proc_builder reap() const noexcept {
+		proc_builder b = *this;
+		b.uk_.event |= KEVENT_PROC_REAP;
+		return b;
+	}
+
+private:
+	friend class detail::event_builder<proc_builder>;
+};
+
 // KEVENT_SOCKET on socket fd: recv (data or EOF), accept, send (room).
 constexpr event socket_event(int fd, socket_events events) noexcept {
 	return event(origin::socket, detail::fd_id(fd), static_cast<uint32_t>(events));
@@ -346,6 +416,17 @@ constexpr timer_builder timer_event(std::chrono::nanoseconds interval) noexcept 
 constexpr event user_event(uint64_t id, uint32_t events = 0) noexcept {
 	return event(origin::unotify, id, events);
 }
+
+// KEVENT_SIGNAL for signal number signo; ret_data[0] counts deliveries.
+constexpr signal_builder signal_event(int signo) noexcept { return signal_builder(signo); }
+// KEVENT_INODE on the fd of a directory or file; the names that changed come
+// from kevent_inode_names(3).
+constexpr event inode_event(int fd, inode_events events) noexcept {
+	return event(origin::inode, detail::fd_id(fd), static_cast<uint32_t>(events));
+}
+// KEVENT_PROC: the exit of process pid; ret_data[0] = the wait status of a
+// child (a negative pid keeps its bits: ADD gives EINVAL).
+constexpr proc_builder proc_event(pid_t pid) noexcept { return proc_builder(pid); }
 
 // ---- reading delivered events ---------------------------------------------
 

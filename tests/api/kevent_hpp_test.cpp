@@ -11,11 +11,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <csignal>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -181,6 +184,45 @@ TEST(KeventHppBuilders, ReadingDeliveredEvents) {
 	EXPECT_TRUE(kevent::broken(uk));
 	EXPECT_TRUE(kevent::done(uk));
 	EXPECT_EQ(std::error_code(EPIPE, std::system_category()), kevent::error_of(uk));
+}
+
+TEST(KeventHppBuilders, SignalEventAndNomask) {
+	ukevent s = kevent::signal_event(SIGUSR1);
+	EXPECT_EQ(uint32_t(KEVENT_SIGNAL), s.type);
+	EXPECT_EQ(uint32_t(SIGUSR1), s.id.raw[0]);
+	EXPECT_EQ(0u, s.id.raw[1]);
+	EXPECT_EQ(KEVENT_SIGNAL_DELIVERY, s.event);
+	ukevent n = kevent::signal_event(SIGTERM).nomask().oneshot().cookie(5);
+	EXPECT_EQ(uint64_t(SIGTERM) | KEVENT_SIGNAL_NOMASK, n.id.raw_u64);
+	EXPECT_EQ(KEVENT_REQ_ONESHOT, n.req_flags);
+	EXPECT_EQ(5u, kevent::cookie_u64(n));
+	// A negative number keeps its bits (ADD answers EINVAL).
+	EXPECT_EQ(0xffffffffu, kevent::signal_event(-1).raw().id.raw[0]);
+}
+
+TEST(KeventHppBuilders, InodeEvent) {
+	ukevent i = kevent::inode_event(4, kevent::inode::create | kevent::inode::remove);
+	EXPECT_EQ(uint32_t(KEVENT_INODE), i.type);
+	EXPECT_EQ(4u, i.id.raw[0]);
+	EXPECT_EQ(0u, i.id.raw[1]);
+	EXPECT_EQ(KEVENT_INODE_CREATE | KEVENT_INODE_REMOVE, i.event);
+	auto all = kevent::inode::create | kevent::inode::remove | kevent::inode::modify |
+		   kevent::inode::attrib | kevent::inode::moved_from | kevent::inode::moved_to |
+		   kevent::inode::close_write;
+	EXPECT_EQ(0x7fu, static_cast<uint32_t>(all));
+	EXPECT_EQ(kevent::inode_events::create, all & kevent::inode::create);
+	EXPECT_EQ(KEVENT_INODE_OVERFLOW, static_cast<uint32_t>(kevent::inode::overflow));
+}
+
+TEST(KeventHppBuilders, ProcEventAndReap) {
+	ukevent p = kevent::proc_event(1234);
+	EXPECT_EQ(uint32_t(KEVENT_PROC), p.type);
+	EXPECT_EQ(1234u, p.id.raw[0]);
+	EXPECT_EQ(0u, p.id.raw[1]);
+	EXPECT_EQ(KEVENT_PROC_EXIT, p.event);
+	ukevent r = kevent::proc_event(1234).reap().level();
+	EXPECT_EQ(KEVENT_PROC_EXIT | KEVENT_PROC_REAP, r.event);
+	EXPECT_EQ(KEVENT_REQ_LEVEL, r.req_flags);
 }
 
 // ---- queue lifetime ---------------------------------------------------------
@@ -618,6 +660,76 @@ TEST_P(KeventHppTest, StatsCountRegistrations) {
 	EXPECT_FALSE(ec);
 	EXPECT_EQ(3u, st2.registered);
 	// Closing the queue (TearDown) drops all three registrations.
+}
+
+TEST_P(KeventHppTest, SignalNomaskRoundTrip) {
+	ukevent s = kevent::signal_event(SIGUSR2).nomask().cookie(6);
+	ASSERT_TRUE(q.add(s).empty());
+	ASSERT_EQ(0, ::raise(SIGUSR2)); // consumed: the default action (terminate) does not happen
+	ASSERT_EQ(0, ::raise(SIGUSR2));
+	std::array<ukevent, 2> buf{};
+	auto got = q.get_events(buf, 1, 2s);
+	ASSERT_EQ(1u, got.size());
+	EXPECT_EQ(kevent::origin::signal, kevent::origin_of(got[0]));
+	EXPECT_EQ(6u, kevent::cookie_u64(got[0]));
+	EXPECT_EQ(2u, got[0].ret_data[0]);
+	ukevent rm = kevent::signal_event(SIGUSR2).nomask();
+	EXPECT_FALSE(kevent::broken(q.remove(rm)[0]));
+}
+
+TEST_P(KeventHppTest, InodeRoundTrip) {
+	char dir[] = "/tmp/kevent-hpp-XXXXXX";
+	ASSERT_NE(nullptr, ::mkdtemp(dir));
+	int dfd = ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_GE(dfd, 0);
+	ukevent i = kevent::inode_event(dfd, kevent::inode::create).cookie(7);
+	ASSERT_TRUE(q.add(i).empty());
+	std::string file = std::string(dir) + "/made";
+	::close(::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	std::array<ukevent, 2> buf{};
+	auto got = q.get_events(buf, 1, 2s);
+	ASSERT_EQ(1u, got.size());
+	EXPECT_EQ(KEVENT_INODE_CREATE, got[0].ret_data[0]);
+	EXPECT_EQ(1u, got[0].ret_data[1]);
+	alignas(8) char names[128];
+	int n = kevent_inode_names(q.fd(), &got[0], names, sizeof names);
+	ASSERT_GT(n, 0);
+	EXPECT_STREQ("made", reinterpret_cast<kevent_inode_name *>(names)->name);
+	ukevent rm = kevent::inode_event(dfd, kevent::inode::create);
+	EXPECT_FALSE(kevent::broken(q.remove(rm)[0]));
+	::unlink(file.c_str());
+	::close(dfd);
+	::rmdir(dir);
+}
+
+TEST_P(KeventHppTest, ProcReapRoundTrip) {
+	pid_t child = ::fork();
+	ASSERT_GE(child, 0);
+	if (child == 0)
+		_exit(7);
+	ukevent p = kevent::proc_event(child).reap().cookie(8);
+	auto back = q.add(p); // the child may have exited already: ready at ADD
+	ukevent ev{};
+	if (back.empty()) {
+		std::array<ukevent, 2> buf{};
+		auto got = q.get_events(buf, 1, 2s);
+		ASSERT_EQ(1u, got.size());
+		ev = got[0];
+	} else {
+		ev = back[0];
+		EXPECT_TRUE(kevent::done(ev));
+	}
+	EXPECT_FALSE(kevent::broken(ev));
+	EXPECT_EQ(8u, kevent::cookie_u64(ev));
+	EXPECT_TRUE(WIFEXITED(static_cast<int>(ev.ret_data[0])));
+	EXPECT_EQ(7, WEXITSTATUS(static_cast<int>(ev.ret_data[0])));
+	errno = 0;
+	EXPECT_EQ(-1, ::waitpid(child, nullptr, WNOHANG)) << "reap() left the child";
+	EXPECT_EQ(ECHILD, errno);
+	if (back.empty()) {
+		ukevent rm = kevent::proc_event(child);
+		EXPECT_FALSE(kevent::broken(q.remove(rm)[0]));
+	}
 }
 
 INSTANTIATE_TEST_SUITE_P(backend, KeventHppTest, ::testing::ValuesIn(::kevent_test::backends()),
