@@ -205,6 +205,15 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 		n->uk.ptr = e.ptr;
 		n->uk.ret_flags = 0;
 		e.ret_flags = KEVENT_RET_DONE;
+		if (o.modify) {
+			if (int r = o.modify(*this, *n); r < 0) {
+				fail_entry(e, -r);
+				break_node(n, -r);
+				continue;
+			}
+			if (o.watches_sources)
+				need_harvest = true;
+		}
 		if (o.uses_fd && n->watch) {
 			// Re-arming makes the kernel look at the fd again.
 			if (int r = sync_watch(n->watch, true); r < 0) {

@@ -5,12 +5,19 @@
 // and no path is kept. Two kevents on one inode (through two fds) share the
 // kernel's watch descriptor; each sees the changes it asked for. Names are
 // queued per kevent and handed, at delivery, to kevent_inode_names(3).
+//
+// Deletion: inotify reports IN_DELETE_SELF only when the inode goes away,
+// which an open fd (the user's) delays until it is closed. So each kevent
+// keeps an O_PATH reference and looks at the link count when a deletion may
+// have happened: a file's unlink makes IN_ATTRIB; a directory's rmdir makes
+// nothing on the directory, so its parent is watched for IN_DELETE too.
 #include "origin/origin.hpp"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <fcntl.h>
 #include <memory>
 #include <poll.h>
 #include <string>
@@ -62,9 +69,29 @@ struct name_rec {
 };
 
 struct inode_ext final : origin_ext {
+	~inode_ext() override {
+		if (path_fd >= 0)
+			::close(path_fd);
+	}
+	// Has the watched object lost its last name?
+	bool unlinked() const {
+		struct stat st {};
+		return fstat(path_fd, &st) == 0 && st.st_nlink == 0;
+	}
+
 	knode *node = nullptr;
 	int wd = -1;
+	int parent_wd = -1;           // directories: the watch of the parent
+	int path_fd = -1;             // O_PATH reference for the link count
 	std::deque<name_rec> pending; // since the last delivery
+};
+
+// Who uses one kernel watch: kevents on that inode, and kevents on
+// directories inside it (waiting for IN_DELETE).
+struct wd_users {
+	std::vector<inode_ext *> kevents;
+	std::vector<inode_ext *> children;
+	bool empty() const { return kevents.empty() && children.empty(); }
 };
 
 struct inode_state final : origin_state, fd_source {
@@ -90,16 +117,21 @@ struct inode_state final : origin_state, fd_source {
 
 	void handle(const inotify_event &ev) {
 		if (ev.mask & IN_Q_OVERFLOW) {
-			for (auto &[wd, v] : by_wd)
-				for (inode_ext *e : v)
+			for (auto &[wd, u] : by_wd)
+				for (inode_ext *e : u.kevents)
 					fire(e, KEVENT_INODE_OVERFLOW);
 			return;
 		}
 		auto it = by_wd.find(ev.wd);
 		if (it == by_wd.end())
 			return;
-		// Copy: break_node may not change the list, but be safe.
-		std::vector<inode_ext *> v = it->second;
+		// Copies: break_node does not change the lists, but be safe.
+		std::vector<inode_ext *> v = it->second.kevents;
+		if (ev.mask & (IN_DELETE | IN_MOVED_FROM)) {
+			for (inode_ext *c : std::vector<inode_ext *>(it->second.children))
+				if (c->unlinked())
+					svc_.break_node(*c->node, ENOENT);
+		}
 		if (ev.mask & (IN_DELETE_SELF | IN_IGNORED | IN_UNMOUNT)) {
 			for (inode_ext *e : v)
 				svc_.break_node(*e->node, ENOENT);
@@ -107,6 +139,10 @@ struct inode_state final : origin_state, fd_source {
 		}
 		uint32_t ours = from_inotify(ev.mask);
 		for (inode_ext *e : v) {
+			if ((ev.mask & IN_ATTRIB) && e->unlinked()) {
+				svc_.break_node(*e->node, ENOENT);
+				continue;
+			}
 			uint32_t want = ours & e->node->uk.event;
 			if (!want)
 				continue;
@@ -127,7 +163,31 @@ struct inode_state final : origin_state, fd_source {
 
 	origin_services &svc_;
 	int ifd;
-	std::unordered_map<int, std::vector<inode_ext *>> by_wd;
+	std::unordered_map<int, wd_users> by_wd;
+
+	// Add (or widen) the watch of `path` for `mask`. wd, or -errno.
+	int add_watch(const char *path, uint32_t mask) {
+		// IN_MASK_ADD: a second user of the same inode widens the
+		// watch instead of replacing what the first asked for.
+		int wd = inotify_add_watch(ifd, path, mask | IN_MASK_ADD);
+		if (wd >= 0)
+			return wd;
+		// ENOSPC: fs.inotify.max_user_watches
+		return errno == ENOSPC ? -ENOMEM : errno == ENOENT ? -EBADF : -errno;
+	}
+
+	void drop_user(int wd, inode_ext *e) {
+		auto it = by_wd.find(wd);
+		if (it == by_wd.end())
+			return;
+		std::erase(it->second.kevents, e);
+		std::erase(it->second.children, e);
+		if (it->second.empty()) {
+			// The watch may be gone already (IN_IGNORED): EINVAL is fine.
+			inotify_rm_watch(ifd, wd);
+			by_wd.erase(it);
+		}
+	}
 	// Names handed over at delivery, by kevent id, until read.
 	std::unordered_map<uint64_t, std::deque<name_rec>> delivered;
 };
@@ -161,18 +221,29 @@ int attach(origin_services &svc, knode &n, const ukevent &, bool &) {
 	auto *state = static_cast<inode_state *>(slot.get());
 	char path[64];
 	std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	// IN_MASK_ADD: a second kevent on the same inode widens the watch
-	// instead of replacing what the first asked for.
-	int wd = inotify_add_watch(state->ifd, path,
-				   to_inotify(n.uk.event) | IN_MASK_ADD | IN_DELETE_SELF);
-	if (wd < 0) {
-		// ENOSPC: fs.inotify.max_user_watches
-		return errno == ENOSPC ? -ENOMEM : errno == ENOENT ? -EBADF : -errno;
-	}
 	auto ext = std::make_unique<inode_ext>();
 	ext->node = &n;
+	ext->path_fd = open(path, O_PATH | O_CLOEXEC);
+	if (ext->path_fd < 0)
+		return -errno;
+	if (ext->unlinked())
+		return -ENOENT; // deleted already (still open)
+	int wd = state->add_watch(path, to_inotify(n.uk.event) | IN_ATTRIB | IN_DELETE_SELF);
+	if (wd < 0)
+		return wd;
 	ext->wd = wd;
-	state->by_wd[wd].push_back(ext.get());
+	if (S_ISDIR(st.st_mode)) {
+		std::strncat(path, "/..", sizeof path - std::strlen(path) - 1);
+		int pwd = state->add_watch(path, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
+		if (pwd < 0 && pwd != -EACCES) {
+			state->drop_user(wd, ext.get());
+			return pwd;
+		}
+		ext->parent_wd = pwd; // -EACCES: no parent to watch (document)
+	}
+	state->by_wd[wd].kevents.push_back(ext.get());
+	if (ext->parent_wd >= 0)
+		state->by_wd[ext->parent_wd].children.push_back(ext.get());
 	state->delivered.erase(n.uk.id.raw_u64); // a new kevent starts afresh
 	n.ext = ext.release();
 	return 0;
@@ -183,17 +254,22 @@ void detach(origin_services &svc, knode &n) {
 	if (!ext)
 		return;
 	auto *state = static_cast<inode_state *>(svc.state(KEVENT_INODE).get());
-	auto it = state->by_wd.find(ext->wd);
-	if (it == state->by_wd.end())
-		return;
-	std::erase(it->second, ext);
-	if (it->second.empty()) {
-		// The watch may be gone already (IN_IGNORED): EINVAL is fine.
-		inotify_rm_watch(state->ifd, ext->wd);
-		state->by_wd.erase(it);
-	}
+	state->drop_user(ext->wd, ext);
+	if (ext->parent_wd >= 0)
+		state->drop_user(ext->parent_wd, ext);
 	// A narrower mask for the others is not worth a path lookup: their
 	// kevents filter what they did not ask for.
+}
+
+// MODIFY: widen the kernel's watch to the new bits (the user's fd must
+// still be open). 0 or -errno.
+int modify(origin_services &svc, knode &n) {
+	auto *state = static_cast<inode_state *>(svc.state(KEVENT_INODE).get());
+	auto *ext = static_cast<inode_ext *>(n.ext);
+	char path[64];
+	std::snprintf(path, sizeof path, "/proc/self/fd/%d", ext->path_fd);
+	int wd = state->add_watch(path, to_inotify(n.uk.event) | IN_ATTRIB | IN_DELETE_SELF);
+	return wd < 0 ? wd : 0;
 }
 
 void on_deliver(origin_services &svc, knode &n, ukevent &out) {
@@ -204,8 +280,10 @@ void on_deliver(origin_services &svc, knode &n, ukevent &out) {
 		return;
 	auto &d = state->delivered[n.uk.id.raw_u64];
 	for (auto &r : ext->pending) {
-		if (d.size() >= max_names)
-			d.pop_front();
+		if (d.size() >= max_names) {
+			d.pop_front(); // unread for too long: the user must rescan
+			out.ret_data[0] |= KEVENT_INODE_OVERFLOW;
+		}
 		d.push_back(std::move(r));
 	}
 	ext->pending.clear();
@@ -252,6 +330,7 @@ const origin_ops inode_origin = {
 	.validate = validate,
 	.attach = attach,
 	.detach = detach,
+	.modify = modify,
 	.on_deliver = on_deliver,
 };
 

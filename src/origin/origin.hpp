@@ -93,6 +93,10 @@ struct origin_ops {
 	// KEVENT_CTL_READY on this kevent: what to carry to the delivery.
 	void (*on_user_ready)(knode &n, const ukevent &req);
 
+	// Optional, !uses_fd: KEVENT_CTL_MODIFY changed n's event bits; follow
+	// them. 0 or -errno (the kevent is then BROKEN).
+	int (*modify)(origin_services &svc, knode &n);
+
 	// Optional: the kevent is being delivered as `out` (inode: hand its
 	// names over to kevent_inode_names).
 	void (*on_deliver)(origin_services &svc, knode &n, ukevent &out);

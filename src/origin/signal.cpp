@@ -49,17 +49,35 @@ bool default_is_ignore(int sig) {
 
 void handler(int sig, siginfo_t *info, void *ctx);
 
-struct sigaction ours() {
+// Ours, with the mask and the flags of the disposition it stands in for, so
+// the chained handler runs as it would have (SA_RESETHAND is done by hand in
+// run_previous: the kernel would reset *our* handler).
+struct sigaction ours(const struct sigaction &old) {
 	struct sigaction sa {};
 	sa.sa_sigaction = handler;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
+	sa.sa_mask = old.sa_mask;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART | (old.sa_flags & (SA_NODEFER | SA_ONSTACK));
 	return sa;
 }
 
 // What the process would have done without us.
 void run_previous(int sig, siginfo_t *info, void *ctx) {
-	const struct sigaction &old = slots[sig].old;
+	struct sigaction &old = slots[sig].old;
+	if (old.sa_flags & SA_RESETHAND) {
+		// One shot: this delivery runs it, later ones the default.
+		struct sigaction once = old;
+		old.sa_handler = SIG_DFL;
+		old.sa_flags &= ~(SA_SIGINFO | SA_RESETHAND);
+		if (once.sa_flags & SA_SIGINFO) {
+			if (once.sa_sigaction)
+				once.sa_sigaction(sig, info, ctx);
+			return;
+		}
+		if (once.sa_handler != SIG_IGN && once.sa_handler != SIG_DFL) {
+			once.sa_handler(sig);
+			return;
+		}
+	}
 	if (old.sa_flags & SA_SIGINFO) {
 		if (old.sa_sigaction)
 			old.sa_sigaction(sig, info, ctx);
@@ -83,7 +101,7 @@ void run_previous(int sig, siginfo_t *info, void *ctx) {
 	pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 	raise(sig);
 	// Still here: it was a stop signal and we were continued.
-	struct sigaction again = ours();
+	struct sigaction again = ours(old);
 	sigaction(sig, &again, nullptr);
 }
 
@@ -116,9 +134,7 @@ int watch_signal(int sig, bool consume) {
 	if (s.watchers == 0) {
 		if (sigaction(sig, nullptr, &s.old) < 0)
 			return -errno;
-		struct sigaction sa = ours();
-		if (s.old.sa_flags & SA_ONSTACK)
-			sa.sa_flags |= SA_ONSTACK;
+		struct sigaction sa = ours(s.old);
 		s.consume.store(consume, std::memory_order_release);
 		if (sigaction(sig, &sa, nullptr) < 0)
 			return -errno;
