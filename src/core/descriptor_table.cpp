@@ -44,11 +44,15 @@ void drain(slot *s) {
 }
 
 // q has left its slot; make blocked callers return, wait for the calls in
-// progress (`keep` references are the caller's own), delete it.
-void destroy_when_idle(queue *q, uint32_t keep) {
+// progress (`keep` references are the caller's own), close the caller's
+// descriptor if asked (only now: a call in progress may still be checking
+// that number), delete it.
+void destroy_when_idle(queue *q, uint32_t keep, int close_fd = -1) {
 	q->shutdown();
 	while (q->refs_.load(std::memory_order_acquire) > keep)
 		sched_yield();
+	if (close_fd >= 0)
+		::close(close_fd);
 	delete q;
 }
 
@@ -150,8 +154,7 @@ int close_queue(int kfd) {
 	if (!s->q.compare_exchange_strong(q, nullptr, std::memory_order_seq_cst))
 		return -EBADF; // closed by another thread meanwhile
 	drain(s);
-	::close(kfd);
-	destroy_when_idle(ref.release(), 2);
+	destroy_when_idle(ref.release(), 2, kfd);
 	return 0;
 }
 
