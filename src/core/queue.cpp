@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 
 namespace kevent::detail {
 
@@ -308,15 +309,28 @@ unsigned queue::take(ukevent *buf, unsigned max) {
 // a poller of the descriptor sees POLLIN), and make sure events left on the
 // list have a thread to take them.
 void queue::publish() {
-	bool want = !ready_.empty();
-	if (want != signalled_) {
-		be_->set_ready(want); // also wakes a poller blocked in the backend
-		signalled_ = want;
+	if (ready_.empty()) {
+		if (signalled_) {
+			be_->set_ready(false);
+			signalled_ = false;
+		}
+		return;
 	}
-	// Wake one: the poller (through the backend, above) if there is one,
-	// else one thread sleeping on cv_ — never both, never all.
-	if (want && waiters_ > 0 && !polling_)
-		cv_.notify_one();
+	// Events are waiting. Wake one taker — the poller if one is blocked in
+	// the backend, else one thread sleeping on cv_ (no syscall), never
+	// both, never all. Only when nobody is in the queue to take them does
+	// the descriptor need to say so, for a poller of it outside (nesting).
+	if (waiters_ > 0) {
+		if (!polling_)
+			cv_.notify_one();
+		else if (poller_blocks_ && !poller_woken_) {
+			be_->wake();
+			poller_woken_ = true;
+		}
+	} else if (!signalled_) {
+		be_->set_ready(true);
+		signalled_ = true;
+	}
 }
 
 int queue::inode_names(uint64_t id, void *buf, unsigned size) {
@@ -347,16 +361,25 @@ int queue::wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want
 	bool i_poll = false;
 	struct leave {
 		queue &q;
+		std::unique_lock<std::mutex> &lk;
 		bool &i_poll;
 		~leave() {
+			// publish() may write(2), a cancellation point: a second
+			// cancellation unwinding out of a destructor would end
+			// the process.
+			int state;
+			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
+			if (!lk.owns_lock())
+				lk.lock(); // cancelled in the backend wait, unlocked
 			if (i_poll)
-				q.polling_ = false; // unwound out of the backend wait
+				q.polling_ = q.poller_blocks_ = false;
 			q.waiters_--;
 			q.publish();
 			if (q.waiters_ > 0 && !q.polling_)
 				q.cv_.notify_one(); // hand the poller role on
+			pthread_setcancelstate(state, nullptr);
 		}
-	} guard{*this, i_poll};
+	} guard{*this, lk, i_poll};
 	bool just_polled = false;
 	bool interrupted = false;
 	for (;;) {
@@ -379,6 +402,8 @@ int queue::wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want
 		// back this way at every call).
 		if (!polling_ && !just_polled && (may_block || ready_.size() < room())) {
 			polling_ = i_poll = true;
+			poller_blocks_ = may_block;
+			poller_woken_ = false;
 			if (may_block && signalled_) {
 				be_->set_ready(false); // else the wait returns at once
 				signalled_ = false;
@@ -388,7 +413,7 @@ int queue::wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want
 			lk.unlock();
 			int r = be_->wait(ev, 256, may_block ? remain : 0, bw);
 			lk.lock();
-			polling_ = i_poll = false;
+			polling_ = i_poll = poller_blocks_ = false;
 			if (may_block)
 				st_.wakeups.add();
 			if (r > 0)

@@ -119,6 +119,8 @@ private:
 	timer_service timers_;
 	std::unique_ptr<origin_state> states_[KEVENT_MAX];
 	bool polling_ = false;
+	bool poller_blocks_ = false; // the poller waits in the backend with a timeout
+	bool poller_woken_ = false;  // ... and has been sent a wake() already
 	unsigned waiters_ = 0;
 	bool signalled_ = false; // backend ready flag mirrors !ready_.empty()
 	bool closed_ = false;

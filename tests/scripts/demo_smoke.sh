@@ -16,7 +16,7 @@ for p in "$server" "$load"; do
 	fi
 done
 
-fail() { echo "demo_smoke: FAIL: $*"; echo "--- server log:"; cat "$slog"; echo "--- load log:"; cat "$llog"; exit 1; }
+fail() { echo "demo_smoke: FAIL: $*"; ls -la "$slog" "$llog"; echo "--- server log:"; cat "$slog"; echo "--- load log:"; cat "$llog"; exit 1; }
 
 slog=$(mktemp -t smoke-server.XXXXXX)
 llog=$(mktemp -t smoke-load.XXXXXX)

@@ -39,7 +39,6 @@
 #include <cerrno>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -206,8 +205,9 @@ private:
 	// A syscall costs far more than this atomic add.
 	void count() const { calls_.fetch_add(1, std::memory_order_relaxed); }
 
+	// glibc's wrappers, not syscall(): they are cancellation points, so
+	// pthread_cancel can end a thread blocked here (SPEC §6).
 	int pwait(epoll_event *evs, int n, int64_t timeout_ns) {
-#ifdef SYS_epoll_pwait2
 		if (have_pwait2_) {
 			timespec ts{};
 			timespec *tp = nullptr;
@@ -216,12 +216,11 @@ private:
 				ts.tv_nsec = timeout_ns % 1000000000;
 				tp = &ts;
 			}
-			long r = syscall(SYS_epoll_pwait2, epfd_.get(), evs, n, tp, nullptr, 0);
+			int r = epoll_pwait2(epfd_.get(), evs, n, tp, nullptr);
 			if (r >= 0 || errno != ENOSYS)
-				return static_cast<int>(r);
+				return r;
 			have_pwait2_ = false;
 		}
-#endif
 		int ms = -1;
 		if (timeout_ns >= 0) {
 			int64_t m = (timeout_ns + 999999) / 1000000; // round up: never early
