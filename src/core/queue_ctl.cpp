@@ -88,11 +88,15 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 			return EINVAL; // would make a second key for the same fd
 		if (fd < 0)
 			return EBADF;
-		sys::inode_id ino;
-		if (int r = sys::inode_of(fd, ino); r < 0)
-			return -r;
-		if (int r = o.check_kind(fd, ino))
-			return r;
+		// Only an origin with a kind to check pays an fstat(2); for the
+		// others epoll_ctl itself says EBADF (or EPERM: not pollable).
+		if (o.check_kind) {
+			sys::inode_id ino;
+			if (int r = sys::inode_of(fd, ino); r < 0)
+				return -r;
+			if (int r = o.check_kind(fd, ino))
+				return r;
+		}
 		fd_watch *w = fds_.find(fd);
 		if (w && w->in_backend && be_->watching(fd) != descriptor_match::same)
 			break_watch(w, EBADF);

@@ -76,7 +76,7 @@ struct origin_ops {
 	// Static checks of a request (event bits, id). 0 or an errno.
 	int (*validate)(const ukevent &uk);
 
-	// uses_fd: is this file of the right kind? 0 or an errno.
+	// uses_fd, optional: is this file of the right kind? 0 or an errno.
 	int (*check_kind)(int fd, const sys::inode_id &inode);
 	// uses_fd: POLL* bits to watch for this request.
 	uint32_t (*interest)(const ukevent &uk);

@@ -15,9 +15,6 @@ constexpr uint32_t all_bits = POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP | P
 
 int validate(const ukevent &uk) { return (uk.event == 0 || (uk.event & ~all_bits)) ? EINVAL : 0; }
 
-// Whether epoll can watch the file is learnt at watch time (EPERM -> EINVAL).
-int check_kind(int, const sys::inode_id &) { return 0; }
-
 uint32_t interest(const ukevent &uk) { return uk.event & ~uint32_t(POLLNVAL); }
 
 fd_report translate(const ukevent &uk, uint32_t revents, int) {
@@ -32,7 +29,8 @@ const origin_ops poll_origin = {
 	.name = "poll",
 	.uses_fd = true,
 	.validate = validate,
-	.check_kind = check_kind,
+	// No kind check: whether epoll can watch the file is learnt when it is
+	// watched (EPERM -> EINVAL), which saves an fstat per ADD.
 	.interest = interest,
 	.translate = translate,
 };
