@@ -1,0 +1,86 @@
+// Batch work (issue "The kevent core", item 6): an ADD of N fd kevents costs
+// one epoll_ctl per fd and ONE look at the backend for readiness, not one
+// readiness check per kevent. Counted with the queue's backend_calls
+// statistic, which counts every system call the backend makes.
+#include "kevent_test.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+using kevent_test::QueueTest;
+
+class Batch : public QueueTest {};
+
+struct socket_pairs {
+	std::vector<int> fds;
+	explicit socket_pairs(int n) {
+		for (int i = 0; i < n; i++) {
+			int sv[2];
+			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+				fds.push_back(sv[0]);
+				fds.push_back(sv[1]);
+			}
+		}
+	}
+	~socket_pairs() {
+		for (int fd : fds)
+			close(fd);
+	}
+};
+
+// N POLL kevents, half of them ready at ADD: N epoll_ctl + 1 epoll_wait.
+TEST_P(Batch, AddOfNPollKeventsIsNWatchesAndOneLook) {
+	constexpr int pairs = 64;
+	socket_pairs sp(pairs);
+	ASSERT_EQ(2u * pairs, sp.fds.size());
+	std::vector<ukevent> uk;
+	for (int i = 0; i < 2 * pairs; i++) {
+		// Even fds get data to read: ready at ADD.
+		if (i % 2 == 1) {
+			ASSERT_EQ(1, write(sp.fds[i], "x", 1));
+		}
+		uk.push_back(
+			kevent_test::make(KEVENT_POLL, static_cast<uint64_t>(sp.fds[i]), POLLIN));
+	}
+	uint64_t before = kevent_test::queue_stats(kfd).backend_calls;
+	int copied = kevent_ctl(kfd, KEVENT_CTL_ADD, static_cast<unsigned>(uk.size()), uk.data());
+	uint64_t calls = kevent_test::queue_stats(kfd).backend_calls - before;
+	EXPECT_EQ(pairs, copied) << "the ready half is copied back";
+	EXPECT_EQ(uint64_t(2 * pairs + 1), calls) << "one epoll_ctl per fd and one epoll_wait(0) "
+						     "for the whole batch";
+	for (int i = 0; i < copied; i++) {
+		EXPECT_EQ(KEVENT_RET_DONE, uk[i].ret_flags);
+	}
+	std::vector<ukevent> rm;
+	for (int i = 0; i < 2 * pairs; i += 2)
+		rm.push_back(
+			kevent_test::make(KEVENT_POLL, static_cast<uint64_t>(sp.fds[i]), POLLIN));
+	EXPECT_EQ(0,
+		  kevent_ctl(kfd, KEVENT_CTL_REMOVE, static_cast<unsigned>(rm.size()), rm.data()));
+}
+
+// The look costs one call whatever the batch size.
+TEST_P(Batch, ReadinessLookDoesNotGrowWithTheBatch) {
+	for (int pairs : {1, 16, 256}) {
+		socket_pairs sp(pairs);
+		std::vector<ukevent> uk;
+		for (int i = 0; i < pairs; i++)
+			uk.push_back(kevent_test::make(
+				KEVENT_POLL, static_cast<uint64_t>(sp.fds[2 * i]), POLLIN));
+		uint64_t before = kevent_test::queue_stats(kfd).backend_calls;
+		ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_ADD, static_cast<unsigned>(uk.size()),
+					uk.data()));
+		EXPECT_EQ(uint64_t(pairs + 1), kevent_test::queue_stats(kfd).backend_calls - before)
+			<< pairs << " kevents";
+		ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_REMOVE, static_cast<unsigned>(uk.size()),
+					uk.data()));
+	}
+}
+
+KEVENT_INSTANTIATE_BACKENDS(Batch);
+
+} // namespace
