@@ -63,18 +63,24 @@ else
 fi
 
 kill -TERM "$pid" 2>/dev/null || fail "evserver died during the load"
-# wait(1) on the child itself (kill -0 would also see a zombie); a watchdog
-# turns a hang into SIGKILL, reported as 137.
-( trap - EXIT; sleep 5; kill -KILL "$pid" ) </dev/null >/dev/null 2>&1 &
-watchdog=$!
-wait "$pid"
-server_rc=$?
-kill "$watchdog" 2>/dev/null
-wait "$watchdog" 2>/dev/null
-if [ "$server_rc" -eq 137 ]; then
+# Poll for the exit (a zombie still answers kill -0, so read its state), then
+# reap it. No watchdog subshell: one killed before it reset the EXIT trap
+# would run cleanup and delete the log under us.
+exited=
+for _ in $(seq 1 100); do
+	state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
+	if [ "$state" = Z ] || [ "$state" = gone ]; then
+		exited=1
+		break
+	fi
+	sleep 0.05
+done
+if [ -z "$exited" ]; then
 	cat "$log"
 	fail "evserver did not stop within 5 s of SIGTERM"
 fi
+wait "$pid"
+server_rc=$?
 pid=
 echo "demo: server output:"
 sed 's/^/    /' "$log"

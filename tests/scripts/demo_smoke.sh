@@ -38,15 +38,21 @@ done
 load_rc=$?
 
 kill -TERM "$pid" || fail "evserver died during the load"
-# wait(1) on the child itself (kill -0 would also see a zombie); a watchdog
-# turns a hang into SIGKILL, reported as 137.
-( trap - EXIT; sleep 5; kill -KILL "$pid" ) </dev/null >/dev/null 2>&1 &
-watchdog=$!
+# Poll for the exit (a zombie still answers kill -0, so read its state), then
+# reap it. No watchdog subshell: one killed before it reset the EXIT trap
+# would run it and delete the logs under us.
+exited=
+for _ in $(seq 1 100); do
+	state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
+	if [ "$state" = Z ] || [ "$state" = gone ]; then
+		exited=1
+		break
+	fi
+	sleep 0.05
+done
+[ -n "$exited" ] || fail "evserver did not exit within 5 s of SIGTERM"
 wait "$pid"
 server_rc=$?
-kill "$watchdog" 2>/dev/null
-wait "$watchdog" 2>/dev/null
-[ "$server_rc" -ne 137 ] || fail "evserver did not exit within 5 s of SIGTERM"
 pid=
 
 [ "$load_rc" -eq 0 ] || fail "evload exited $load_rc"
