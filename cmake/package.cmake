@@ -29,10 +29,9 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "libkevent developers")
 set(CPACK_DEBIAN_PACKAGE_SECTION "libdevel")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # What libkevent.so.0 links against when built by Debian 12's g++ 12 or
-# clang 14: GLIBC_2.34 and GLIBCXX_3.4.30 symbol versions, and libgcc_s.
-# tests/scripts/deb_package.sh checks these against the library it packs.
-set(KEVENT_DEB_DEPENDS "libc6 (>= 2.35), libstdc++6 (>= 12), libgcc-s1 (>= 3.0)"
-  CACHE STRING "Depends: field of the Debian package")
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "${KEVENT_DEB_DEPENDS}")
+# clang 14: GLIBC_2.35 (epoll_pwait2) and GLIBCXX_3.4.30 symbol versions, and
+# libgcc_s. tests/scripts/deb_package.sh checks these against the library it
+# packs. Not a cache variable: a changed default must reach old build trees.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.35), libstdc++6 (>= 12), libgcc-s1 (>= 3.0)")
 
 include(CPack)

@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <cxxabi.h>
+#include <exception>
 #include <new>
 
 using namespace kevent::detail;
@@ -27,15 +27,14 @@ int result(int r) {
 }
 
 // Exceptions never cross into C: allocation failure is ENOMEM, anything
-// else an internal error reported as EIO.
+// else the library throws (only std exceptions) an internal error reported
+// as EIO. No catch (...): pthread_cancel's forced unwind must pass through.
 template <class F> int guarded(F &&f) {
 	try {
 		return result(f());
-	} catch (abi::__forced_unwind &) {
-		throw; // pthread_cancel: the thread must go on unwinding
 	} catch (const std::bad_alloc &) {
 		return result(-ENOMEM);
-	} catch (...) {
+	} catch (const std::exception &) {
 		return result(-EIO);
 	}
 }

@@ -46,10 +46,11 @@ void queue::shutdown() {
 	std::lock_guard lk(mu_);
 	if (!closed_) {
 		closed_ = true;
-		if (!inherited_)
+		if (!backend_off_)
 			be_->wake();
 		cv_.notify_all();
 	}
+	backend_off_ = true;
 	// Free every registration, including BROKEN ones that left the
 	// registry and wait on the ready list only.
 	while (!ready_.empty())
@@ -141,6 +142,8 @@ int queue::sync_watch(fd_watch *w, bool force) {
 		fds_.destroy(w);
 		return 0;
 	}
+	if (backend_off_)
+		return 0;
 	// A narrower interest keeps the wider watch: re-arming would make the
 	// kernel re-check the file and report the remaining kevents again
 	// (and cost a syscall); translate() filters what nobody asked for.
@@ -184,7 +187,7 @@ void queue::break_watch(fd_watch *w, int err) {
 }
 
 void queue::drop_watch(int fd) {
-	if (!inherited_)
+	if (!backend_off_)
 		be_->unwatch(fd); // a fork child would take it from its parent
 }
 

@@ -66,7 +66,7 @@ public:
 	// inherited must not touch the backend. It may only be closed, which
 	// frees the child's copy and leaves the parent's registrations alone.
 	uint32_t fork_generation() const { return fork_gen_; }
-	void disown_backend() { inherited_ = true; }
+	void disown_backend() { backend_off_ = true; }
 
 	// origin_services (origins call these under mu_).
 	timer_service &timers() override { return timers_; }
@@ -124,7 +124,10 @@ private:
 	unsigned waiters_ = 0;
 	bool signalled_ = false; // backend ready flag mirrors !ready_.empty()
 	bool closed_ = false;
-	bool inherited_ = false; // by a fork child: never call the backend
+	// Never call the backend again: the queue was inherited by a fork
+	// child, or is being closed (the epoll file goes with it, so taking
+	// each fd out first would be a wasted syscall per registration).
+	bool backend_off_ = false;
 	uint32_t fork_gen_ = 0;
 	std::atomic<uint64_t> wake_gen_{0};
 	queue_stats st_;
