@@ -67,17 +67,25 @@ int queue::attach_fd(knode *n) {
 	return 0;
 }
 
+// What ADD and MODIFY both ask of a request: the origin's own checks, known
+// request flags, not ET and LEVEL at once. 0 or an errno.
+static int validate_request(const origin_ops &o, const ukevent &e) {
+	if (int r = o.validate(e))
+		return r;
+	if ((e.req_flags & ~KEVENT_REQ_MASK) ||
+	    ((e.req_flags & KEVENT_REQ_ET) && (e.req_flags & KEVENT_REQ_LEVEL)))
+		return EINVAL;
+	return 0;
+}
+
 // Validate one ADD entry and attach it. 0 and a node (marked `adding`), or
 // an errno for the entry.
 int queue::prepare_add(ukevent &e, knode *&out) {
 	if (e.type >= KEVENT_MAX)
 		return EINVAL;
 	const origin_ops &o = origin_for(e.type);
-	if (int r = o.validate(e))
+	if (int r = validate_request(o, e))
 		return r;
-	if ((e.req_flags & ~KEVENT_REQ_MASK) ||
-	    ((e.req_flags & KEVENT_REQ_ET) && (e.req_flags & KEVENT_REQ_LEVEL)))
-		return EINVAL;
 
 	// fd origins: if the number is watched already, is it still the same
 	// file? A different one means the number was closed and reused: the
@@ -198,8 +206,7 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 		}
 		// MODIFY: the new request must be valid on its own.
 		const origin_ops &o = origin_for(n->uk.type);
-		if (o.validate(e) != 0 || (e.req_flags & ~KEVENT_REQ_MASK) ||
-		    ((e.req_flags & KEVENT_REQ_ET) && (e.req_flags & KEVENT_REQ_LEVEL)) ||
+		if (validate_request(o, e) != 0 ||
 		    (n->uk.type == KEVENT_TIMER && e.event != n->uk.event)) {
 			fail_entry(e, EINVAL);
 			continue;

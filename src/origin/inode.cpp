@@ -193,9 +193,9 @@ struct inode_state final : origin_state, fd_source {
 };
 
 int validate(const ukevent &uk) {
-	if (uk.event == 0 || (uk.event & ~requestable) || uk.id.raw[1] != 0)
+	if (uk.id.raw[1] != 0)
 		return EINVAL;
-	return 0;
+	return validate_event_bits(uk, requestable);
 }
 
 int attach(origin_services &svc, knode &n, const ukevent &, bool &) {

@@ -13,6 +13,7 @@
 
 #include <kevent/kevent.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 
@@ -104,6 +105,11 @@ struct origin_ops {
 
 // The entry for `type`; type must be < KEVENT_MAX.
 const origin_ops &origin_for(uint32_t type);
+
+// The usual event check: at least one bit, and only bits of `allowed`.
+inline int validate_event_bits(const ukevent &uk, uint32_t allowed) {
+	return (uk.event == 0 || (uk.event & ~allowed)) ? EINVAL : 0;
+}
 
 // Shared by the origins that are not built in: ADD answers ENOSYS.
 int validate_not_built_in(const ukevent &uk);

@@ -12,7 +12,7 @@ namespace {
 
 constexpr uint32_t all_bits = KEVENT_PIPE_RECV | KEVENT_PIPE_SEND;
 
-int validate(const ukevent &uk) { return (uk.event == 0 || (uk.event & ~all_bits)) ? EINVAL : 0; }
+int validate(const ukevent &uk) { return validate_event_bits(uk, all_bits); }
 
 int check_kind(int, const sys::inode_id &inode) { return S_ISFIFO(inode.mode) ? 0 : EINVAL; }
 

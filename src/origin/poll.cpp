@@ -13,7 +13,7 @@ constexpr uint32_t all_bits = POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP | P
 			      POLLRDNORM | POLLRDBAND | POLLWRNORM | POLLWRBAND | POLLMSG |
 			      POLLRDHUP;
 
-int validate(const ukevent &uk) { return (uk.event == 0 || (uk.event & ~all_bits)) ? EINVAL : 0; }
+int validate(const ukevent &uk) { return validate_event_bits(uk, all_bits); }
 
 uint32_t interest(const ukevent &uk) { return uk.event & ~uint32_t(POLLNVAL); }
 
