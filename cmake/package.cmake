@@ -32,6 +32,6 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # clang 14: GLIBC_2.35 (epoll_pwait2) and GLIBCXX_3.4.30 symbol versions, and
 # libgcc_s. tests/scripts/deb_package.sh checks these against the library it
 # packs. Not a cache variable: a changed default must reach old build trees.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.35), libstdc++6 (>= 12), libgcc-s1 (>= 3.0)")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.35), libstdc++6 (>= 12), libgcc-s1 (>= 3.0), liburing2 (>= 2.3)")
 
 include(CPack)

@@ -106,6 +106,20 @@ struct ukevent {
 #define KEVENT_NAIO_RECV 0x1u
 #define KEVENT_NAIO_ACCEPT 0x2u
 #define KEVENT_NAIO_SEND 0x4u
+#define KEVENT_NAIO_CONNECT 0x8u   /* libkevent: kevent_aio_connect(3)  */
+#define KEVENT_NAIO_SENDFILE 0x10u /* libkevent: kevent_aio_sendfile(3) */
+
+/*
+ * Asynchronous I/O (kevent_aio_read(3) ...). The completion kevent has the
+ * type KEVENT_AIO (files) or KEVENT_NAIO (sockets), id.raw_u64 = the id the
+ * call returned, event = the operation, user = the cookie, ret_flags = DONE
+ * (it is ONESHOT); ret_data[0] = bytes transferred (accept: the new fd), or
+ * BROKEN with -errno in ret_data[1].
+ */
+#define KEVENT_AIO_READ 0x1u
+#define KEVENT_AIO_WRITE 0x2u
+#define KEVENT_AIO_FSYNC 0x4u
+#define KEVENT_AIO_FSYNC_DATASYNC 0x1u /* kevent_aio_fsync flags: fdatasync */
 
 /*
  * Inodes. id.raw[0] = fd of a directory or file. CREATE and REMOVE are the
@@ -169,6 +183,7 @@ struct kevent_inode_name {
 /* ---- kevent_init flags: backend choice ---------------------------------- */
 #define KEVENT_INIT_AUTO 0x0u  /* the best backend that works here      */
 #define KEVENT_INIT_EPOLL 0x1u /* epoll(7)                              */
+#define KEVENT_INIT_URING 0x2u /* io_uring(7); ENOSYS where unavailable  */
 #define KEVENT_INIT_BACKEND_MASK 0xfu
 /* Place the ring in a sealed memfd: kevent_init(NULL, size, ...|SHARED_RING),
  * then kevent_ring_fd(kfd) gives a descriptor any process may mmap read-only. */
@@ -176,6 +191,7 @@ struct kevent_inode_name {
 
 /* Backend identifiers reported by kevent_get_stats. */
 #define KEVENT_BACKEND_EPOLL 1u
+#define KEVENT_BACKEND_URING 2u
 
 /* ---- the ring (§6; see kevent_init(3)) -------------------------------- */
 struct kevent_ring {
@@ -232,6 +248,30 @@ KEVENT_API int kevent_inode_names(int kfd, const struct ukevent *ev, void *buf, 
  * NUL-terminates buf whenever size > 0. See kevent_ukevent_str(3).
  */
 KEVENT_API int kevent_ukevent_str(const struct ukevent *ev, char *buf, size_t size);
+
+/*
+ * Asynchronous I/O. Each call starts one operation and returns its id (> 0),
+ * or -1 with errno. The buffer belongs to the library until the completion
+ * kevent is delivered, or until a KEVENT_CTL_REMOVE of (type, id) — which
+ * cancels the operation and returns once the kernel no longer touches it —
+ * or kevent_close. off == -1: the file position (read/write). See
+ * kevent_aio(3).
+ */
+struct sockaddr;
+KEVENT_API int64_t kevent_aio_read(int kfd, int fd, void *buf, size_t len, int64_t off,
+				   uint64_t cookie);
+KEVENT_API int64_t kevent_aio_write(int kfd, int fd, const void *buf, size_t len, int64_t off,
+				    uint64_t cookie);
+KEVENT_API int64_t kevent_aio_fsync(int kfd, int fd, unsigned flags, uint64_t cookie);
+KEVENT_API int64_t kevent_aio_recv(int kfd, int fd, void *buf, size_t len, int flags,
+				   uint64_t cookie);
+KEVENT_API int64_t kevent_aio_send(int kfd, int fd, const void *buf, size_t len, int flags,
+				   uint64_t cookie);
+KEVENT_API int64_t kevent_aio_accept(int kfd, int fd, int flags, uint64_t cookie);
+KEVENT_API int64_t kevent_aio_connect(int kfd, int fd, const struct sockaddr *addr,
+				      unsigned addrlen, uint64_t cookie);
+KEVENT_API int64_t kevent_aio_sendfile(int kfd, int out_fd, int in_fd, int64_t off, size_t len,
+				       uint64_t cookie);
 
 #ifdef __cplusplus
 }

@@ -170,9 +170,7 @@ enum class backend : unsigned {
 	automatic = KEVENT_INIT_AUTO, // io_uring when it works, else epoll; KEVENT_BACKEND
 				      // overrides
 	epoll = KEVENT_INIT_EPOLL,
-#ifdef KEVENT_INIT_URING
 	uring = KEVENT_INIT_URING,
-#endif
 };
 
 namespace detail {

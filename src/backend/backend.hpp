@@ -13,14 +13,37 @@
 // from a signal handler.
 #pragma once
 
+#include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <sys/socket.h>
 
 namespace kevent::detail {
 
 struct backend_event {
-	uint64_t token;  // what watch() was given
-	uint32_t events; // POLL* bits
+	uint64_t token;     // what watch() or start_io() was given
+	uint32_t events;    // fd readiness: POLL* bits
+	int32_t result = 0; // I/O completion: bytes (accept: the fd) or -errno
+};
+
+// Tokens with this bit name an asynchronous I/O request (start_io), not an
+// fd watch.
+constexpr uint64_t io_token_bit = 1ull << 62;
+
+// One asynchronous operation. The core keeps it (and the buffers it points
+// to) alive until its completion is reported or cancel_io() returned.
+enum class io_op : uint8_t { read, write, fsync, recv, send, accept, connect, sendfile };
+struct io_request {
+	io_op op = io_op::read;
+	int fd = -1;
+	int fd2 = -1; // sendfile: the file read from
+	void *buf = nullptr;
+	size_t len = 0;
+	int64_t off = -1; // read/write/sendfile offset; -1: the file position
+	int flags = 0;    // recv/send MSG_*, accept SOCK_*, fsync datasync
+	sockaddr_storage addr{};
+	socklen_t addrlen = 0;
 };
 
 // How an fd is watched.
@@ -85,11 +108,26 @@ public:
 
 	// System calls made so far (statistics).
 	virtual uint64_t calls() const = 0;
+
+	// Run rq natively; its completion comes out of wait() as a
+	// backend_event {token, 0, result}. 0, or -EOPNOTSUPP when this
+	// backend has no native path for it (the core then runs it itself).
+	virtual int start_io(const io_request &rq, uint64_t token) {
+		(void)rq;
+		(void)token;
+		return -EOPNOTSUPP;
+	}
+	// Cancel a start_io() request; returns once the kernel no longer
+	// touches its buffers. Its completion is never reported.
+	virtual void cancel_io(uint64_t token) { (void)token; }
 };
 
 // 0 and a backend, or -errno and null. `flags` are kevent_init's backend bits.
 int make_backend(unsigned flags, std::unique_ptr<backend> &out);
 
 std::unique_ptr<backend> make_epoll_backend(int &err);
+// -ENOSYS when the kernel lacks what the backend needs (or io_uring is
+// disabled, or KEVENT_URING_DISABLE is set).
+std::unique_ptr<backend> make_uring_backend(int &err);
 
 } // namespace kevent::detail

@@ -17,18 +17,27 @@ int make_backend(unsigned flags, std::unique_ptr<backend> &out) {
 			if (std::strcmp(env, "epoll") == 0)
 				want = KEVENT_INIT_EPOLL;
 			else if (std::strcmp(env, "uring") == 0)
-				return -ENOSYS; // not built in this release
+				want = KEVENT_INIT_URING;
 			else
 				return -EINVAL;
 		}
 	}
+	int err = 0;
 	switch (want) {
 	case KEVENT_INIT_AUTO:
-	case KEVENT_INIT_EPOLL: {
-		int err = 0;
+		// io_uring where it works; epoll otherwise (an old kernel,
+		// io_uring_disabled, a seccomp filter, KEVENT_URING_DISABLE).
+		// A resource error (EMFILE, ENOMEM) is the caller's to see.
+		out = make_uring_backend(err);
+		if (out || err != -ENOSYS)
+			return out ? 0 : err;
+		[[fallthrough]];
+	case KEVENT_INIT_EPOLL:
 		out = make_epoll_backend(err);
 		return out ? 0 : err;
-	}
+	case KEVENT_INIT_URING:
+		out = make_uring_backend(err);
+		return out ? 0 : err;
 	default:
 		return -EINVAL;
 	}

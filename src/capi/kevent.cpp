@@ -1,6 +1,7 @@
 // The extern "C" entry points: argument checks, errno, exception barrier.
 // Nothing here knows how a queue works; it checks shapes, finds the queue
 // and translates -errno into (-1, errno).
+#include "capi/guarded.hpp"
 #include "capi/stats_at_close.hpp"
 #include "core/descriptor_table.hpp"
 #include "sys/clock.hpp"
@@ -15,29 +16,9 @@
 #include <new>
 
 using namespace kevent::detail;
+using kevent::capi::guarded;
 
 namespace {
-
-int result(int r) {
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return r;
-}
-
-// Exceptions never cross into C: allocation failure is ENOMEM, anything
-// else the library throws (only std exceptions) an internal error reported
-// as EIO. No catch (...): pthread_cancel's forced unwind must pass through.
-template <class F> int guarded(F &&f) {
-	try {
-		return result(f());
-	} catch (const std::bad_alloc &) {
-		return result(-ENOMEM);
-	} catch (const std::exception &) {
-		return result(-EIO);
-	}
-}
 
 bool valid_timespec(const timespec &t) {
 	return t.tv_sec >= 0 && t.tv_nsec >= 0 && t.tv_nsec < kevent::sys::ns_per_s;

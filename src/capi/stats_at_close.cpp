@@ -25,7 +25,14 @@ bool switched_on() {
 }
 
 const char *backend_name(uint32_t backend) {
-	return backend == KEVENT_BACKEND_EPOLL ? "epoll" : nullptr;
+	switch (backend) {
+	case KEVENT_BACKEND_EPOLL:
+		return "epoll";
+	case KEVENT_BACKEND_URING:
+		return "uring";
+	default:
+		return nullptr;
+	}
 }
 
 constexpr const char *type_keys[KEVENT_MAX] = {

@@ -20,7 +20,8 @@ fd_watch *fd_table::create_hidden(int fd) {
 		slots_.push_back(std::make_unique<fd_watch>());
 	}
 	fd_watch *w = slots_[slot].get();
-	uint32_t gen = (w->gen + 1) & 0x7fffffffu; // top bit: backend-internal tokens
+	// The top two bits are taken: backend-internal and I/O tokens.
+	uint32_t gen = (w->gen + 1) & 0x3fffffffu;
 	*w = fd_watch{};
 	w->fd = fd;
 	w->slot = slot;

@@ -1,6 +1,7 @@
 // queue — lifecycle, readiness, delivery and waiting. LOCKING: see queue.hpp.
 #include "core/queue.hpp"
 
+#include "core/async_io.hpp"
 #include "core/descriptor_table.hpp"
 
 #include "sys/clock.hpp"
@@ -33,7 +34,9 @@ int queue::create(unsigned flags, std::unique_ptr<ring> rg, std::unique_ptr<queu
 	return 0;
 }
 
-queue::queue(std::unique_ptr<backend> be) : be_(std::move(be)), timers_(*be_) {
+queue::queue(std::unique_ptr<backend> be)
+    : be_(std::move(be)), timers_(*be_), home_(std::make_shared<io_home>()) {
+	home_->q = this;
 	process_stats().queues.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -43,6 +46,11 @@ queue::~queue() {
 }
 
 void queue::shutdown() {
+	{
+		// Before mu_: a pool job reports holding home_->mu, then mu_.
+		std::lock_guard h(home_->mu);
+		home_->q = nullptr;
+	}
 	std::lock_guard lk(mu_);
 	if (!closed_) {
 		closed_ = true;
@@ -204,6 +212,11 @@ void queue::make_ready(knode *n) {
 
 void queue::dispatch(const backend_event *ev, int count) {
 	for (int i = 0; i < count; i++) {
+		if (ev[i].token & io_token_bit) {
+			if (knode *n = io_node(ev[i].token))
+				complete_io(n, ev[i].result);
+			continue; // or cancelled since
+		}
 		fd_watch *w = fds_.from_token(ev[i].token);
 		if (!w)
 			continue; // a watch destroyed since the kernel queued this
@@ -384,7 +397,6 @@ int queue::wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want
 		}
 	} guard{*this, lk, i_poll};
 	bool just_polled = false;
-	bool interrupted = false;
 	for (;;) {
 		if (closed_)
 			return -EBADF;
@@ -398,7 +410,7 @@ int queue::wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want
 		wanted w = want();
 		if (w == wanted::done)
 			return 0;
-		bool may_block = w == wanted::wait && !woken && !interrupted && remain != 0;
+		bool may_block = w == wanted::wait && !woken && remain != 0;
 
 		// Look at the backend: to block, or without blocking when there
 		// is room for more than the ready list holds (LEVEL kevents come
@@ -422,10 +434,13 @@ int queue::wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want
 			if (r > 0)
 				dispatch(ev, r);
 			expire_timers();
-			// A signal handler ran (maybe ours, for a SIGNAL kevent):
-			// look once more without blocking, then return what we
-			// have — never EINTR (SPEC §5).
-			interrupted |= r == -EINTR;
+			// EINTR: a signal handler ran — or only the kernel's task
+			// work did (io_uring sends it with a signal notification:
+			// the teardown of a ring this thread used, say). Neither
+			// ends the wait (SPEC §5: never EINTR): look again. A
+			// handler that wants the wait to end calls
+			// kevent_ctl(kfd, KEVENT_CTL_READY, 0, NULL); our SIGNAL
+			// origin's handler makes its kevent ready.
 			just_polled = r != -EINTR;
 			if (wake_gen_.load(std::memory_order_acquire) != gen || closed_)
 				cv_.notify_all(); // forced wake-up: everyone returns
@@ -440,7 +455,7 @@ int queue::wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want
 		if (!may_block) {
 			int got = static_cast<int>(take());
 			// LAST_CHECK may have skipped everything: keep waiting.
-			if (got == 0 && want() == wanted::wait && remain != 0 && !interrupted)
+			if (got == 0 && want() == wanted::wait && remain != 0)
 				continue;
 			return got;
 		}

@@ -17,6 +17,7 @@
 
 #include "backend/backend.hpp"
 #include "core/fd_table.hpp"
+#include "core/io_pool.hpp"
 #include "core/ready_list.hpp"
 #include "core/registry.hpp"
 #include "core/stats.hpp"
@@ -75,8 +76,19 @@ public:
 	void make_ready(knode &n) override { make_ready(&n); }
 	void break_node(knode &n, int err) override { break_node(&n, err); }
 	std::unique_ptr<origin_state> &state(uint32_t type) override { return states_[type]; }
+	void cancel_io(knode &n) override;
+
+	// Asynchronous I/O (async_io.cpp). The operation's id, or -errno.
+	int64_t start_io(uint32_t type, uint32_t op_bits, const io_request &rq, uint64_t cookie);
+	// io_pool: a job finished (takes mu_).
+	void complete_pooled(uint64_t token, int64_t result);
 
 private:
+	friend struct io_waiter;
+	knode *io_node(uint64_t token) const;
+	void complete_io(knode *n, int64_t result);
+	void io_finished(struct io_ext &x);
+
 	explicit queue(std::unique_ptr<backend> be);
 
 	// Registrations.
@@ -130,6 +142,8 @@ private:
 	bool backend_off_ = false;
 	uint32_t fork_gen_ = 0;
 	std::atomic<uint64_t> wake_gen_{0};
+	uint64_t io_seq_ = 0;           // the last kevent_aio_* id
+	std::shared_ptr<io_home> home_; // where io_pool jobs report
 	queue_stats st_;
 };
 

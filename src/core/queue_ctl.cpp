@@ -249,9 +249,9 @@ int queue::ctl_ready(std::span<ukevent> arg) {
 	unsigned k = 0;
 	for (ukevent &e : arg) {
 		knode *n = e.type < KEVENT_MAX ? reg_.find(key_of(e)) : nullptr;
-		if (!n) {
+		if (!n || origin_for(n->uk.type).is_io) {
 			ukevent c = e;
-			fail_entry(c, ENOENT);
+			fail_entry(c, n ? EINVAL : ENOENT); // an operation ends by itself
 			arg[k++] = c;
 			continue;
 		}

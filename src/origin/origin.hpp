@@ -55,6 +55,9 @@ public:
 	// Deliver it once with BROKEN and err, then drop it.
 	virtual void break_node(knode &n, int err) = 0;
 	virtual std::unique_ptr<origin_state> &state(uint32_t type) = 0;
+	// Cancel n's asynchronous operation, if it still runs; returns once
+	// nothing touches its buffers.
+	virtual void cancel_io(knode &n) = 0;
 
 protected:
 	~origin_services() = default;
@@ -73,6 +76,8 @@ struct origin_ops {
 	// attach() watches fd_sources whose readiness an ADD batch must look
 	// at before it returns (a process that has exited already).
 	bool watches_sources;
+	// An asynchronous operation (kevent_aio_*): never made READY by hand.
+	bool is_io = false;
 
 	// Static checks of a request (event bits, id). 0 or an errno.
 	int (*validate)(const ukevent &uk);
@@ -115,7 +120,7 @@ inline int validate_event_bits(const ukevent &uk, uint32_t allowed) {
 int validate_not_built_in(const ukevent &uk);
 
 extern const origin_ops socket_origin, poll_origin, pipe_origin, timer_origin, unotify_origin,
-	signal_origin, inode_origin, proc_origin;
+	signal_origin, inode_origin, proc_origin, naio_origin, aio_origin;
 
 // kevent_inode_names(3): the names handed over by the last deliveries of
 // the inode kevent `key`. Bytes written, or -errno.

@@ -9,14 +9,11 @@ int validate_not_built_in(const ukevent &) { return ENOSYS; }
 
 namespace {
 
-// NAIO and AIO arrive with the io_uring issue; POSIX_TIMER is reserved by
-// the SPEC.
+// POSIX_TIMER is reserved by the SPEC.
 constexpr origin_ops not_built_in(const char *name) {
 	return origin_ops{.name = name, .uses_fd = false, .validate = validate_not_built_in};
 }
 
-const origin_ops naio_origin = not_built_in("naio");
-const origin_ops aio_origin = not_built_in("aio");
 const origin_ops posix_timer_origin = not_built_in("posix_timer");
 
 const origin_ops *const table[KEVENT_MAX] = {

@@ -36,7 +36,8 @@ for kv in $rest; do
 done
 val() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<" $rest"; }
 [[ "$(val kfd)" =~ ^[0-9]+$ ]] || fail "no kfd"
-[ "$(val backend)" = epoll ] || fail "backend=$(val backend)"
+# AUTO: io_uring where it works, else epoll.
+[[ "$(val backend)" =~ ^(epoll|uring)$ ]] || fail "backend=$(val backend)"
 [ "$(val registered)" = 1 ] || fail "registered=$(val registered), the periodic timer is still there"
 [ "$(val registered.timer)" = 1 ] || fail "registered.timer=$(val registered.timer)"
 [ "$(val added)" = 1 ] || fail "added=$(val added)"

@@ -27,7 +27,9 @@ struct backend_case {
 // The backends every parameterised suite runs on. A backend missing here
 // at run time (kevent_init fails with ENOSYS/EOPNOTSUPP) makes the case skip
 // with the reason printed.
-inline std::vector<backend_case> backends() { return {{KEVENT_INIT_EPOLL, "epoll"}}; }
+inline std::vector<backend_case> backends() {
+	return {{KEVENT_INIT_EPOLL, "epoll"}, {KEVENT_INIT_URING, "uring"}};
+}
 
 // So that ctest names read "…/epoll" rather than a hex dump of the struct.
 inline void PrintTo(const backend_case &c, std::ostream *os) { *os << c.name; }
@@ -120,6 +122,22 @@ protected:
 	// entry (if any) in uk.
 	int add(ukevent &uk) { return kevent_ctl(kfd, KEVENT_CTL_ADD, 1, &uk); }
 };
+
+// A case one backend cannot pass, by a kernel behaviour it cannot work
+// around: skipped on that backend only, with the reason in the output.
+#define KEVENT_KNOWN_GAP(backend_flags, reason)                                     \
+	do {                                                                        \
+		if (GetParam().flags == (backend_flags))                            \
+			GTEST_SKIP() << GetParam().name << " cannot: " << (reason); \
+	} while (0)
+
+// Why the io_uring backend wakes every queue watching a file.
+inline constexpr const char *uring_no_exclusive = "an exclusive io_uring poll always takes the "
+						  "wake-up, so the first queue to "
+						  "watch a file would get every event whether it "
+						  "waits or not; the backend "
+						  "wakes every queue instead (docs/semantics.md, "
+						  "Several queues on one file)";
 
 #define KEVENT_INSTANTIATE_BACKENDS(suite)                                                       \
 	INSTANTIATE_TEST_SUITE_P(backend, suite, ::testing::ValuesIn(::kevent_test::backends()), \

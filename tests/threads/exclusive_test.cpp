@@ -124,6 +124,7 @@ std::vector<int> Exclusive::rounds(int n_queues, int n_rounds, unsigned req_flag
 //         connection reports ACCEPT; the others time out; main accepts
 //         after the round
 TEST_P(Exclusive, OneConnectionWakesOneQueue) {
+	KEVENT_KNOWN_GAP(KEVENT_INIT_URING, kevent_test::uring_no_exclusive);
 	constexpr int kQueues = 4, kRounds = 20;
 	std::vector<int> per = rounds(kQueues, kRounds, 0);
 	int total = 0;
@@ -156,6 +157,7 @@ TEST_P(Exclusive, WakeupAllWakesEveryQueue) {
 //   thread0, thread1: WAKEUP_ALL      thread2, thread3: exclusive
 //   main: connect, 10 rounds ──▶ 3 queues report each connection
 TEST_P(Exclusive, MixedWakeupAllAndExclusive) {
+	KEVENT_KNOWN_GAP(KEVENT_INIT_URING, kevent_test::uring_no_exclusive);
 	constexpr int kRounds = 10;
 	// rounds() gives every queue the same flags: build this one by hand.
 	std::vector<int> qs;

@@ -31,6 +31,8 @@
 // - timerfd with TFD_TIMER_ABSTIME, one per clock, watched edge-triggered:
 //   re-arming resets it, so it is never read.
 #include "backend/backend.hpp"
+#include "backend/epoll_probe.hpp"
+#include "backend/eventfd_flag.hpp"
 #include "sys/unique_fd.hpp"
 
 #include <kevent/kevent.h>
@@ -134,18 +136,13 @@ public:
 	}
 
 	void wake() noexcept override {
-		uint64_t one = 1;
 		count();
-		ssize_t r = ::write(wakefd_.get(), &one, sizeof one);
-		(void)r; // EAGAIN only at a count of 2^64-2: it is readable anyway
+		eventfd_kick(wakefd_.get());
 	}
 
 	void set_ready(bool on) override {
-		uint64_t v = 1;
 		count();
-		ssize_t r = on ? ::write(readyfd_.get(), &v, sizeof v)
-			       : ::read(readyfd_.get(), &v, sizeof v);
-		(void)r; // EAGAIN: already in that state
+		eventfd_level(readyfd_.get(), on);
 	}
 
 	int arm_deadline(clock_kind clock, int64_t abs_ns) override {
@@ -174,34 +171,16 @@ public:
 		return 0;
 	}
 
-	descriptor_match owns(int fd) const override { return probe(fd, wakefd_.get()); }
+	descriptor_match owns(int fd) const override { return epoll_probe(fd, wakefd_.get()); }
 
 	descriptor_match watching(int fd) const override {
 		count();
-		return probe(epfd_.get(), fd);
+		return epoll_probe(epfd_.get(), fd);
 	}
 
 	uint64_t calls() const override { return calls_.load(std::memory_order_relaxed); }
 
 private:
-	// Add `fd` to the epoll set `ep` with no events: EEXIST says the pair
-	// (file of fd, fd) is there already. If it was not, take it out again.
-	static descriptor_match probe(int ep, int fd) {
-		epoll_event ev{};
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0) {
-			epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
-			return descriptor_match::different;
-		}
-		switch (errno) {
-		case EEXIST:
-			return descriptor_match::same;
-		case EBADF:
-			return descriptor_match::not_open;
-		default:
-			return descriptor_match::different;
-		}
-	}
-
 	// A syscall costs far more than this atomic add.
 	void count() const { calls_.fetch_add(1, std::memory_order_relaxed); }
 

@@ -1,0 +1,621 @@
+// io_uring backend.
+//
+// Kernel behaviours this file depends on (Linux 5.17+; init() checks the
+// feature bits and opcodes and answers ENOSYS without them):
+// - Multishot POLL_ADD: one CQE per wake-up of the file's wait queue, the same
+//   edges as EPOLLET. A CQE without IORING_CQE_F_MORE means the poll ended
+//   (a full CQ, say): it is armed again.
+// - Level-triggered watches are single-shot polls armed again after each
+//   report: the new poll completes at the next submission while the file is
+//   still ready, which is what epoll's level mode does at each epoll_wait.
+// - EPOLLEXCLUSIVE is not used: an exclusive io_uring poll always consumes
+//   the wake-up, so the first queue to watch a file would take every event,
+//   waiting or not (epoll passes it on to a file with a waiter). Every queue
+//   watching a file is woken (KEVENT_REQ_WAKEUP_ALL in effect; semantics.md).
+// - A pending poll holds a reference to the *file*: closing the number does
+//   not end it, and the file stays open until the watch is removed
+//   (docs/semantics.md). What a number names is checked through a private
+//   epoll set that mirrors the watches with empty interest (epoll_probe); its
+//   EPOLL_CTL_ADD also gives a new watch epoll's errors (EPERM for a regular
+//   file, EBADF, ELOOP ...), so both backends refuse the same ADDs.
+// - IORING_OP_TIMEOUT with IORING_TIMEOUT_ABS and a clock flag (5.15): the
+//   core's deadlines, one per clock, moved by TIMEOUT_REMOVE + TIMEOUT in the
+//   next submission — never a syscall of their own.
+// - IORING_ENTER_EXT_ARG (5.11): one io_uring_enter submits what is queued and
+//   waits with a timeout.
+// - The ring fd is pollable (POLLIN while CQEs wait). The queue's descriptor
+//   is an epoll file holding it, the ready eventfd (level) and the wake
+//   eventfd (edge; also what owns() probes for).
+// - wake() writes an eventfd with a multishot poll on it: every write is a
+//   CQE. It is never read.
+//
+// LOCKING: mu_ guards the SQ, the CQ and the tables; never held across a
+// blocking io_uring_enter. The queue lock is held around every call but
+// wait(), so a poller may sit in io_uring_enter while another thread queues
+// SQEs: that thread then submits them itself (poller_blocked_).
+#include "backend/backend.hpp"
+#include "backend/epoll_probe.hpp"
+#include "backend/eventfd_flag.hpp"
+#include "sys/unique_fd.hpp"
+
+#include <kevent/kevent.h>
+
+#include <liburing.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <unordered_set>
+#include <vector>
+
+// Newer than liburing 2.3's headers on some systems; the values are ABI.
+#ifndef IORING_SETUP_SUBMIT_ALL
+#define IORING_SETUP_SUBMIT_ALL (1U << 7)
+#endif
+#ifndef IORING_FEAT_CQE_SKIP
+#define IORING_FEAT_CQE_SKIP (1U << 11)
+#endif
+
+namespace kevent::detail {
+namespace {
+
+// user_data: fd polls are seq << 32 | fd (bits 62 and 63 clear); I/O requests
+// are the core's tokens (io_token_bit); the backend's own carry bit 63.
+constexpr uint64_t own_bit = 1ull << 63;
+enum own_kind : uint64_t { own_ignore = 0, own_wake = 1, own_timeout = 2 /* + clock */ };
+constexpr uint64_t own(uint64_t kind, uint64_t seq = 0) { return own_bit | seq << 8 | kind; }
+
+constexpr unsigned sq_entries = 256;
+constexpr unsigned cq_entries = 4096;
+
+constexpr unsigned clock_flags[clock_count] = {0, IORING_TIMEOUT_REALTIME, IORING_TIMEOUT_BOOTTIME};
+
+constexpr uint8_t needed_ops[] = {
+	IORING_OP_POLL_ADD,     IORING_OP_POLL_REMOVE, IORING_OP_TIMEOUT, IORING_OP_TIMEOUT_REMOVE,
+	IORING_OP_ASYNC_CANCEL, IORING_OP_READ,        IORING_OP_WRITE,   IORING_OP_FSYNC,
+	IORING_OP_RECV,         IORING_OP_SEND,        IORING_OP_ACCEPT,  IORING_OP_CONNECT,
+};
+constexpr unsigned needed_features = IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG |
+				     IORING_FEAT_FAST_POLL | IORING_FEAT_RW_CUR_POS |
+				     IORING_FEAT_CQE_SKIP;
+
+// One watched fd number.
+struct fd_slot {
+	uint64_t token = 0;
+	uint32_t seq = 0; // changes with every re-arm: older CQEs are stale
+	watch_mode mode;
+	bool active = false;
+};
+
+class uring_backend;
+thread_local const uring_backend *last_entered = nullptr; // see absorb_exit_work()
+
+class uring_backend final : public backend {
+public:
+	~uring_backend() override {
+		if (!ring_ok_)
+			return;
+		// A fork child shares the ring with its parent: the requests are
+		// the parent's, and so are the buffers.
+		if (getpid() == pid_)
+			retire_all();
+		io_uring_queue_exit(&ring_);
+		if (last_entered == this)
+			absorb_exit_work();
+	}
+
+	int init() {
+		if (const char *e = std::getenv("KEVENT_URING_DISABLE"); e && *e && *e != '0')
+			return -ENOSYS;
+		io_uring_params p{};
+		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+		p.cq_entries = cq_entries;
+		int r = io_uring_queue_init_params(sq_entries, &ring_, &p);
+		if (r == -EINVAL) { // before 5.18: no SUBMIT_ALL
+			p = io_uring_params{};
+			p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+			p.cq_entries = cq_entries;
+			r = io_uring_queue_init_params(sq_entries, &ring_, &p);
+		}
+		if (r < 0)
+			return r == -EPERM || r == -EINVAL ? -ENOSYS : r; // disabled, or too old
+		ring_ok_ = true;
+		pid_ = getpid();
+		if ((p.features & needed_features) != needed_features)
+			return -ENOSYS;
+		io_uring_probe *probe = io_uring_get_probe_ring(&ring_);
+		if (!probe)
+			return -ENOSYS;
+		bool all = true;
+		for (uint8_t op : needed_ops)
+			all &= io_uring_opcode_supported(probe, op) != 0;
+		io_uring_free_probe(probe);
+		if (!all)
+			return -ENOSYS;
+
+		front_.reset(epoll_create1(EPOLL_CLOEXEC));
+		shadow_.reset(epoll_create1(EPOLL_CLOEXEC));
+		wakefd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+		readyfd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+		if (!front_ || !shadow_ || !wakefd_ || !readyfd_)
+			return -errno;
+		struct {
+			int fd;
+			uint32_t events;
+		} members[] = {{ring_.ring_fd, EPOLLIN},
+			       {readyfd_.get(), EPOLLIN},
+			       {wakefd_.get(), EPOLLIN | EPOLLET}};
+		for (auto &m : members) {
+			epoll_event ev{};
+			ev.events = m.events;
+			if (epoll_ctl(front_.get(), EPOLL_CTL_ADD, m.fd, &ev) < 0)
+				return -errno;
+		}
+		std::lock_guard lk(mu_);
+		arm_wake();
+		return 0;
+	}
+
+	unsigned kind() const override { return KEVENT_BACKEND_URING; }
+	int descriptor() const override { return front_.get(); }
+
+	int watch(int fd, const watch_mode &want, const watch_mode *was, uint64_t token) override {
+		if (!was) {
+			// The mirror: identity for watching(), and epoll's verdict
+			// on whether this file can be watched at all.
+			epoll_event ev{};
+			count();
+			if (epoll_ctl(shadow_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
+				return -errno;
+		} else {
+			// Re-arming a number that was closed (or names another
+			// file now) fails, as EPOLL_CTL_MOD does.
+			count();
+			if (epoll_probe(shadow_.get(), fd) != descriptor_match::same)
+				return -EBADF;
+		}
+		std::lock_guard lk(mu_);
+		if (static_cast<size_t>(fd) >= slots_.size())
+			slots_.resize(static_cast<size_t>(fd) + 1 + slots_.size() / 2);
+		fd_slot &s = slots_[fd];
+		if (s.active)
+			remove_poll(fd, s);
+		s.token = token;
+		s.seq = next_seq(s.seq);
+		s.mode = want;
+		s.active = true;
+		arm_poll(fd, s);
+		submit_if_blocked();
+		return 0;
+	}
+
+	int unwatch(int fd) override {
+		{
+			std::lock_guard lk(mu_);
+			if (static_cast<size_t>(fd) >= slots_.size() || !slots_[fd].active)
+				return -ENOENT;
+			fd_slot &s = slots_[fd];
+			remove_poll(fd, s);
+			s.active = false;
+			s.seq = next_seq(s.seq);
+			submit_if_blocked();
+		}
+		count();
+		return epoll_ctl(shadow_.get(), EPOLL_CTL_DEL, fd, nullptr) < 0 ? -errno : 0;
+	}
+
+	int wait(backend_event *out, int max, int64_t timeout_ns, bool &woken) override {
+		std::unique_lock lk(mu_);
+		int k = take_pending(out, max);
+		if (k > 0)
+			timeout_ns = 0; // something to report already: do not block
+		unsigned to_submit = flush_sq();
+		bool overflow = IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW;
+		int r = 0;
+		if (timeout_ns != 0 || to_submit > 0 || overflow) {
+			bool blocks = timeout_ns != 0;
+			// Cancellation unwinds from enter(): the flag must not
+			// outlive the wait.
+			struct unblock {
+				uring_backend &b;
+				bool on;
+				~unblock() {
+					if (on) {
+						std::lock_guard g(b.mu_);
+						b.poller_blocked_ = false;
+					}
+				}
+			} guard{*this, false};
+			if (blocks)
+				poller_blocked_ = guard.on = true;
+			lk.unlock();
+			r = enter(to_submit, blocks ? 1 : 0, timeout_ns, blocks);
+			lk.lock();
+			poller_blocked_ = guard.on = false;
+		}
+		k += reap(out + k, max - k, woken);
+		if (r == -EINTR)
+			return k > 0 ? k : -EINTR;
+		return k;
+	}
+
+	void wake() noexcept override {
+		count();
+		eventfd_kick(wakefd_.get());
+	}
+
+	void set_ready(bool on) override {
+		count();
+		eventfd_level(readyfd_.get(), on);
+	}
+
+	int arm_deadline(clock_kind clock, int64_t abs_ns) override {
+		int c = static_cast<int>(clock);
+		std::lock_guard lk(mu_);
+		if (abs_ns <= 0)
+			abs_ns = 1;
+		if (timeout_seq_[c]) {
+			io_uring_sqe *sqe = get_sqe();
+			io_uring_prep_timeout_remove(sqe, own(own_timeout + c, timeout_seq_[c]), 0);
+			sqe->user_data = own(own_ignore);
+		}
+		timeout_seq_[c] = next_seq(timeout_seq_[c]);
+		deadline_[c].tv_sec = abs_ns / 1000000000;
+		deadline_[c].tv_nsec = abs_ns % 1000000000;
+		io_uring_sqe *sqe = get_sqe();
+		io_uring_prep_timeout(sqe, &deadline_[c], 0, IORING_TIMEOUT_ABS | clock_flags[c]);
+		sqe->user_data = own(own_timeout + c, timeout_seq_[c]);
+		submit_if_blocked();
+		return 0;
+	}
+
+	descriptor_match owns(int fd) const override { return epoll_probe(fd, wakefd_.get()); }
+
+	descriptor_match watching(int fd) const override {
+		count();
+		return epoll_probe(shadow_.get(), fd);
+	}
+
+	uint64_t calls() const override { return calls_.load(std::memory_order_relaxed); }
+
+	int start_io(const io_request &rq, uint64_t token) override {
+		std::lock_guard lk(mu_);
+		io_uring_sqe *sqe = get_sqe();
+		unsigned len = static_cast<unsigned>(rq.len);
+		uint64_t off = static_cast<uint64_t>(rq.off); // -1: the file position
+		switch (rq.op) {
+		case io_op::read:
+			io_uring_prep_read(sqe, rq.fd, rq.buf, len, off);
+			break;
+		case io_op::write:
+			io_uring_prep_write(sqe, rq.fd, rq.buf, len, off);
+			break;
+		case io_op::fsync:
+			io_uring_prep_fsync(sqe, rq.fd, rq.flags ? IORING_FSYNC_DATASYNC : 0);
+			break;
+		case io_op::recv:
+			io_uring_prep_recv(sqe, rq.fd, rq.buf, len, rq.flags);
+			break;
+		case io_op::send:
+			io_uring_prep_send(sqe, rq.fd, rq.buf, len, rq.flags);
+			break;
+		case io_op::accept:
+			io_uring_prep_accept(sqe, rq.fd, nullptr, nullptr, rq.flags);
+			break;
+		case io_op::connect:
+			io_uring_prep_connect(sqe, rq.fd,
+					      reinterpret_cast<const sockaddr *>(&rq.addr),
+					      rq.addrlen);
+			break;
+		case io_op::sendfile:
+			// No such opcode; the splice pair it would take needs a
+			// pipe per operation. The core's pool runs it.
+			io_uring_prep_nop(sqe);
+			sqe->user_data = own(own_ignore);
+			return -EOPNOTSUPP;
+		}
+		sqe->user_data = token;
+		inflight_.insert(token);
+		submit_if_blocked();
+		return 0;
+	}
+
+	void cancel_io(uint64_t token) override {
+		std::unique_lock lk(mu_);
+		if (!inflight_.count(token))
+			return; // completed already (its report is dropped by the core)
+		cancelling_.insert(token);
+		io_uring_sqe *sqe = get_sqe();
+		io_uring_prep_cancel64(sqe, token, 0);
+		sqe->user_data = own(own_ignore);
+		drain_cancelled(lk);
+	}
+
+private:
+	static uint32_t next_seq(uint32_t s) {
+		return (s + 1) & 0x3fffffffu ? (s + 1) & 0x3fffffffu : 1;
+	}
+
+	// A syscall costs far more than this atomic add.
+	void count() const { calls_.fetch_add(1, std::memory_order_relaxed); }
+
+	// ---- SQ (mu_ held) --------------------------------------------------
+
+	io_uring_sqe *get_sqe() {
+		io_uring_sqe *sqe = io_uring_get_sqe(&ring_);
+		while (!sqe) { // full: hand what is queued to the kernel
+			count();
+			io_uring_submit(&ring_);
+			sqe = io_uring_get_sqe(&ring_);
+		}
+		sqes_++; // each ends with one CQE without IORING_CQE_F_MORE
+		return sqe;
+	}
+
+	// Publish the queued SQEs to the kernel (no syscall); how many it has
+	// not consumed yet.
+	unsigned flush_sq() {
+		io_uring_sq &sq = ring_.sq;
+		if (sq.sqe_head != sq.sqe_tail) {
+			sq.sqe_head = sq.sqe_tail;
+			io_uring_smp_store_release(sq.ktail, sq.sqe_tail);
+		}
+		return sq.sqe_tail - io_uring_smp_load_acquire(sq.khead);
+	}
+
+	// A poller is blocked in io_uring_enter and will not submit before it
+	// wakes: whoever queued SQEs submits them.
+	void submit_if_blocked() {
+		if (!poller_blocked_)
+			return;
+		unsigned n = flush_sq();
+		if (n)
+			enter(n, 0, 0, false);
+	}
+
+	void arm_poll(int fd, const fd_slot &s) {
+		io_uring_sqe *sqe = get_sqe();
+		unsigned events = s.mode.events;
+		if (s.mode.level)
+			io_uring_prep_poll_add(sqe, fd, events);
+		else
+			io_uring_prep_poll_multishot(sqe, fd, events);
+		sqe->user_data = uint64_t(s.seq) << 32 | uint32_t(fd);
+	}
+
+	void remove_poll(int fd, const fd_slot &s) {
+		io_uring_sqe *sqe = get_sqe();
+		io_uring_prep_poll_remove(sqe, uint64_t(s.seq) << 32 | uint32_t(fd));
+		sqe->user_data = own(own_ignore);
+	}
+
+	void arm_wake() {
+		io_uring_sqe *sqe = get_sqe();
+		io_uring_prep_poll_multishot(sqe, wakefd_.get(), POLLIN);
+		sqe->user_data = own(own_wake);
+	}
+
+	// The ring's teardown (a kernel worker) sends task work with a signal
+	// notification to every thread that submitted to it. Run it now, in a
+	// short sleep it may interrupt, rather than let it turn this thread's
+	// next blocking call into EINTR — kevent_get_events on an epoll queue
+	// would take it for a signal and return early. Bounded at 10 ms; other
+	// threads that submitted get theirs later (docs/semantics.md).
+	static void absorb_exit_work() {
+		last_entered = nullptr;
+		for (int i = 0; i < 10; i++) {
+			timespec ms{0, 1000000};
+			if (ppoll(nullptr, 0, &ms, nullptr) < 0 && errno == EINTR)
+				return;
+		}
+	}
+
+	// ---- io_uring_enter ---------------------------------------------------
+
+	// Submit `to_submit` and wait for `min_complete` CQEs or the timeout.
+	// A blocking wait is a cancellation point (SPEC §6), as epoll_pwait2 is
+	// in the epoll backend: liburing's own calls are not, so this is the raw
+	// syscall with asynchronous cancellation around it only — no lock is
+	// held and no userspace state changes there.
+	int enter(unsigned to_submit, unsigned min_complete, int64_t timeout_ns, bool cancellable) {
+		__kernel_timespec ts{};
+		io_uring_getevents_arg arg{};
+		arg.sigmask_sz = _NSIG / 8;
+		unsigned flags = IORING_ENTER_EXT_ARG;
+		if (min_complete || cancellable)
+			flags |= IORING_ENTER_GETEVENTS;
+		if (timeout_ns >= 0) {
+			ts.tv_sec = timeout_ns / 1000000000;
+			ts.tv_nsec = timeout_ns % 1000000000;
+			arg.ts = reinterpret_cast<uint64_t>(&ts);
+		}
+		count();
+		last_entered = this;
+		// glibc declares syscall() and pthread_setcanceltype() nothrow
+		// (the latter acts on a pending cancellation itself), so the
+		// compiler leaves their calls out of the unwind tables, and
+		// pthread_cancel's forced unwind would skip every destructor
+		// above them (the queue's waiter count, its poller role).
+		// Called through volatile pointers of potentially-throwing
+		// types, the call sites are recorded (tests/ring: cancelled
+		// waiters).
+		static long (*volatile raw_syscall)(long, ...) = ::syscall;
+		static int (*volatile set_cancel_type)(int, int *) = ::pthread_setcanceltype;
+		long r;
+		if (cancellable) {
+			int old;
+			set_cancel_type(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
+			r = raw_syscall(__NR_io_uring_enter, ring_.ring_fd, to_submit, min_complete,
+					flags, &arg, sizeof arg);
+			set_cancel_type(old, nullptr);
+		} else {
+			r = raw_syscall(__NR_io_uring_enter, ring_.ring_fd, to_submit, min_complete,
+					flags, &arg, sizeof arg);
+		}
+		if (r < 0 && errno == EINTR)
+			return -EINTR;
+		return 0; // ETIME: the timeout; EBUSY/EAGAIN: CQ overflow, reaped next
+	}
+
+	// ---- CQ (mu_ held) ----------------------------------------------------
+
+	void emit(backend_event *out, int max, int &k, const backend_event &e) {
+		if (k < max)
+			out[k++] = e;
+		else
+			pending_.push_back(e);
+	}
+
+	int take_pending(backend_event *out, int max) {
+		int k = 0;
+		while (k < max && !pending_.empty()) {
+			out[k++] = pending_.front();
+			pending_.pop_front();
+		}
+		return k;
+	}
+
+	int reap(backend_event *out, int max, bool &woken) {
+		int k = 0;
+		unsigned head, seen = 0;
+		io_uring_cqe *cqe;
+		io_uring_for_each_cqe(&ring_, head, cqe) {
+			seen++;
+			handle(*cqe, out, max, k, woken);
+		}
+		io_uring_cq_advance(&ring_, seen);
+		return k;
+	}
+
+	// Reap into pending_ (a thread that is not the poller).
+	bool reap_for_others() {
+		bool woken = false;
+		size_t before = pending_.size();
+		backend_event none;
+		reap(&none, 0, woken);
+		return woken || pending_.size() != before;
+	}
+
+	void handle(const io_uring_cqe &cqe, backend_event *out, int max, int &k, bool &woken) {
+		uint64_t ud = cqe.user_data;
+		bool more = cqe.flags & IORING_CQE_F_MORE;
+		if (!more)
+			finals_++;
+		if (ud & own_bit) {
+			if ((ud & 0xff) == own_wake) {
+				woken = true;
+				if (!more && !closing_)
+					arm_wake();
+			}
+			return; // deadlines and our removals only end the wait
+		}
+		if (ud & io_token_bit) {
+			inflight_.erase(ud);
+			if (cancelling_.erase(ud))
+				return; // REMOVE or close is waiting for this, not the user
+			emit(out, max, k, backend_event{ud, 0, cqe.res});
+			return;
+		}
+		int fd = static_cast<int>(static_cast<uint32_t>(ud));
+		uint32_t seq = static_cast<uint32_t>(ud >> 32);
+		if (static_cast<size_t>(fd) >= slots_.size())
+			return;
+		fd_slot &s = slots_[fd];
+		if (!s.active || s.seq != seq)
+			return; // removed or re-armed since
+		uint32_t events = cqe.res >= 0 ? static_cast<uint32_t>(cqe.res)
+					       : POLLERR | POLLNVAL;
+		emit(out, max, k, backend_event{s.token, events, 0});
+		if (!more && cqe.res >= 0 && !closing_)
+			arm_poll(fd, s); // level: look again; multishot: it ended
+	}
+
+	// Wait until every token in cancelling_ has completed. The poller may
+	// be blocked in io_uring_enter too and reap some of them; what this
+	// thread reaps for others waits in pending_ and the poller is woken.
+	void drain_cancelled(std::unique_lock<std::mutex> &lk) {
+		while (!cancelling_.empty()) {
+			unsigned n = flush_sq();
+			lk.unlock();
+			enter(n, 1, 1000000, false); // 1 ms: the poller may reap it first
+			lk.lock();
+			if (reap_for_others())
+				wake(); // they were the poller's: let it come for them
+		}
+	}
+
+	// Closing: end every request and reap every CQE before the ring goes.
+	// I/O in flight must be finished with the caller's buffers; and a
+	// request ended by the ring's teardown instead would complete later
+	// through task work, interrupting whatever the submitting thread
+	// blocks in next (an epoll_wait returns EINTR).
+	void retire_all() {
+		std::unique_lock lk(mu_);
+		for (uint64_t t : inflight_) {
+			cancelling_.insert(t);
+			io_uring_sqe *sqe = get_sqe();
+			io_uring_prep_cancel64(sqe, t, 0);
+			sqe->user_data = own(own_ignore);
+		}
+		for (size_t fd = 0; fd < slots_.size(); fd++)
+			if (slots_[fd].active)
+				remove_poll(static_cast<int>(fd), slots_[fd]);
+		for (int c = 0; c < clock_count; c++)
+			if (timeout_seq_[c]) {
+				io_uring_sqe *sqe = get_sqe();
+				io_uring_prep_timeout_remove(
+					sqe, own(own_timeout + c, timeout_seq_[c]), 0);
+				sqe->user_data = own(own_ignore);
+			}
+		io_uring_sqe *sqe = get_sqe();
+		io_uring_prep_poll_remove(sqe, own(own_wake));
+		sqe->user_data = own(own_ignore);
+		closing_ = true; // the wake poll is not armed again
+		// Bounded: a request the kernel cannot end at once (a read
+		// stuck in a device) must not hang kevent_close forever.
+		for (int round = 0; round < 5000 && finals_ != sqes_; round++) {
+			unsigned n = flush_sq();
+			lk.unlock();
+			enter(n, 1, 1000000, false);
+			lk.lock();
+			reap_for_others();
+		}
+	}
+
+	io_uring ring_{};
+	bool ring_ok_ = false;
+	pid_t pid_ = 0;
+	sys::unique_fd front_, shadow_, wakefd_, readyfd_;
+
+	std::mutex mu_;
+	std::vector<fd_slot> slots_;
+	std::deque<backend_event> pending_; // reaped, not yet returned by wait()
+	std::unordered_set<uint64_t> inflight_, cancelling_;
+	bool poller_blocked_ = false;
+	bool closing_ = false;
+	uint64_t sqes_ = 0, finals_ = 0; // SQEs queued, final CQEs reaped
+	uint32_t timeout_seq_[clock_count] = {};
+	__kernel_timespec deadline_[clock_count] = {};
+	mutable std::atomic<uint64_t> calls_{0}; // wake() may run on any thread
+};
+
+} // namespace
+
+std::unique_ptr<backend> make_uring_backend(int &err) {
+	auto b = std::make_unique<uring_backend>();
+	err = b->init();
+	if (err < 0)
+		return nullptr;
+	return b;
+}
+
+} // namespace kevent::detail

@@ -1,0 +1,55 @@
+// async_io — one asynchronous operation of a queue (kevent_aio_*(3)).
+//
+// Each operation is a ONESHOT knode of type AIO (files) or NAIO (sockets),
+// keyed by an id the queue assigns, so that REMOVE cancels it and delivery
+// frees it like any other kevent. It runs by one of three paths:
+// - native: the backend runs it (io_uring) and reports the completion by
+//   token (io_token_bit | naio_bit? | id);
+// - readiness: a socket operation on a backend without a native path
+//   (epoll): tried at once without blocking, else retried each time a
+//   private dup of the socket is reported ready;
+// - pool: a file operation (or sendfile) on a thread of io_pool.
+#pragma once
+
+#include "backend/backend.hpp"
+#include "core/io_pool.hpp"
+#include "origin/origin.hpp"
+#include "sys/unique_fd.hpp"
+
+#include <memory>
+
+namespace kevent::detail {
+
+// Set in the token of a NAIO operation (the type is part of the key).
+constexpr uint64_t naio_token_bit = 1ull << 61;
+constexpr uint64_t io_id_mask = naio_token_bit - 1;
+
+// The readiness path's watch: the queue's fd_source for a dup of the
+// caller's socket (a second watch of the caller's own number would clash
+// with the caller's kevents on it, and the dup keeps the file alive as
+// io_uring's pending request does).
+struct io_waiter final : fd_source {
+	io_waiter(class queue &owner, knode &node) : q(owner), n(node) {}
+	void on_ready(uint32_t revents) override;
+	class queue &q;
+	knode &n;
+	sys::unique_fd dup;
+};
+
+struct io_ext final : origin_ext {
+	enum class path : uint8_t { native, readiness, pool } via = path::native;
+	bool done = false; // completed: nothing to cancel
+	bool connecting = false;
+	io_request rq;
+	std::unique_ptr<io_waiter> waiter;
+	std::shared_ptr<io_job> job;
+};
+
+// One non-blocking attempt (the readiness path): bytes, fd, 0, or -errno;
+// -EAGAIN to wait for readiness again.
+int64_t try_socket_io(io_ext &x);
+
+// POLL* bits the readiness path waits for.
+uint32_t socket_io_interest(io_op op);
+
+} // namespace kevent::detail

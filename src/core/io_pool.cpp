@@ -1,0 +1,163 @@
+#include "core/io_pool.hpp"
+
+#include "core/queue.hpp"
+
+#include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+namespace kevent::detail::io_pool {
+namespace {
+
+struct pool_state {
+	std::mutex mu;
+	std::condition_variable work, finished;
+	std::deque<std::shared_ptr<io_job>> jobs;
+	int threads = 0, idle = 0;
+};
+
+pool_state &state() {
+	static auto *s = new pool_state; // never destroyed: detached threads use it
+	return *s;
+}
+
+// The pool's threads did not survive a fork: the child starts afresh, and
+// what the parent was running is the parent's.
+const int fork_reset = pthread_atfork(nullptr, nullptr, [] {
+	pool_state &s = state();
+	new (&s.mu) std::mutex;
+	new (&s.work) std::condition_variable;
+	new (&s.finished) std::condition_variable;
+	for (auto &j : s.jobs)
+		j->state = io_job::done;
+	s.jobs.clear();
+	s.threads = s.idle = 0;
+});
+
+void deliver(io_job &job, int64_t result) {
+	std::lock_guard lk(job.home->mu);
+	if (job.home->q)
+		job.home->q->complete_pooled(job.token, result);
+}
+
+void *worker(void *) {
+	pool_state &s = state();
+	std::unique_lock lk(s.mu);
+	for (;;) {
+		while (s.jobs.empty()) {
+			s.idle++;
+			s.work.wait(lk);
+			s.idle--;
+		}
+		std::shared_ptr<io_job> job = std::move(s.jobs.front());
+		s.jobs.pop_front();
+		job->state = io_job::running;
+		lk.unlock();
+		int64_t r = run(*job);
+		lk.lock();
+		job->state = io_job::done;
+		s.finished.notify_all();
+		if (job->cancel.load())
+			continue;
+		lk.unlock();
+		deliver(*job, r); // a REMOVE that raced us finds it gone: dropped
+		lk.lock();
+	}
+}
+
+int start_thread() {
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_t t;
+	int e = pthread_create(&t, &attr, worker, nullptr);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, nullptr);
+	return -e;
+}
+
+// sendfile to a socket that is full: wait for room, but look at `cancel`
+// every 50 ms (a REMOVE waits for this thread).
+int64_t sendfile_job(io_job &job) {
+	io_request &rq = job.rq;
+	off_t off = rq.off;
+	for (;;) {
+		ssize_t n = ::sendfile(rq.fd, rq.fd2, rq.off < 0 ? nullptr : &off, rq.len);
+		if (n >= 0)
+			return n;
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (job.cancel.load())
+			return -ECANCELED;
+		pollfd p{rq.fd, POLLOUT, 0};
+		::poll(&p, 1, 50);
+	}
+}
+
+} // namespace
+
+int64_t run(io_job &job) {
+	(void)fork_reset;
+	io_request &rq = job.rq;
+	ssize_t n = -1;
+	switch (rq.op) {
+	case io_op::read:
+		n = rq.off < 0 ? ::read(rq.fd, rq.buf, rq.len)
+			       : ::pread(rq.fd, rq.buf, rq.len, rq.off);
+		break;
+	case io_op::write:
+		n = rq.off < 0 ? ::write(rq.fd, rq.buf, rq.len)
+			       : ::pwrite(rq.fd, rq.buf, rq.len, rq.off);
+		break;
+	case io_op::fsync:
+		n = rq.flags ? ::fdatasync(rq.fd) : ::fsync(rq.fd);
+		break;
+	case io_op::sendfile:
+		return sendfile_job(job);
+	default:
+		return -EINVAL; // socket operations never come here
+	}
+	return n < 0 ? -errno : n;
+}
+
+int submit(const std::shared_ptr<io_job> &job) {
+	pool_state &s = state();
+	std::lock_guard lk(s.mu);
+	if (s.idle == 0 && s.threads < max_threads) {
+		if (int r = start_thread(); r < 0) {
+			if (s.threads == 0)
+				return r;
+		} else {
+			s.threads++;
+		}
+	}
+	s.jobs.push_back(job);
+	s.work.notify_one();
+	return 0;
+}
+
+void cancel(const std::shared_ptr<io_job> &job) {
+	pool_state &s = state();
+	std::unique_lock lk(s.mu);
+	job->cancel = true;
+	if (job->state == io_job::queued) {
+		for (auto it = s.jobs.begin(); it != s.jobs.end(); ++it)
+			if (*it == job) {
+				s.jobs.erase(it);
+				break;
+			}
+		job->state = io_job::done;
+		return;
+	}
+	s.finished.wait(lk, [&] { return job->state == io_job::done; });
+}
+
+} // namespace kevent::detail::io_pool
