@@ -55,10 +55,9 @@ void queue::shutdown() {
 	// registry and wait on the ready list only.
 	while (!ready_.empty())
 		free_node(ready_.front());
-	std::vector<knode *> all;
-	all.reserve(reg_.size());
-	reg_.for_each([&](knode *n) { all.push_back(n); });
-	for (knode *n : all)
+	// One at a time, no list of them: closing must not need memory
+	// (tests/regress/close_oom_leaks_queue_test.cpp).
+	while (knode *n = reg_.first())
 		free_node(n);
 	for (auto &s : states_)
 		s.reset(); // after their kevents: they may share the origin's fds

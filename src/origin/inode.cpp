@@ -19,6 +19,7 @@
 #include <deque>
 #include <fcntl.h>
 #include <memory>
+#include <new>
 #include <poll.h>
 #include <string>
 #include <sys/inotify.h>
@@ -178,8 +179,12 @@ struct inode_state final : origin_state, fd_source {
 
 	void drop_user(int wd, inode_ext *e) {
 		auto it = by_wd.find(wd);
-		if (it == by_wd.end())
+		if (it == by_wd.end()) {
+			// A watch added for a kevent whose ADD then failed: it has
+			// no user, so it goes (it would count against the limit).
+			inotify_rm_watch(ifd, wd);
 			return;
+		}
 		std::erase(it->second.kevents, e);
 		std::erase(it->second.children, e);
 		if (it->second.empty()) {
@@ -207,15 +212,14 @@ int attach(origin_services &svc, knode &n, const ukevent &, bool &) {
 		return -EINVAL; // sockets, pipes ...: nothing inotify can name
 	auto &slot = svc.state(KEVENT_INODE);
 	if (!slot) {
-		int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (ifd < 0)
+		// The state first: the inotify fd is owned (closed by the
+		// state's destructor) from the moment it exists.
+		auto s = std::make_unique<inode_state>(svc, -1);
+		s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (s->ifd < 0)
 			return errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;
-		auto s = std::make_unique<inode_state>(svc, ifd);
-		if (int r = svc.watch_source(*s, ifd, POLLIN); r < 0) {
-			::close(ifd);
-			s->ifd = -1;
+		if (int r = svc.watch_source(*s, s->ifd, POLLIN); r < 0)
 			return r;
-		}
 		slot = std::move(s);
 	}
 	auto *state = static_cast<inode_state *>(slot.get());
@@ -241,9 +245,17 @@ int attach(origin_services &svc, knode &n, const ukevent &, bool &) {
 		}
 		ext->parent_wd = pwd; // -EACCES: no parent to watch (document)
 	}
-	state->by_wd[wd].kevents.push_back(ext.get());
-	if (ext->parent_wd >= 0)
-		state->by_wd[ext->parent_wd].children.push_back(ext.get());
+	try {
+		state->by_wd[wd].kevents.push_back(ext.get());
+		if (ext->parent_wd >= 0)
+			state->by_wd[ext->parent_wd].children.push_back(ext.get());
+	} catch (const std::bad_alloc &) {
+		// ext dies with this frame: no list may keep it.
+		state->drop_user(wd, ext.get());
+		if (ext->parent_wd >= 0)
+			state->drop_user(ext->parent_wd, ext.get());
+		throw;
+	}
 	state->delivered.erase(n.uk.id.raw_u64); // a new kevent starts afresh
 	n.ext = ext.release();
 	return 0;
