@@ -22,11 +22,16 @@ int queue::create(unsigned flags, std::unique_ptr<ring> rg, std::unique_ptr<queu
 	std::unique_ptr<backend> be;
 	int r = make_backend(flags, be);
 	if (r < 0)
-		return r;
-	int ufd = fcntl(be->descriptor(), F_DUPFD_CLOEXEC, 0);
-	if (ufd < 0)
-		return -errno;
+		return r == -ENOSPC ? -ENOMEM : r; // epoll's watch limit, as documented
+	// The queue first: the dup below must have an owner the moment it
+	// exists (tests/regress/init_oom_leaks_fd_test.cpp).
 	out.reset(new queue(std::move(be)));
+	int ufd = fcntl(out->be_->descriptor(), F_DUPFD_CLOEXEC, 0);
+	if (ufd < 0) {
+		int err = errno;
+		out.reset();
+		return -err;
+	}
 	out->user_fd_ = ufd;
 	out->fork_gen_ = current_fork_generation();
 	out->ring_ = std::move(rg);

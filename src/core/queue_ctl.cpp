@@ -237,8 +237,12 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 		if (o.uses_fd && n->watch) {
 			// Re-arming makes the kernel look at the fd again.
 			if (int r = sync_watch(n->watch, true); r < 0) {
-				fail_entry(e, EBADF);
-				break_watch(n->watch, EBADF);
+				// Out of memory re-adding the watch (a change of
+				// exclusivity is a DEL and an ADD) is ENOMEM; any
+				// other failure means the fd went away.
+				int err = r == -ENOMEM || r == -ENOSPC ? ENOMEM : EBADF;
+				fail_entry(e, err);
+				break_watch(n->watch, err);
 				continue;
 			}
 			need_harvest = true;

@@ -126,10 +126,13 @@ struct inode_state final : origin_state, fd_source {
 		auto it = by_wd.find(ev.wd);
 		if (it == by_wd.end())
 			return;
-		// Copies: break_node does not change the lists, but be safe.
-		std::vector<inode_ext *> v = it->second.kevents;
+		// No copies of the lists (break_node and fire change none):
+		// this runs in the middle of a backend report and must not
+		// fail, or the rest of the report is lost (tests/regress/
+		// get_events_oom_loses_event_test.cpp).
+		const std::vector<inode_ext *> &v = it->second.kevents;
 		if (ev.mask & (IN_DELETE | IN_MOVED_FROM)) {
-			for (inode_ext *c : std::vector<inode_ext *>(it->second.children))
+			for (inode_ext *c : it->second.children)
 				if (c->unlinked())
 					svc_.break_node(*c->node, ENOENT);
 		}
@@ -151,8 +154,12 @@ struct inode_state final : origin_state, fd_source {
 				e->pending.pop_front();
 				want |= KEVENT_INODE_OVERFLOW;
 			}
-			e->pending.push_back(
-				{want & ~KEVENT_INODE_OVERFLOW, ev.len ? ev.name : ""});
+			try {
+				e->pending.push_back(
+					{want & ~KEVENT_INODE_OVERFLOW, ev.len ? ev.name : ""});
+			} catch (const std::bad_alloc &) {
+				want |= KEVENT_INODE_OVERFLOW; // a name lost: rescan
+			}
 			fire(e, want);
 		}
 	}
@@ -290,13 +297,21 @@ void on_deliver(origin_services &svc, knode &n, ukevent &out) {
 	out.ret_data[1] = static_cast<uint32_t>(ext->pending.size());
 	if (ext->pending.empty())
 		return;
-	auto &d = state->delivered[n.uk.id.raw_u64];
-	for (auto &r : ext->pending) {
-		if (d.size() >= max_names) {
-			d.pop_front(); // unread for too long: the user must rescan
-			out.ret_data[0] |= KEVENT_INODE_OVERFLOW;
+	// Out of memory for the names: the event is still delivered (taken
+	// off the ready list, it must not be lost), as an overflow — the
+	// user rescans (tests/regress/get_events_oom_loses_event_test.cpp).
+	try {
+		auto &d = state->delivered[n.uk.id.raw_u64];
+		for (auto &r : ext->pending) {
+			if (d.size() >= max_names) {
+				d.pop_front(); // unread for too long: the user must rescan
+				out.ret_data[0] |= KEVENT_INODE_OVERFLOW;
+			}
+			d.push_back(std::move(r));
 		}
-		d.push_back(std::move(r));
+	} catch (const std::bad_alloc &) {
+		out.ret_data[0] |= KEVENT_INODE_OVERFLOW;
+		out.ret_data[1] = 0;
 	}
 	ext->pending.clear();
 }
