@@ -18,6 +18,7 @@
 #include <memory>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -149,6 +150,7 @@ public:
 	proc_source() {
 		pid_ = fork();
 		if (pid_ == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL); // never outlive a crashed test
 			for (;;)
 				pause();
 		}

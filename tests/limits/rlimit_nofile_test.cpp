@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <set>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,11 +52,17 @@ protected:
 };
 
 TEST_P(RlimitNofile, EveryEntryPointSaysEmfile) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	GTEST_SKIP() << "sanitizer build: the runtime needs descriptors of its own (UBSan's vptr "
+			"check opens a pipe to probe memory) and reports false errors when the "
+			"table is full; the default preset runs this case";
+#endif
 	int p[2];
 	ASSERT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK));
 	pid_t child = fork();
 	ASSERT_GE(child, 0);
 	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); // never outlive a crashed test
 		pause();
 		_exit(0);
 	}
