@@ -11,6 +11,7 @@
 #include "inject.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdlib>
@@ -61,11 +62,19 @@ struct state {
 };
 thread_local state t;
 
-// The next definition of `name` after ours (libc's, or an interceptor's).
-template <class F> F next(const char *name) {
-	void *p = dlsym(RTLD_NEXT, name);
-	if (!p)
-		std::abort(); // cannot forward: nothing sensible to do
+// The next definition of `name` after ours (libc's, or an interceptor's),
+// looked up once into `slot`. No function-local static: its guard is a
+// call TSan intercepts, and TSan's runtime calls mmap (ours) while it
+// starts, before it can take such a call. Two threads racing here store
+// the same pointer.
+template <class F> F next(std::atomic<void *> &slot, const char *name) {
+	void *p = slot.load(std::memory_order_relaxed);
+	if (!p) {
+		p = dlsym(RTLD_NEXT, name);
+		if (!p)
+			std::abort(); // cannot forward: nothing sensible to do
+		slot.store(p, std::memory_order_relaxed);
+	}
 	return reinterpret_cast<F>(p);
 }
 
@@ -162,7 +171,8 @@ int kevent_fault_hit(const char *name) {
 }
 
 int epoll_create1(int flags) noexcept {
-	static auto real = kevent_fault::next<int (*)(int)>("epoll_create1");
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<int (*)(int)>(slot, "epoll_create1");
 	KEVENT_FAULT_FAIL(point::epoll_create1, -1);
 	return real(flags);
 }
@@ -172,7 +182,8 @@ int epoll_create1(int flags) noexcept {
 // an ADD that succeeded is taken out again before failing — what the caller
 // sees is exactly an allocation failure of that ADD.
 int epoll_ctl(int ep, int op, int fd, struct epoll_event *ev) noexcept {
-	static auto real = kevent_fault::next<int (*)(int, int, int, epoll_event *)>("epoll_ctl");
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<int (*)(int, int, int, epoll_event *)>(slot, "epoll_ctl");
 	if (op != EPOLL_CTL_ADD)
 		return real(ep, op, fd, ev);
 	int e = hit(point::epoll_ctl_add);
@@ -185,60 +196,68 @@ int epoll_ctl(int ep, int op, int fd, struct epoll_event *ev) noexcept {
 }
 
 int eventfd(unsigned int count, int flags) noexcept {
-	static auto real = kevent_fault::next<int (*)(unsigned, int)>("eventfd");
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<int (*)(unsigned, int)>(slot, "eventfd");
 	KEVENT_FAULT_FAIL(point::eventfd, -1);
 	return real(count, flags);
 }
 
 int timerfd_create(int clock, int flags) noexcept {
-	static auto real = kevent_fault::next<int (*)(int, int)>("timerfd_create");
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<int (*)(int, int)>(slot, "timerfd_create");
 	KEVENT_FAULT_FAIL(point::timerfd_create, -1);
 	return real(clock, flags);
 }
 
 int timerfd_settime(int fd, int flags, const struct itimerspec *v,
 		    struct itimerspec *old) noexcept {
-	static auto real =
-		kevent_fault::next<int (*)(int, int, const itimerspec *, itimerspec *)>("timerfd_"
-											"settime");
+	using settime_fn = int (*)(int, int, const itimerspec *, itimerspec *);
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<settime_fn>(slot, "timerfd_settime");
 	KEVENT_FAULT_FAIL(point::timerfd_settime, -1);
 	return real(fd, flags, v, old);
 }
 
 int signalfd(int fd, const sigset_t *mask, int flags) noexcept {
-	static auto real = kevent_fault::next<int (*)(int, const sigset_t *, int)>("signalfd");
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<int (*)(int, const sigset_t *, int)>(slot, "signalfd");
 	KEVENT_FAULT_FAIL(point::signalfd, -1);
 	return real(fd, mask, flags);
 }
 
 int inotify_init1(int flags) noexcept {
-	static auto real = kevent_fault::next<int (*)(int)>("inotify_init1");
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<int (*)(int)>(slot, "inotify_init1");
 	KEVENT_FAULT_FAIL(point::inotify_init1, -1);
 	return real(flags);
 }
 
 int inotify_add_watch(int fd, const char *path, uint32_t mask) noexcept {
-	static auto real = kevent_fault::next<int (*)(int, const char *, uint32_t)>("inotify_add_"
-										    "watch");
+	using add_watch_fn = int (*)(int, const char *, uint32_t);
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<add_watch_fn>(slot, "inotify_add_watch");
 	KEVENT_FAULT_FAIL(point::inotify_add_watch, -1);
 	return real(fd, path, mask);
 }
 
 int memfd_create(const char *name, unsigned int flags) noexcept {
-	static auto real = kevent_fault::next<int (*)(const char *, unsigned)>("memfd_create");
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<int (*)(const char *, unsigned)>(slot, "memfd_create");
 	KEVENT_FAULT_FAIL(point::memfd_create, -1);
 	return real(name, flags);
 }
 
 int ftruncate(int fd, off_t len) noexcept {
-	static auto real = kevent_fault::next<int (*)(int, off_t)>("ftruncate");
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<int (*)(int, off_t)>(slot, "ftruncate");
 	KEVENT_FAULT_FAIL(point::ftruncate, -1);
 	return real(fd, len);
 }
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) noexcept {
-	static auto real = kevent_fault::next<void *(*)(void *, size_t, int, int, int, off_t)>("mma"
-											       "p");
+	using mmap_fn = void *(*)(void *, size_t, int, int, int, off_t);
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<mmap_fn>(slot, "mmap");
 	KEVENT_FAULT_FAIL(point::mmap, MAP_FAILED);
 	return real(addr, len, prot, flags, fd, off);
 }
@@ -247,7 +266,8 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) noexc
 // pointer, for the fcntl commands that take one); passing it on as a
 // pointer-sized integer is what glibc's own wrappers do.
 int fcntl(int fd, int cmd, ...) {
-	static auto real = kevent_fault::next<int (*)(int, int, ...)>("fcntl");
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<int (*)(int, int, ...)>(slot, "fcntl");
 	va_list ap;
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
@@ -258,7 +278,8 @@ int fcntl(int fd, int cmd, ...) {
 }
 
 int open(const char *path, int flags, ...) {
-	static auto real = kevent_fault::next<int (*)(const char *, int, ...)>("open");
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<int (*)(const char *, int, ...)>(slot, "open");
 	va_list ap;
 	va_start(ap, flags);
 	bool has_mode = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
@@ -271,7 +292,8 @@ int open(const char *path, int flags, ...) {
 // pidfd_open has no glibc wrapper in Debian 12's headers: src/origin/proc.cpp
 // calls syscall(2). Six register-sized arguments are what the kernel takes.
 long syscall(long nr, ...) noexcept {
-	static auto real = kevent_fault::next<long (*)(long, ...)>("syscall");
+	static std::atomic<void *> slot;
+	auto real = kevent_fault::next<long (*)(long, ...)>(slot, "syscall");
 	va_list ap;
 	va_start(ap, nr);
 	long a[6];
