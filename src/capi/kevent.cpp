@@ -14,6 +14,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <unistd.h>
 
 using namespace kevent::detail;
 using kevent::capi::guarded;
@@ -59,9 +60,20 @@ KEVENT_API int kevent_init(struct kevent_ring *ring, unsigned ring_size, unsigne
 		if (int r = queue::create(flags & KEVENT_INIT_BACKEND_MASK, std::move(rg), q);
 		    r < 0)
 			return r;
+		// Not installed (no memory for the table, or a number past its
+		// end), the queue is gone and its descriptor must go too.
 		int fd = q->user_fd();
-		if (int r = install_queue(std::move(q)); r < 0)
+		int r;
+		try {
+			r = install_queue(std::move(q));
+		} catch (const std::bad_alloc &) {
+			::close(fd);
+			throw;
+		}
+		if (r < 0) {
+			::close(fd);
 			return r;
+		}
 		return fd;
 	});
 }

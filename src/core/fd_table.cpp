@@ -16,6 +16,9 @@ fd_watch *fd_table::create_hidden(int fd) {
 		slot = free_.back();
 		free_.pop_back();
 	} else {
+		// destroy() must not allocate (it runs while freeing, in
+		// destructors too): room in free_ for every slot, made now.
+		free_.reserve(slots_.size() + 1);
 		slot = static_cast<uint32_t>(slots_.size());
 		slots_.push_back(std::make_unique<fd_watch>());
 	}

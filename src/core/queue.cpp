@@ -23,11 +23,16 @@ int queue::create(unsigned flags, std::unique_ptr<ring> rg, std::unique_ptr<queu
 	std::unique_ptr<backend> be;
 	int r = make_backend(flags, be);
 	if (r < 0)
-		return r;
-	int ufd = fcntl(be->descriptor(), F_DUPFD_CLOEXEC, 0);
-	if (ufd < 0)
-		return -errno;
+		return r == -ENOSPC ? -ENOMEM : r; // epoll's watch limit, as documented
+	// The queue first: the dup below must have an owner the moment it
+	// exists (tests/regress/init_oom_leaks_fd_test.cpp).
 	out.reset(new queue(std::move(be)));
+	int ufd = fcntl(out->be_->descriptor(), F_DUPFD_CLOEXEC, 0);
+	if (ufd < 0) {
+		int err = errno;
+		out.reset();
+		return -err;
+	}
 	out->user_fd_ = ufd;
 	out->fork_gen_ = current_fork_generation();
 	out->ring_ = std::move(rg);
@@ -63,10 +68,9 @@ void queue::shutdown() {
 	// registry and wait on the ready list only.
 	while (!ready_.empty())
 		free_node(ready_.front());
-	std::vector<knode *> all;
-	all.reserve(reg_.size());
-	reg_.for_each([&](knode *n) { all.push_back(n); });
-	for (knode *n : all)
+	// One at a time, no list of them: closing must not need memory
+	// (tests/regress/close_oom_leaks_queue_test.cpp).
+	while (knode *n = reg_.first())
 		free_node(n);
 	for (auto &s : states_)
 		s.reset(); // after their kevents: they may share the origin's fds

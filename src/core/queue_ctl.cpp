@@ -115,15 +115,25 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 	knode *n = new_node(e);
 	n->state |= adding;
 	int err = 0;
-	if (o.uses_fd) {
-		err = attach_fd(n);
-	} else {
-		bool ready_now = false;
-		int r = o.attach(*this, *n, e, ready_now);
-		if (r < 0)
-			err = -r;
-		else if (ready_now)
-			n->state |= add_ready;
+	// Out of memory half-way (the fd table, an origin's state, the
+	// registry): the node is counted and maybe attached, so it must be
+	// freed here, not leaked by the caller's catch (tests/regress/
+	// add_oom_leaks_node_test.cpp).
+	try {
+		if (o.uses_fd) {
+			err = attach_fd(n);
+		} else {
+			bool ready_now = false;
+			int r = o.attach(*this, *n, e, ready_now);
+			if (r < 0)
+				err = -r == ENOSPC ? ENOMEM : -r; // the watch of its fd: as above
+			else if (ready_now)
+				n->state |= add_ready;
+		}
+		if (!err)
+			reg_.insert(n);
+	} catch (const std::bad_alloc &) {
+		err = ENOMEM;
 	}
 	if (err) {
 		n->state &= ~adding;
@@ -132,7 +142,6 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 	}
 	if (e.req_flags & KEVENT_REQ_READY)
 		n->state |= add_ready;
-	reg_.insert(n);
 	out = n;
 	return 0;
 }
@@ -228,8 +237,12 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 		if (o.uses_fd && n->watch) {
 			// Re-arming makes the kernel look at the fd again.
 			if (int r = sync_watch(n->watch, true); r < 0) {
-				fail_entry(e, EBADF);
-				break_watch(n->watch, EBADF);
+				// Out of memory re-adding the watch (a change of
+				// exclusivity is a DEL and an ADD) is ENOMEM; any
+				// other failure means the fd went away.
+				int err = r == -ENOMEM || r == -ENOSPC ? ENOMEM : EBADF;
+				fail_entry(e, err);
+				break_watch(n->watch, err);
 				continue;
 			}
 			need_harvest = true;

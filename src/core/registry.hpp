@@ -50,6 +50,8 @@ public:
 		n->state &= ~in_registry;
 	}
 	size_t size() const { return map_.size(); }
+	// Some registration, or null when there is none.
+	knode *first() const { return map_.empty() ? nullptr : map_.begin()->second; }
 	template <class F> void for_each(F &&f) const {
 		for (auto &[k, n] : map_)
 			f(n);

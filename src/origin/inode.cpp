@@ -19,6 +19,7 @@
 #include <deque>
 #include <fcntl.h>
 #include <memory>
+#include <new>
 #include <poll.h>
 #include <string>
 #include <sys/inotify.h>
@@ -125,10 +126,13 @@ struct inode_state final : origin_state, fd_source {
 		auto it = by_wd.find(ev.wd);
 		if (it == by_wd.end())
 			return;
-		// Copies: break_node does not change the lists, but be safe.
-		std::vector<inode_ext *> v = it->second.kevents;
+		// No copies of the lists (break_node and fire change none):
+		// this runs in the middle of a backend report and must not
+		// fail, or the rest of the report is lost (tests/regress/
+		// get_events_oom_loses_event_test.cpp).
+		const std::vector<inode_ext *> &v = it->second.kevents;
 		if (ev.mask & (IN_DELETE | IN_MOVED_FROM)) {
-			for (inode_ext *c : std::vector<inode_ext *>(it->second.children))
+			for (inode_ext *c : it->second.children)
 				if (c->unlinked())
 					svc_.break_node(*c->node, ENOENT);
 		}
@@ -150,8 +154,12 @@ struct inode_state final : origin_state, fd_source {
 				e->pending.pop_front();
 				want |= KEVENT_INODE_OVERFLOW;
 			}
-			e->pending.push_back(
-				{want & ~KEVENT_INODE_OVERFLOW, ev.len ? ev.name : ""});
+			try {
+				e->pending.push_back(
+					{want & ~KEVENT_INODE_OVERFLOW, ev.len ? ev.name : ""});
+			} catch (const std::bad_alloc &) {
+				want |= KEVENT_INODE_OVERFLOW; // a name lost: rescan
+			}
 			fire(e, want);
 		}
 	}
@@ -178,8 +186,12 @@ struct inode_state final : origin_state, fd_source {
 
 	void drop_user(int wd, inode_ext *e) {
 		auto it = by_wd.find(wd);
-		if (it == by_wd.end())
+		if (it == by_wd.end()) {
+			// A watch added for a kevent whose ADD then failed: it has
+			// no user, so it goes (it would count against the limit).
+			inotify_rm_watch(ifd, wd);
 			return;
+		}
 		std::erase(it->second.kevents, e);
 		std::erase(it->second.children, e);
 		if (it->second.empty()) {
@@ -207,15 +219,14 @@ int attach(origin_services &svc, knode &n, const ukevent &, bool &) {
 		return -EINVAL; // sockets, pipes ...: nothing inotify can name
 	auto &slot = svc.state(KEVENT_INODE);
 	if (!slot) {
-		int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (ifd < 0)
+		// The state first: the inotify fd is owned (closed by the
+		// state's destructor) from the moment it exists.
+		auto s = std::make_unique<inode_state>(svc, -1);
+		s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (s->ifd < 0)
 			return errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;
-		auto s = std::make_unique<inode_state>(svc, ifd);
-		if (int r = svc.watch_source(*s, ifd, POLLIN); r < 0) {
-			::close(ifd);
-			s->ifd = -1;
+		if (int r = svc.watch_source(*s, s->ifd, POLLIN); r < 0)
 			return r;
-		}
 		slot = std::move(s);
 	}
 	auto *state = static_cast<inode_state *>(slot.get());
@@ -241,9 +252,17 @@ int attach(origin_services &svc, knode &n, const ukevent &, bool &) {
 		}
 		ext->parent_wd = pwd; // -EACCES: no parent to watch (document)
 	}
-	state->by_wd[wd].kevents.push_back(ext.get());
-	if (ext->parent_wd >= 0)
-		state->by_wd[ext->parent_wd].children.push_back(ext.get());
+	try {
+		state->by_wd[wd].kevents.push_back(ext.get());
+		if (ext->parent_wd >= 0)
+			state->by_wd[ext->parent_wd].children.push_back(ext.get());
+	} catch (const std::bad_alloc &) {
+		// ext dies with this frame: no list may keep it.
+		state->drop_user(wd, ext.get());
+		if (ext->parent_wd >= 0)
+			state->drop_user(ext->parent_wd, ext.get());
+		throw;
+	}
 	state->delivered.erase(n.uk.id.raw_u64); // a new kevent starts afresh
 	n.ext = ext.release();
 	return 0;
@@ -278,13 +297,21 @@ void on_deliver(origin_services &svc, knode &n, ukevent &out) {
 	out.ret_data[1] = static_cast<uint32_t>(ext->pending.size());
 	if (ext->pending.empty())
 		return;
-	auto &d = state->delivered[n.uk.id.raw_u64];
-	for (auto &r : ext->pending) {
-		if (d.size() >= max_names) {
-			d.pop_front(); // unread for too long: the user must rescan
-			out.ret_data[0] |= KEVENT_INODE_OVERFLOW;
+	// Out of memory for the names: the event is still delivered (taken
+	// off the ready list, it must not be lost), as an overflow — the
+	// user rescans (tests/regress/get_events_oom_loses_event_test.cpp).
+	try {
+		auto &d = state->delivered[n.uk.id.raw_u64];
+		for (auto &r : ext->pending) {
+			if (d.size() >= max_names) {
+				d.pop_front(); // unread for too long: the user must rescan
+				out.ret_data[0] |= KEVENT_INODE_OVERFLOW;
+			}
+			d.push_back(std::move(r));
 		}
-		d.push_back(std::move(r));
+	} catch (const std::bad_alloc &) {
+		out.ret_data[0] |= KEVENT_INODE_OVERFLOW;
+		out.ret_data[1] = 0;
 	}
 	ext->pending.clear();
 }

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <memory>
+#include <new>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -68,7 +69,13 @@ int attach(origin_services &svc, knode &n, const ukevent &, bool &) {
 	long fd = syscall(SYS_pidfd_open, static_cast<pid_t>(n.uk.id.raw[0]), 0);
 	if (fd < 0)
 		return -errno; // ESRCH: no such process; ENOSYS: kernel < 5.3
-	auto ext = std::make_unique<proc_ext>(svc, n, static_cast<int>(fd));
+	std::unique_ptr<proc_ext> ext;
+	try {
+		ext = std::make_unique<proc_ext>(svc, n, static_cast<int>(fd));
+	} catch (const std::bad_alloc &) {
+		::close(static_cast<int>(fd)); // not owned by anyone yet
+		throw;
+	}
 	// An exited process makes the pidfd readable at once: the ADD's look
 	// at the backend finds it ready at add.
 	if (int r = svc.watch_source(*ext, ext->pidfd, POLLIN); r < 0)

@@ -21,6 +21,7 @@
 #include <csignal>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <sys/eventfd.h>
 #include <sys/poll.h>
 #include <unistd.h>
@@ -200,16 +201,27 @@ int attach(origin_services &svc, knode &n, const ukevent &, bool &) {
 	std::unique_ptr<signal_state> fresh;
 	if (!st)
 		fresh = std::make_unique<signal_state>(svc);
+	auto *state = fresh ? fresh.get() : static_cast<signal_state *>(st.get());
+	// Every allocation before the handler goes in: out of memory after it
+	// would leave the process's disposition changed (tests/regress/
+	// signal_add_oom_keeps_handler_test.cpp).
+	state->kevents.reserve(state->kevents.size() + 1);
 	if (int r = watch_signal(sig, nomask(n.uk)); r < 0)
 		return r;
 	if (fresh) {
-		if (int r = svc.watch_source(*fresh, notify_fd.load(), POLLIN); r < 0) {
+		int r;
+		try {
+			r = svc.watch_source(*fresh, notify_fd.load(), POLLIN);
+		} catch (const std::bad_alloc &) {
+			unwatch_signal(sig, nomask(n.uk));
+			throw;
+		}
+		if (r < 0) {
 			unwatch_signal(sig, nomask(n.uk));
 			return r;
 		}
 		st = std::move(fresh);
 	}
-	auto *state = static_cast<signal_state *>(st.get());
 	ext->node = &n;
 	// Deliveries before the ADD are not this kevent's.
 	ext->seen = slots[sig].count.load(std::memory_order_acquire);

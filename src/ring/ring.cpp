@@ -18,7 +18,7 @@ int ring::create_shared(unsigned size, std::unique_ptr<ring> &out) {
 	// ftruncate reserves no memory: pages come into being when the
 	// library first writes to them (take8's "a page only when needed").
 	if (ftruncate(fd.get(), static_cast<off_t>(len)) < 0)
-		return -errno;
+		return errno == ENOSPC || errno == EFBIG ? -ENOMEM : -errno; // as documented
 	void *p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
 	if (p == MAP_FAILED)
 		return -errno;
