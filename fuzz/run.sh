@@ -21,8 +21,9 @@ for target in differential abi; do
 	log=$build/$target.log
 	echo "fuzz: $target for ${seconds}s (log: $log)"
 	# -timeout: no single input may take 10 s (nothing here may block);
-	# -rss_limit_mb: a ring or a batch that grows without bound is a bug.
-	if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+	# -rss_limit_mb: a ring or a batch that grows without bound is a bug;
+	# -max_len: room for 64 operations (an entry takes 6 bytes).
+	if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=600 \
 		-print_final_stats=1 -artifact_prefix="$art/" \
 		"$work" "$src/corpus/$target" >"$log" 2>&1; then
 		status=1

@@ -152,7 +152,7 @@ private:
 		case 10:
 			return INT_MIN;
 		default:
-			return 0x7ffff; // past what the descriptor table covers? no: 512k
+			return 1 << 22; // past the descriptor table (4M numbers)
 		}
 	}
 

@@ -80,9 +80,15 @@ public:
 	// skipped must not sit in a group that max_nr cuts). >= max_nr.
 	unsigned settle_max(unsigned max_nr) const;
 
-	// Check that `got[0..n)` is what kevent_get_events(max_nr) may deliver
-	// and take it. "" or what differs.
-	std::string take(unsigned max_nr, const ukevent *got, int n);
+	// Check that `got[0..n)` is what kevent_get_events may deliver and
+	// take it. "", what differs, or `inconclusive`: the order inside a
+	// group decides what the model cannot see (the harness stops there).
+	struct get_call {
+		unsigned min_nr, max_nr;
+		bool may_wait; // a timeout with time in it (not zero, not past)
+	};
+	std::string take(const get_call &c, const ukevent *got, int n);
+	static constexpr const char *inconclusive = "?";
 
 	size_t registered() const { return nodes_.size(); }
 	size_t ready() const { return ready_.size(); }
@@ -110,6 +116,7 @@ private:
 	// skips it. `apply`: also change the registration as the check does.
 	std::optional<ukevent> predict(uint64_t h, bool apply);
 	bool skipped(uint64_t h) const;
+	std::string take_round(unsigned max_nr, const ukevent *got, int n, unsigned &k);
 	void deliver(uint64_t h);
 	void skip(uint64_t h);
 
