@@ -305,6 +305,8 @@ private:
 		unsigned s = r.u8() % queue_slots;
 		if (slots_[s].live)
 			return; // one queue per slot; close first
+		if (slots_[s].stale)
+			stale_.push_back(slots_[s].fd); // finish() still names it
 		uint8_t how = r.u8();
 		unsigned size = r.count();
 		unsigned fl = how & 0x80 ? r.u32()
@@ -428,11 +430,16 @@ private:
 	}
 
 	void finish() {
+		// A queue closed with close(2) lives until a call names its
+		// number again (or kevent_init reuses it): name each one.
+		for (auto &q : slots_)
+			if (q.stale)
+				stale_.push_back(q.fd);
+		for (int fd : stale_)
+			kevent_close(fd); // EBADF/EINVAL (or a live queue's number)
 		for (auto &q : slots_) {
 			if (q.live)
 				check("kevent_close", kevent_close(q.fd));
-			else if (q.stale)
-				kevent_close(q.fd); // EBADF/EINVAL; frees the stale queue
 			q = queue_slot{};
 		}
 		kevent_stats st{};
@@ -449,6 +456,7 @@ private:
 	std::vector<std::unique_ptr<uint64_t[]>> rings_; // outlive the queues
 	std::vector<ukevent> events_;
 	std::vector<int> extra_fds_;
+	std::vector<int> stale_; // numbers of queues closed with close(2)
 	int pipe_r_ = -1, pipe_w_ = -1, sock_a_ = -1, sock_b_ = -1, dir_ = -1, file_ = -1;
 	timespec ts_{};
 	alignas(8) char names_[512];
