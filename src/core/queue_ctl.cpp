@@ -4,6 +4,7 @@
 #include "core/queue.hpp"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <new>
 #include <vector>
 
@@ -114,8 +115,15 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 				return r;
 		}
 		fd_watch *w = fds_.find(fd);
-		if (w && w->in_backend && be_->watching(fd) != descriptor_match::same)
+		if (w && w->in_backend && be_->watching(fd) != descriptor_match::same) {
 			break_watch(w, EBADF);
+			w = nullptr;
+		}
+		// A number that is not open fails before the fd table (4 bytes
+		// a number) grows to it: else any int in a request sizes it
+		// (tests/regress/huge_fd_add_test).
+		if (!w && !o.check_kind && fcntl(fd, F_GETFD) < 0)
+			return EBADF;
 	}
 	if (reg_.find(key_of(e)))
 		return EEXIST;
