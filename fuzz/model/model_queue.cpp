@@ -306,7 +306,6 @@ int model_queue::prepare_add(const ukevent &e, uint64_t &out) {
 		}
 	} else if (e.type == KEVENT_TIMER) {
 		int64_t interval = timer_interval(e);
-		bool one_expiry = (e.req_flags & KEVENT_REQ_ONESHOT) || interval == 0;
 		int64_t now = now_on(e), expiry;
 		if (e.event & KEVENT_TIMER_ABSTIME) {
 			if (e.ret_data[1] >= ns_per_s) {
@@ -318,7 +317,8 @@ int model_queue::prepare_add(const ukevent &e, uint64_t &out) {
 			expiry = now + interval; // intervals stay far below overflow
 		}
 		if (expiry <= now) {
-			if ((e.req_flags & KEVENT_REQ_ONESHOT) || one_expiry) {
+			// (Interval 0 without ONESHOT was refused by validate.)
+			if (e.req_flags & KEVENT_REQ_ONESHOT) {
 				r.uk.ret_data[0] = 1; // a one-shot already due: ready at ADD
 				r.add_ready = true;
 			} else {
