@@ -1,11 +1,12 @@
 # A thin wrapper over the CMake presets in CMakePresets.json.
-#   make [build] | test | asan | tsan | demo | format | lint | install PREFIX=... | deb | clean
+#   make [build] | test | asan | tsan | fuzz | demo | format | lint | install PREFIX=... | deb | clean
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
 SOURCES = $(shell find include src tests examples bench fuzz \
 	    \( -name '*.[ch]' -o -name '*.[ch]pp' \) 2>/dev/null)
 
-.PHONY: all build deps test asan tsan demo format lint install deb clean
+.PHONY: all build deps test asan tsan fuzz demo format lint install deb clean
 
 all: build
 
@@ -29,6 +30,14 @@ tsan: deps
 	cmake --preset tsan
 	cmake --build --preset tsan -j$(JOBS)
 	ctest --preset tsan -j2 --output-on-failure
+
+# The libFuzzer targets (clang 14), FUZZ_SECONDS each, from the committed
+# corpora (fuzz/run.sh; new inputs go to build/fuzz/corpus, not the tree).
+fuzz:
+	@scripts/install-deps base fuzz
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j$(JOBS)
+	fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
 
 demo: build
 	bash scripts/demo.sh build/default

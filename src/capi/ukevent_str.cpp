@@ -171,7 +171,10 @@ void add_data(writer &w, const ukevent &ev) {
 	auto d1 = static_cast<int32_t>(ev.ret_data[1]);
 	if ((ev.ret_flags & KEVENT_RET_BROKEN) && d1 < 0) {
 		char msg[128] = "";
-		w.add("%" PRId32 " (%s)]", d1, error_text(strerror_r(-d1, msg, sizeof msg), msg));
+		// Negated as unsigned: -INT32_MIN overflows an int32_t (UB;
+		// tests/regress/ukevent_str_int_min_test).
+		int err = static_cast<int>(0u - ev.ret_data[1]);
+		w.add("%" PRId32 " (%s)]", d1, error_text(strerror_r(err, msg, sizeof msg), msg));
 	} else {
 		w.add("%" PRIu32 "]", ev.ret_data[1]);
 	}

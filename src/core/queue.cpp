@@ -281,6 +281,14 @@ bool queue::recheck(knode *n) {
 		n->broken_errno = EBADF;
 		return true;
 	}
+	return poll_now(n);
+}
+
+// What the fd of n says now (one poll(2)), in n's terms: ret_data[0] = the
+// bits that fire; BROKEN noted. True if it fires or is broken. The caller
+// knows the number still names the watched file.
+bool queue::poll_now(knode *n) {
+	const origin_ops &o = origin_for(n->uk.type);
 	pollfd p{n->fd(), static_cast<short>(o.interest(n->uk)), 0};
 	if (::poll(&p, 1, 0) < 0)
 		return true;

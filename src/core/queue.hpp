@@ -106,6 +106,7 @@ private:
 	void expire_timers();
 	int harvest_now();
 	bool recheck(knode *n);
+	bool poll_now(knode *n);
 	unsigned take(ukevent *buf, unsigned max);
 	void publish();
 

@@ -1,0 +1,35 @@
+// differential — run one decoded program on the model and on a real queue
+// of each backend, in lockstep, and report the first difference in what
+// either returns or delivers (return values, every field of every entry
+// written back or delivered, the registered/ready/delivered/broken
+// counters), or a leak after the queue is closed.
+//
+// Shared by the libFuzzer target (differential_fuzzer.cpp, clang) and the
+// corpus replay in the normal test suite (tests/model, gcc).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#ifndef KEVENT_INIT_URING
+#define KEVENT_INIT_URING 2u // before the io_uring backend lands in kevent.h
+#endif
+
+namespace kevent_diff {
+
+struct backend_choice {
+	unsigned flags;
+	const char *name;
+};
+
+// Every backend the library may offer; one that kevent_init refuses here
+// (ENOSYS, EINVAL, EOPNOTSUPP) is skipped quietly.
+std::vector<backend_choice> backends();
+
+// "" when the backends agree with the model, else what differed and the
+// operation that showed it. `ran` (optional) counts the backends that ran.
+std::string run_differential(const uint8_t *data, size_t size, unsigned *ran = nullptr);
+
+} // namespace kevent_diff

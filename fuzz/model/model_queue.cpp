@@ -1,0 +1,595 @@
+#include "model_queue.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <poll.h>
+#include <time.h>
+
+namespace kevent_model {
+
+namespace {
+
+constexpr int64_t ns_per_s = 1000000000;
+constexpr uint32_t always_reported = POLLERR | POLLHUP; // epoll and poll add them
+
+void fail_entry(ukevent &e, int err) {
+	e.ret_flags = KEVENT_RET_BROKEN | KEVENT_RET_DONE;
+	e.ret_data[1] = static_cast<uint32_t>(-err);
+}
+
+int64_t now_on(const ukevent &uk) {
+	clockid_t c = (uk.event & KEVENT_TIMER_REALTIME)   ? CLOCK_REALTIME
+		      : (uk.event & KEVENT_TIMER_BOOTTIME) ? CLOCK_BOOTTIME
+							   : CLOCK_MONOTONIC;
+	timespec t{};
+	clock_gettime(c, &t);
+	return int64_t(t.tv_sec) * ns_per_s + t.tv_nsec;
+}
+
+model_key key_of(const ukevent &uk) { return {uk.id.raw_u64, uk.type}; }
+
+} // namespace
+
+std::string describe(const ukevent &uk) {
+	char b[200];
+	std::snprintf(b, sizeof b,
+		      "{id=0x%" PRIx64 " type=%u event=0x%x req=0x%x ret=0x%x data=[0x%x,%d] "
+		      "cookie=%u:%u}",
+		      uk.id.raw_u64, uk.type, uk.event, uk.req_flags, uk.ret_flags, uk.ret_data[0],
+		      static_cast<int32_t>(uk.ret_data[1]), uk.user[0], uk.user[1]);
+	return b;
+}
+
+// ---- the files behind numbers ------------------------------------------------
+
+int model_queue::slot_of(int fd) const {
+	int s = fd - first_fd_;
+	return (s >= 0 && s < int(slot_count)) ? s : -1;
+}
+
+const sim_file *model_queue::file_of(int fd) const {
+	int s = slot_of(fd);
+	if (s < 0 || !world_.file(unsigned(s)).open)
+		return nullptr; // a number the harness never opens
+	return &world_.file(unsigned(s));
+}
+
+// Does the kernel still hold the item? It goes with the file it was armed on.
+bool model_queue::alive(int fd, const sim_watch &w) const {
+	const sim_file *f = file_of(fd);
+	return w.in_backend && f && f->gen == w.gen;
+}
+
+void model_queue::on_wakeup(unsigned slot, wakeup wk) {
+	if (!wk.sent)
+		return;
+	int fd = first_fd_ + int(slot);
+	auto it = watches_.find(fd);
+	if (it == watches_.end() || !alive(fd, it->second))
+		return;
+	// ep_poll_callback: a keyed wake-up nobody on the item asked for is
+	// ignored; a keyless one queues it. Readiness is checked at report.
+	if (wk.key == 0 || (wk.key & (it->second.armed | always_reported)))
+		it->second.queued = true;
+}
+
+// ---- watches (semantics.md "Delivery modes on epoll") -----------------------
+
+// The library's sync_watch: tell the backend what the kevents on fd want.
+// 0, or an errno when the kernel refuses (the file is gone).
+int model_queue::sync_watch(int fd, bool force) {
+	sim_watch &w = watches_.at(fd);
+	uint32_t want = 0;
+	bool level = false, wake_all = false;
+	for (uint64_t h : w.regs) {
+		const registration &r = nodes_.at(h);
+		want |= interest(r.uk);
+		level |= (r.uk.req_flags & KEVENT_REQ_LEVEL) != 0;
+		wake_all |= (r.uk.req_flags & KEVENT_REQ_WAKEUP_ALL) != 0;
+	}
+	bool exclusive = !wake_all;
+	if (w.regs.empty()) {
+		watches_.erase(fd); // EPOLL_CTL_DEL, whose failure does not matter
+		return 0;
+	}
+	// A narrower interest keeps the wider watch; mode changes re-arm.
+	if (!force && w.in_backend && (want & ~w.armed) == 0 && level == w.level &&
+	    exclusive == w.exclusive)
+		return 0;
+	if (w.in_backend && !force)
+		want |= w.armed;
+	const sim_file *f = file_of(fd);
+	if (w.in_backend ? !alive(fd, w) : !f)
+		return EBADF;
+	if (!w.in_backend)
+		w.gen = f->gen;
+	// EPOLL_CTL_MOD keeps a queued item queued; DEL+ADD (exclusivity
+	// cannot be MODified) and a first ADD start afresh. Both poll the
+	// file and queue the item if it is ready.
+	bool ready_now = (f->revents() & (want | always_reported)) != 0;
+	bool mod = w.in_backend && !w.exclusive && !exclusive;
+	w.queued = (mod && w.queued) || ready_now;
+	w.in_backend = true;
+	w.armed = want;
+	w.level = level;
+	w.exclusive = exclusive;
+	return 0;
+}
+
+int model_queue::attach_fd(uint64_t h) {
+	registration &r = nodes_.at(h);
+	int fd = static_cast<int>(r.uk.id.raw[0]);
+	sim_watch &w = watches_[fd]; // created when missing
+	w.regs.insert(w.regs.begin(), h);
+	r.attached = true;
+	if (int err = sync_watch(fd, false)) {
+		auto &regs = watches_.at(fd).regs;
+		regs.erase(std::find(regs.begin(), regs.end(), h));
+		r.attached = false;
+		sync_watch(fd, false);
+		return err;
+	}
+	// SPEC §4: ready at the time of ADD is about the file's state now,
+	// whatever the watch of other kevents on the number did before.
+	const sim_file *f = file_of(fd);
+	fd_outcome o = translate(r.uk, f->revents() & (interest(r.uk) | always_reported));
+	if (o.fired || o.broken) {
+		r.uk.ret_data[0] |= o.fired;
+		r.add_ready = true;
+		if (o.broken && !r.broken) {
+			r.broken = true;
+			r.broken_errno = o.err;
+		}
+	}
+	return 0;
+}
+
+// The file behind fd is gone: its kevents are delivered once, BROKEN, and
+// leave the registry at once so that the number can be registered again.
+void model_queue::break_watch(int fd, int err) {
+	std::vector<uint64_t> regs = watches_.at(fd).regs;
+	watches_.erase(fd);
+	ready_.open();
+	for (uint64_t h : regs) {
+		registration &r = nodes_.at(h);
+		r.attached = false;
+		if (r.in_registry) {
+			registry_.erase(key_of(r.uk));
+			r.in_registry = false;
+		}
+		r.broken = true;
+		r.broken_errno = err;
+		if (r.adding)
+			r.add_ready = true;
+		else
+			make_ready(h);
+	}
+	ready_.close();
+}
+
+// ---- registrations -------------------------------------------------------------
+
+void model_queue::make_ready(uint64_t h) {
+	registration &r = nodes_.at(h);
+	if (r.adding) {
+		r.add_ready = true;
+		return;
+	}
+	if (r.on_ready)
+		return; // coalesced
+	r.on_ready = true;
+	ready_.push(h);
+}
+
+void model_queue::free_node(uint64_t h) {
+	registration &r = nodes_.at(h);
+	if (r.on_ready)
+		ready_.unlink(h);
+	if (r.in_registry)
+		registry_.erase(key_of(r.uk));
+	if (r.attached) {
+		int fd = static_cast<int>(r.uk.id.raw[0]);
+		auto &regs = watches_.at(fd).regs;
+		regs.erase(std::find(regs.begin(), regs.end(), h));
+		nodes_.erase(h);
+		if (sync_watch(fd, false) != 0)
+			break_watch(fd, EBADF); // the others lost their file too
+		return;
+	}
+	nodes_.erase(h);
+}
+
+// One look at the backend: report queued items whose file fires, expire
+// due timers. Everything it finds became ready together: one group.
+void model_queue::harvest() {
+	ready_.open();
+	std::vector<int> fds;
+	for (auto &[fd, w] : watches_)
+		fds.push_back(fd);
+	for (int fd : fds) {
+		auto it = watches_.find(fd);
+		if (it == watches_.end())
+			continue;
+		sim_watch &w = it->second;
+		if (!alive(fd, w))
+			w.queued = false; // the kernel dropped it with the file
+		if (!w.queued)
+			continue;
+		uint32_t ev = file_of(fd)->revents() & (w.armed | always_reported);
+		w.queued = ev != 0 && w.level; // level items stay queued
+		if (!ev)
+			continue;
+		for (uint64_t h : std::vector<uint64_t>(w.regs)) {
+			registration &r = nodes_.at(h);
+			fd_outcome o = translate(r.uk, ev);
+			if (!o.fired && !o.broken)
+				continue;
+			r.uk.ret_data[0] |= o.fired;
+			if (o.broken && !r.broken) {
+				r.broken = true;
+				r.broken_errno = o.err;
+			}
+			make_ready(h);
+		}
+	}
+	for (auto &[h, r] : nodes_) {
+		if (!r.timer_due)
+			continue;
+		r.timer_due = false; // periodic ones: the next period is a day away
+		r.uk.ret_data[0] = r.uk.ret_data[0] == UINT32_MAX ? UINT32_MAX
+								  : r.uk.ret_data[0] + 1;
+		make_ready(h);
+	}
+	ready_.close();
+}
+
+// ---- kevent_ctl ----------------------------------------------------------------
+
+int model_queue::ctl(unsigned cmd, std::vector<ukevent> &arg) {
+	if (arg.empty())
+		return 0; // READY with num == 0 only wakes waiters: none here
+	switch (cmd) {
+	case KEVENT_CTL_ADD:
+		return ctl_add(arg);
+	case KEVENT_CTL_READY:
+		return ctl_ready(arg);
+	default:
+		ctl_remove_modify(cmd, arg);
+		return 0;
+	}
+}
+
+// 0 and a registration marked `adding`, or the entry's errno.
+int model_queue::prepare_add(const ukevent &e, uint64_t &out) {
+	if (e.type >= KEVENT_MAX)
+		return EINVAL;
+	if (int r = validate_request(e))
+		return r;
+	if (is_fd_origin(e.type)) {
+		int fd = static_cast<int>(e.id.raw[0]);
+		if (e.id.raw[1] != 0)
+			return EINVAL;
+		if (fd < 0)
+			return EBADF;
+		const sim_file *f = file_of(fd);
+		// SOCKET and PIPE check the kind of file first (fstat); POLL
+		// learns from the backend that the number is not open.
+		if (e.type != KEVENT_POLL) {
+			if (!f)
+				return EBADF;
+			bool sock = f->kind == file_kind::socket;
+			if (sock != (e.type == KEVENT_SOCKET))
+				return EINVAL;
+		}
+		// semantics.md "BROKEN, closed and reused fds": an ADD naming the
+		// number finds out that the watched file is gone.
+		auto it = watches_.find(fd);
+		if (it != watches_.end() && it->second.in_backend && !alive(fd, it->second))
+			break_watch(fd, EBADF);
+	}
+	if (registry_.count(key_of(e)))
+		return EEXIST;
+
+	uint64_t h = next_handle_++;
+	registration &r = nodes_[h];
+	r.uk = e;
+	r.uk.ret_flags = 0;
+	r.uk.ret_data[0] = r.uk.ret_data[1] = 0;
+	r.adding = true;
+	if (is_fd_origin(e.type)) {
+		if (int err = attach_fd(h)) {
+			nodes_.erase(h);
+			return err;
+		}
+	} else if (e.type == KEVENT_TIMER) {
+		int64_t interval = timer_interval(e);
+		int64_t now = now_on(e), expiry;
+		if (e.event & KEVENT_TIMER_ABSTIME) {
+			if (e.ret_data[1] >= ns_per_s) {
+				nodes_.erase(h);
+				return EINVAL;
+			}
+			expiry = int64_t(e.ret_data[0]) * ns_per_s + e.ret_data[1];
+		} else {
+			expiry = now + interval; // intervals stay far below overflow
+		}
+		if (expiry <= now) {
+			// (Interval 0 without ONESHOT was refused by validate.)
+			if (e.req_flags & KEVENT_REQ_ONESHOT) {
+				r.uk.ret_data[0] = 1; // a one-shot already due: ready at ADD
+				r.add_ready = true;
+			} else {
+				r.timer_due = true; // fires at the next look
+			}
+		}
+	} else if (e.type == KEVENT_UNOTIFY && (e.req_flags & KEVENT_REQ_READY)) {
+		r.uk.ret_data[0] = e.ret_data[0];
+		r.uk.ret_data[1] = e.ret_data[1];
+	}
+	if (e.req_flags & KEVENT_REQ_READY)
+		r.add_ready = true;
+	registry_[key_of(e)] = h;
+	r.in_registry = true;
+	out = h;
+	return 0;
+}
+
+int model_queue::ctl_add(std::vector<ukevent> &arg) {
+	std::vector<std::pair<uint64_t, int>> out(arg.size());
+	bool need_harvest = false;
+	for (size_t i = 0; i < arg.size(); i++) {
+		uint64_t h = 0;
+		int err = prepare_add(arg[i], h);
+		out[i] = {h, err};
+		if (!err && is_fd_origin(arg[i].type))
+			need_harvest = true;
+	}
+	if (need_harvest)
+		harvest();
+	unsigned k = 0;
+	for (size_t i = 0; i < arg.size(); i++) {
+		auto [h, err] = out[i];
+		if (err) {
+			ukevent e = arg[i];
+			fail_entry(e, err);
+			arg[k++] = e;
+			continue;
+		}
+		registration &r = nodes_.at(h);
+		r.adding = false;
+		if (!r.add_ready)
+			continue;
+		r.add_ready = false;
+		if (r.broken || !(r.uk.req_flags & KEVENT_REQ_ALWAYS_QUEUE)) {
+			ukevent e = r.uk;
+			e.ret_flags = KEVENT_RET_DONE;
+			if (r.broken) {
+				e.ret_flags |= KEVENT_RET_BROKEN;
+				e.ret_data[1] = static_cast<uint32_t>(-r.broken_errno);
+			}
+			arg[k++] = e;
+			free_node(h);
+		} else {
+			make_ready(h);
+		}
+	}
+	return static_cast<int>(k);
+}
+
+void model_queue::ctl_remove_modify(unsigned cmd, std::vector<ukevent> &arg) {
+	bool need_harvest = false;
+	for (ukevent &e : arg) {
+		auto it = e.type < KEVENT_MAX ? registry_.find(key_of(e)) : registry_.end();
+		if (it == registry_.end()) {
+			fail_entry(e, ENOENT);
+			continue;
+		}
+		uint64_t h = it->second;
+		if (cmd == KEVENT_CTL_REMOVE) {
+			free_node(h);
+			e.ret_flags = KEVENT_RET_DONE;
+			continue;
+		}
+		registration &r = nodes_.at(h);
+		// The interval is the key and the clock its meaning: a timer's
+		// event bits cannot change.
+		if (validate_request(e) != 0 || (e.type == KEVENT_TIMER && e.event != r.uk.event)) {
+			fail_entry(e, EINVAL);
+			continue;
+		}
+		r.uk.event = e.event;
+		r.uk.req_flags = e.req_flags;
+		r.uk.ptr = e.ptr;
+		r.uk.ret_flags = 0;
+		e.ret_flags = KEVENT_RET_DONE;
+		if (r.attached) {
+			int fd = static_cast<int>(r.uk.id.raw[0]);
+			if (sync_watch(fd, true) != 0) {
+				fail_entry(e, EBADF);
+				break_watch(fd, EBADF);
+				continue;
+			}
+			need_harvest = true;
+		}
+	}
+	if (need_harvest)
+		harvest();
+}
+
+int model_queue::ctl_ready(std::vector<ukevent> &arg) {
+	int marked = 0;
+	unsigned k = 0;
+	for (ukevent &e : arg) {
+		auto it = e.type < KEVENT_MAX ? registry_.find(key_of(e)) : registry_.end();
+		if (it == registry_.end()) {
+			ukevent c = e;
+			fail_entry(c, ENOENT);
+			arg[k++] = c;
+			continue;
+		}
+		registration &r = nodes_.at(it->second);
+		if (r.uk.type == KEVENT_UNOTIFY) {
+			r.uk.ret_data[0] = e.ret_data[0]; // two words of payload
+			r.uk.ret_data[1] = e.ret_data[1];
+		} else if (r.uk.type == KEVENT_TIMER && r.uk.ret_data[0] == 0) {
+			r.uk.ret_data[0] = 1; // a forced expiry still reports one
+		}
+		make_ready(it->second);
+		marked++;
+	}
+	return marked;
+}
+
+// ---- delivery ------------------------------------------------------------------
+
+std::optional<ukevent> model_queue::predict(uint64_t h, bool apply) {
+	registration copy = nodes_.at(h);
+	registration &r = apply ? nodes_.at(h) : copy;
+	if (!r.broken && (r.uk.req_flags & KEVENT_REQ_LAST_CHECK) && is_fd_origin(r.uk.type)) {
+		int fd = static_cast<int>(r.uk.id.raw[0]);
+		auto it = watches_.find(fd);
+		if (it == watches_.end() || !alive(fd, it->second)) {
+			r.broken = true; // the number no longer names the file
+			r.broken_errno = EBADF;
+		} else {
+			const sim_file *f = file_of(fd);
+			fd_outcome o =
+				translate(r.uk, f->revents() & (interest(r.uk) | always_reported));
+			r.uk.ret_data[0] = o.fired;
+			if (o.broken) {
+				r.broken = true;
+				r.broken_errno = o.err;
+			} else if (!o.fired) {
+				return std::nullopt;
+			}
+		}
+	}
+	ukevent out = r.uk;
+	if (r.broken) {
+		out.ret_flags = KEVENT_RET_BROKEN | KEVENT_RET_DONE;
+		out.ret_data[1] = static_cast<uint32_t>(-r.broken_errno);
+	} else {
+		out.ret_flags = (r.uk.req_flags & KEVENT_REQ_ONESHOT) ? KEVENT_RET_DONE : 0;
+	}
+	return out;
+}
+
+bool model_queue::skipped(uint64_t h) const {
+	return !const_cast<model_queue *>(this)->predict(h, false).has_value();
+}
+
+void model_queue::deliver(uint64_t h) {
+	registration &r = nodes_.at(h);
+	delivered_++;
+	if (r.broken) {
+		broken_++;
+		free_node(h);
+	} else if (r.uk.req_flags & KEVENT_REQ_ONESHOT) {
+		free_node(h);
+	} else {
+		r.on_ready = false;
+		ready_.unlink(h);
+		r.uk.ret_data[0] = r.uk.ret_data[1] = 0;
+	}
+}
+
+void model_queue::skip(uint64_t h) {
+	registration &r = nodes_.at(h);
+	r.on_ready = false;
+	ready_.unlink(h);
+	r.uk.ret_data[0] = r.uk.ret_data[1] = 0; // stays registered
+}
+
+unsigned model_queue::settle_max(unsigned max_nr) const {
+	for (int round = 0; round < 4; round++) {
+		model_queue m = *this;
+		if (m.ready_.size() < max_nr)
+			m.harvest();
+		unsigned budget = max_nr, need = max_nr;
+		for (const auto &g : m.ready_.groups()) {
+			unsigned pass = 0, fail = 0;
+			for (uint64_t h : g)
+				(m.skipped(h) ? fail : pass)++;
+			if (fail && budget <= pass) {
+				need += pass + 1 - budget; // see every skip of this group
+				budget = pass + 1;
+			}
+			if (budget <= pass)
+				break;
+			budget -= pass;
+		}
+		if (need == max_nr)
+			return max_nr;
+		max_nr = need;
+	}
+	return max_nr;
+}
+
+std::string model_queue::take(const get_call &c, const ukevent *got, int n) {
+	if (n < 0 || unsigned(n) > c.max_nr)
+		return "returned " + std::to_string(n) + " for max_nr " + std::to_string(c.max_nr);
+	if (ready_.size() < c.max_nr)
+		harvest();
+	unsigned k = 0;
+	std::string d = take_round(c.max_nr, got, n, k);
+	// Everything skipped (LAST_CHECK) and fewer than min_nr ready: a call
+	// with time left keeps waiting, which looks at the backend again. In
+	// a world that stands still, one more look finds all there is.
+	if (d.empty() && k == 0 && c.min_nr > 0 && c.may_wait) {
+		harvest();
+		d = take_round(c.max_nr, got, n, k);
+	}
+	if (!d.empty())
+		return d;
+	if (k < unsigned(n))
+		return "delivered " + std::to_string(n) + ", the model had " + std::to_string(k) +
+		       "; extra: " + describe(got[k]);
+	return "";
+}
+
+// Take from the ready list as the library's take() does, matching got[k..n).
+std::string model_queue::take_round(unsigned max_nr, const ukevent *got, int n, unsigned &k) {
+	while (!ready_.empty() && k < max_nr) {
+		std::vector<uint64_t> g = ready_.groups().front();
+		unsigned pass = 0;
+		for (uint64_t h : g)
+			pass += !skipped(h);
+		// The whole group is seen (settle_max): skips happen, whatever
+		// the order inside it.
+		if (pass < g.size()) {
+			if (max_nr - k <= pass)
+				return inconclusive; // a second look found such a group
+			for (uint64_t h : g)
+				if (skipped(h))
+					skip(h);
+			continue;
+		}
+		if (k == unsigned(n))
+			return "delivered " + std::to_string(n) + ", the model has " +
+			       describe(*predict(g.front(), false)) + " and more ready";
+		uint64_t match = 0;
+		for (uint64_t h : g) {
+			std::optional<ukevent> want = predict(h, false);
+			if (std::memcmp(&*want, &got[k], sizeof(ukevent)) == 0) {
+				match = h;
+				break;
+			}
+		}
+		if (!match) {
+			std::string s = "event " + std::to_string(k) + " " + describe(got[k]) +
+					" is none of the model's next group:";
+			for (uint64_t h : g)
+				s += " " + describe(*predict(h, false));
+			return s;
+		}
+		predict(match, true);
+		deliver(match);
+		k++;
+	}
+	return "";
+}
+
+} // namespace kevent_model
