@@ -332,11 +332,14 @@ template <class Loop> int run_idle_scaling(const options &o) {
 }
 
 // ---- async_pummel: libuv's benchmark-async-pummel.c -----------------------
-// `threads` threads send wake-ups to the loop as fast as they can; the loop
-// counts its callbacks until `n`. Libraries coalesce wake-ups differently
-// (Asio runs one handler per post), so sends per callback is printed too.
+// `threads` threads send wake-ups to the loop as fast as they can for
+// `seconds`; the loop counts its callbacks (libuv's version stops at a
+// count; a time limit keeps a starved loop from running for minutes on a
+// busy machine). Libraries coalesce wake-ups differently (Asio runs one
+// handler per post), so sends per callback is printed too.
 template <class Loop> int run_async_pummel(const options &o) {
-	size_t threads = o.num("threads", 1), n = o.num("n", 1000000);
+	size_t threads = o.num("threads", 1);
+	double secs = o.real("seconds", 1);
 	Loop loop(o);
 	typename Loop::async a;
 	struct state {
@@ -349,7 +352,7 @@ template <class Loop> int run_async_pummel(const options &o) {
 	syscall_window sys;
 	sys.enable();
 	std::vector<std::thread> pool;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), end = t0 + uint64_t(secs * 1e9), t1;
 	for (size_t i = 0; i < threads; ++i)
 		pool.emplace_back([&] {
 			uint64_t s = 0;
@@ -359,19 +362,19 @@ template <class Loop> int run_async_pummel(const options &o) {
 			}
 			st.sends += s;
 		});
-	while (st.callbacks < n)
+	while ((t1 = now_ns()) < end)
 		loop.run_once(true);
-	uint64_t ns = now_ns() - t0;
 	st.done = true;
+	size_t callbacks = st.callbacks;
 	for (auto &t : pool)
 		t.join();
 	sys.disable();
 	loop.async_stop(a);
 	loop.finish();
 	result(("threads" + std::to_string(threads)).c_str())
-		.add("callbacks_per_s", double(st.callbacks) / (double(ns) / 1e9))
-		.add("sends_per_callback", double(st.sends) / double(st.callbacks))
-		.add("events", double(st.callbacks));
+		.add("callbacks_per_s", double(callbacks) / (double(t1 - t0) / 1e9))
+		.add("sends_per_callback", double(st.sends) / double(callbacks ? callbacks : 1))
+		.add("events", double(callbacks));
 	return 0;
 }
 
