@@ -8,6 +8,7 @@
 // runner never depends on prose; anything else on stdout is commentary.
 #pragma once
 
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,7 +33,8 @@ public:
 			std::string_view a = argv[i];
 			auto eq = a.find('=');
 			if (eq == std::string_view::npos) {
-				std::fprintf(stderr, "bench: argument '%s' is not key=value\n", argv[i]);
+				std::fprintf(stderr, "bench: argument '%s' is not key=value\n",
+					     argv[i]);
 				std::exit(2);
 			}
 			kv_[std::string(a.substr(0, eq))] = std::string(a.substr(eq + 1));
@@ -155,6 +157,24 @@ inline uint64_t cap_pairs(uint64_t want, const char *what) {
 inline void make_pair(int sv[2]) {
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		die("socketpair");
+}
+
+// The wake-up of the raw rows (as libuv and libev do it): an eventfd that
+// any thread may signal; the loop reads it to reset it.
+inline int make_eventfd() {
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0)
+		die("eventfd");
+	return fd;
+}
+inline void signal_eventfd(int fd) {
+	uint64_t one = 1;
+	(void)!::write(fd, &one, sizeof one);
+}
+// True when the eventfd had been signalled (and is reset now).
+inline bool consume_eventfd(int fd) {
+	uint64_t v;
+	return ::read(fd, &v, sizeof v) == sizeof v;
 }
 
 // Resident set size in bytes (/proc/self/statm, pages).

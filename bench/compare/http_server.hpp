@@ -145,24 +145,11 @@ private:
 	std::vector<conn> conns_; // by fd number: never freed while the loop runs
 };
 
-inline int open_listener(unsigned port) {
-	int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		die("socket");
-	int one = 1;
-	::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	sockaddr_in sa{};
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(static_cast<uint16_t>(port));
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (::bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0 || ::listen(fd, 4096) < 0)
-		die("bind/listen");
-	return fd;
-}
-
 template <class Loop> int run_http(const options &o) {
 	::signal(SIGPIPE, SIG_IGN);
-	int lfd = open_listener(unsigned(o.num("port", 0)));
+	int lfd = http::open_listener(unsigned(o.num("port", 0)));
+	if (lfd < 0)
+		die("listen on 127.0.0.1");
 	sockaddr_in bound{};
 	socklen_t len = sizeof bound;
 	::getsockname(lfd, reinterpret_cast<sockaddr *>(&bound), &len);
@@ -178,8 +165,9 @@ template <class Loop> int run_http(const options &o) {
 // main() of every bench_cmp_<library>.
 template <class Loop> int bench_main(int argc, char **argv) {
 	if (argc < 2) {
-		std::fprintf(stderr, "usage: %s pipes|million_timers|timer_churn|ping_pongs|"
-				     "async_pummel|idle_scaling|memory|http [key=value ...]\n",
+		std::fprintf(stderr,
+			     "usage: %s pipes|million_timers|timer_churn|ping_pongs|"
+			     "async_pummel|idle_scaling|memory|http [key=value ...]\n",
 			     argv[0]);
 		return 2;
 	}

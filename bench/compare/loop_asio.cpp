@@ -22,8 +22,8 @@ public:
 	struct io {
 		std::optional<asio::posix::stream_descriptor> sd;
 		target t;
-		unsigned gen = 0; // bumped by stop: a completion of an older wait is dropped
-		bool writing = false;     // write interest wanted
+		unsigned gen = 0;     // bumped by stop: a completion of an older wait is dropped
+		bool writing = false; // write interest wanted
 		bool write_armed = false; // a wait_write is outstanding
 	};
 	struct timer {

@@ -8,7 +8,6 @@
 #include "workloads.hpp"
 
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 
 namespace {
 
@@ -19,17 +18,14 @@ public:
 	struct io {
 		int fd = -1;
 		uint32_t events = 0;
-		callback cb = nullptr;
-		void *arg = nullptr;
+		target t;
 	};
 	struct timer : heap_timer {
-		callback cb = nullptr;
-		void *arg = nullptr;
+		target t;
 	};
 	struct async {
 		io w;
-		callback cb = nullptr;
-		void *arg = nullptr;
+		target user;
 	};
 
 	explicit loop(const options &) {
@@ -41,7 +37,7 @@ public:
 	~loop() { ::close(ep_); }
 
 	void io_start(io &w, int fd, unsigned want, callback cb, void *arg) {
-		w = {fd, mask(want), cb, arg};
+		w = {fd, mask(want), {cb, arg}};
 		ctl(EPOLL_CTL_ADD, w);
 	}
 	void io_set_write(io &w, bool on) {
@@ -61,8 +57,7 @@ public:
 		if (t.pos != SIZE_MAX)
 			timers_.erase(&t);
 		t.deadline = now_ + ms * 1000000;
-		t.cb = cb;
-		t.arg = arg;
+		t.t = {cb, arg};
 		timers_.push(&t);
 	}
 	void timer_stop(timer &t) {
@@ -72,17 +67,11 @@ public:
 	void timer_close(timer &t) { timer_stop(t); }
 
 	void async_start(async &a, callback cb, void *arg) {
-		int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (fd < 0)
-			die("eventfd");
-		a.cb = cb;
-		a.arg = arg;
+		int fd = make_eventfd();
+		a.user = {cb, arg};
 		io_start(a.w, fd, want_read, on_async, &a);
 	}
-	void async_send(async &a) {
-		uint64_t one = 1;
-		(void)!::write(a.w.fd, &one, sizeof one);
-	}
+	void async_send(async &a) { signal_eventfd(a.w.fd); }
 	void async_stop(async &a) {
 		int fd = a.w.fd;
 		io_close(a.w);
@@ -98,13 +87,12 @@ public:
 			die("epoll_wait");
 		now_ = now_ns();
 		for (int i = 0; i < n; ++i) {
-			auto *w = static_cast<io *>(evs_[i].data.ptr);
-			w->cb(w->arg);
+			static_cast<io *>(evs_[i].data.ptr)->t();
 		}
 		while (!timers_.empty() && timers_.top()->deadline <= now_) {
 			timer *t = timers_.top();
 			timers_.erase(t);
-			t->cb(t->arg);
+			t->t();
 		}
 	}
 	void finish() {}
@@ -129,9 +117,8 @@ private:
 	}
 	static void on_async(void *arg) {
 		auto *a = static_cast<async *>(arg);
-		uint64_t v;
-		if (::read(a->w.fd, &v, sizeof v) == sizeof v)
-			a->cb(a->arg);
+		if (consume_eventfd(a->w.fd))
+			a->user();
 	}
 
 	int ep_;

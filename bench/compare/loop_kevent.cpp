@@ -43,19 +43,16 @@ public:
 	struct io : pending_ref {
 		int fd = -1;
 		uint32_t bits = 0;
-		callback cb = nullptr;
-		void *arg = nullptr;
+		target t;
 	};
 	struct timer : pending_ref {
 		uint32_t sec = 0, nsec = 0; // the key
 		bool armed = false;
-		callback cb = nullptr;
-		void *arg = nullptr;
+		target t;
 	};
 	struct async {
 		ukevent uk{};
-		callback cb = nullptr;
-		void *arg = nullptr;
+		target t;
 	};
 
 	explicit loop(const options &o) {
@@ -68,7 +65,8 @@ public:
 			ring_mem_.reset(new ukevent[ring_size + 1]); // header + slots, 8-aligned
 			ring = reinterpret_cast<kevent_ring *>(ring_mem_.get());
 		} else if (mode != "epoll") {
-			std::fprintf(stderr, "bench_cmp_kevent: mode must be epoll, uring or ring\n");
+			std::fprintf(stderr, "bench_cmp_kevent: mode must be epoll, uring or "
+					     "ring\n");
 			std::exit(2);
 		}
 		kfd_ = kevent_init(ring, ring ? ring_size : 0, flags);
@@ -83,8 +81,7 @@ public:
 
 	void io_start(io &w, int fd, unsigned want, callback cb, void *arg) {
 		w.fd = fd;
-		w.cb = cb;
-		w.arg = arg;
+		w.t = {cb, arg};
 		w.bits = (want & want_accept)  ? KEVENT_SOCKET_ACCEPT
 			 : (want & want_write) ? KEVENT_SOCKET_RECV | KEVENT_SOCKET_SEND
 					       : KEVENT_SOCKET_RECV;
@@ -128,8 +125,7 @@ public:
 		uint64_t ns = ms * 1000000 + (seq_++ % 1000000);
 		t.sec = uint32_t(ns / 1000000000);
 		t.nsec = uint32_t(ns % 1000000000);
-		t.cb = cb;
-		t.arg = arg;
+		t.t = {cb, arg};
 		t.armed = true;
 		ukevent uk = timer_kevent(t);
 		uk.event = KEVENT_TIMER_FIRED;
@@ -151,8 +147,7 @@ public:
 	void timer_close(timer &t) { timer_stop(t); }
 
 	void async_start(async &a, callback cb, void *arg) {
-		a.cb = cb;
-		a.arg = arg;
+		a.t = {cb, arg};
 		a.uk = ukevent{};
 		a.uk.type = KEVENT_UNOTIFY;
 		a.uk.id.raw_u64 = reinterpret_cast<uintptr_t>(&a);
@@ -175,8 +170,9 @@ public:
 		flush();
 		static const timespec zero{};
 		if (rv_.size()) {
-			if (rv_.wait(ring_size, block ? std::nullopt
-						      : std::optional<std::chrono::nanoseconds>(0)) == 0)
+			if (rv_.wait(ring_size,
+				     block ? std::nullopt
+					   : std::optional<std::chrono::nanoseconds>(0)) == 0)
 				return;
 			for (const ukevent &ev : rv_.entries())
 				dispatch(ev);
@@ -260,8 +256,7 @@ private:
 	void dispatch(const ukevent &ev) {
 		switch (ev.type) {
 		case KEVENT_SOCKET: {
-			auto *w = static_cast<io *>(ev.ptr);
-			w->cb(w->arg);
+			static_cast<io *>(ev.ptr)->t();
 			break;
 		}
 		case KEVENT_TIMER: {
@@ -270,12 +265,11 @@ private:
 			if (!t->armed || t->sec != ev.id.raw[0] || t->nsec != ev.id.raw[1])
 				break;
 			t->armed = false;
-			t->cb(t->arg);
+			t->t();
 			break;
 		}
 		case KEVENT_UNOTIFY: {
-			auto *a = static_cast<async *>(ev.ptr);
-			a->cb(a->arg);
+			static_cast<async *>(ev.ptr)->t();
 			break;
 		}
 		default:

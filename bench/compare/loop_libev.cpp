@@ -15,19 +15,16 @@ class loop {
 public:
 	struct io {
 		ev_io w;
-		callback cb = nullptr;
-		void *arg = nullptr;
+		target t;
 		int fd = -1;
 	};
 	struct timer {
 		ev_timer w;
-		callback cb = nullptr;
-		void *arg = nullptr;
+		target t;
 	};
 	struct async {
 		ev_async w;
-		callback cb = nullptr;
-		void *arg = nullptr;
+		target t;
 	};
 
 	explicit loop(const options &) {
@@ -38,11 +35,11 @@ public:
 	~loop() { ev_loop_destroy(l_); }
 
 	void io_start(io &w, int fd, unsigned want, callback cb, void *arg) {
-		w.cb = cb;
-		w.arg = arg;
+		w.t = {cb, arg};
 		w.fd = fd;
-		ev_io_init(&w.w, on_io, fd, (want & want_write) ? EV_READ | EV_WRITE : EV_READ);
-		w.w.data = &w;
+		ev_io_init(&w.w, on_event<ev_io>, fd,
+			   (want & want_write) ? EV_READ | EV_WRITE : EV_READ);
+		w.w.data = &w.t;
 		ev_io_start(l_, &w.w);
 	}
 	void io_set_write(io &w, bool on) {
@@ -60,20 +57,18 @@ public:
 	}
 
 	void timer_start(timer &t, uint64_t ms, callback cb, void *arg) {
-		t.cb = cb;
-		t.arg = arg;
-		ev_timer_init(&t.w, on_timer, double(ms) / 1e3, 0.);
-		t.w.data = &t;
+		t.t = {cb, arg};
+		ev_timer_init(&t.w, on_event<ev_timer>, double(ms) / 1e3, 0.);
+		t.w.data = &t.t;
 		ev_timer_start(l_, &t.w);
 	}
 	void timer_stop(timer &t) { ev_timer_stop(l_, &t.w); }
 	void timer_close(timer &t) { ev_timer_stop(l_, &t.w); }
 
 	void async_start(async &a, callback cb, void *arg) {
-		a.cb = cb;
-		a.arg = arg;
-		ev_async_init(&a.w, on_async);
-		a.w.data = &a;
+		a.t = {cb, arg};
+		ev_async_init(&a.w, on_event<ev_async>);
+		a.w.data = &a.t;
 		ev_async_start(l_, &a.w);
 	}
 	void async_send(async &a) { ev_async_send(l_, &a.w); }
@@ -83,17 +78,9 @@ public:
 	void finish() {}
 
 private:
-	static void on_io(struct ev_loop *, ev_io *w, int) {
-		auto *x = static_cast<io *>(w->data);
-		x->cb(x->arg);
-	}
-	static void on_timer(struct ev_loop *, ev_timer *w, int) {
-		auto *x = static_cast<timer *>(w->data);
-		x->cb(x->arg);
-	}
-	static void on_async(struct ev_loop *, ev_async *w, int) {
-		auto *x = static_cast<async *>(w->data);
-		x->cb(x->arg);
+	// Every watcher's data points at its target.
+	template <class W> static void on_event(struct ev_loop *, W *w, int) {
+		(*static_cast<target *>(w->data))();
 	}
 
 	struct ev_loop *l_;

@@ -15,7 +15,6 @@
 
 #include <liburing.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 
 namespace {
 
@@ -48,7 +47,8 @@ public:
 
 	explicit loop(const options &) {
 		io_uring_params p{};
-		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER;
+		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN |
+			  IORING_SETUP_SINGLE_ISSUER;
 		p.cq_entries = 65536;
 		int r = io_uring_queue_init_params(4096, &ring_, &p);
 		if (r < 0) { // an older kernel: no COOP_TASKRUN / SINGLE_ISSUER
@@ -110,9 +110,7 @@ public:
 	void timer_close(timer &t) { timer_stop(t); }
 
 	void async_start(async &a, callback cb, void *arg) {
-		int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (fd < 0)
-			die("eventfd");
+		int fd = make_eventfd();
 		a.user = {cb, arg};
 		a.t = {nullptr, nullptr};
 		a.fd = fd;
@@ -121,10 +119,7 @@ public:
 		++a.gen;
 		poll(a, k_async);
 	}
-	void async_send(async &a) {
-		uint64_t one = 1;
-		(void)!::write(a.fd, &one, sizeof one);
-	}
+	void async_send(async &a) { signal_eventfd(a.fd); }
 	void async_stop(async &a) {
 		cancel_poll(a, k_async);
 		::close(a.fd);
@@ -190,10 +185,8 @@ private:
 		if (res < 0)
 			return;
 		if (k == k_async) {
-			uint64_t v;
-			auto *a = static_cast<async *>(w);
-			if (::read(a->fd, &v, sizeof v) == sizeof v)
-				a->user();
+			if (consume_eventfd(w->fd))
+				static_cast<async *>(w)->user();
 			return;
 		}
 		w->t();

@@ -255,7 +255,8 @@ template <class Loop> struct ping_pong {
 			return; // a spurious wake-up: nothing to answer
 		if (e->counts) {
 			++p.rounds;
-			if (p.rounds == p.max_rounds || ((p.rounds & 1023) == 0 && now_ns() > p.deadline)) {
+			if (p.rounds == p.max_rounds ||
+			    ((p.rounds & 1023) == 0 && now_ns() > p.deadline)) {
 				p.stop = true;
 				return;
 			}
@@ -347,7 +348,8 @@ template <class Loop> int run_async_pummel(const options &o) {
 		std::atomic<bool> done{false};
 		std::atomic<uint64_t> sends{0};
 	} st;
-	loop.async_start(a, [](void *arg) { ++static_cast<state *>(arg)->callbacks; }, &st);
+	loop.async_start(
+		a, [](void *arg) { ++static_cast<state *>(arg)->callbacks; }, &st);
 	loop.run_once(false);
 	syscall_window sys;
 	sys.enable();
@@ -386,6 +388,18 @@ template <class Loop> int run_async_pummel(const options &o) {
 // user_bytes is the size of the workload's own watcher object, included in
 // the figure (libev and libuv watchers live there; libkevent keeps only a
 // cookie there and its state inside the library).
+// Prints the result and exits: tearing down a million registrations
+// measures nothing.
+[[noreturn]] inline void report_memory(const char *label, uint64_t rss0, size_t n, size_t user) {
+	uint64_t rss1 = rss_bytes();
+	result(label)
+		.add("bytes_per_reg", double(rss1 - rss0) / double(n))
+		.add("user_bytes", double(user))
+		.add("n", double(n));
+	std::fflush(stdout);
+	std::_Exit(0);
+}
+
 template <class Loop> int run_memory(const options &o) {
 	std::string kind = o.str("kind", "timers");
 	Loop loop(o);
@@ -398,13 +412,7 @@ template <class Loop> int run_memory(const options &o) {
 		for (size_t i = 0; i < n; ++i)
 			loop.timer_start(timers[i], 3600000 + i / 1000, never, nullptr);
 		loop.run_once(false);
-		uint64_t rss1 = rss_bytes();
-		result("timers")
-			.add("bytes_per_reg", double(rss1 - rss0) / double(n))
-			.add("user_bytes", double(sizeof(typename Loop::timer)))
-			.add("n", double(n));
-		std::fflush(stdout);
-		std::_Exit(0); // freeing a million timers measures nothing
+		report_memory("timers", rss0, n, sizeof(typename Loop::timer));
 	}
 	size_t want = o.num("n", 100000);
 	size_t n = 2 * cap_pairs(want / 2, "memory sockets");
@@ -417,13 +425,7 @@ template <class Loop> int run_memory(const options &o) {
 	for (size_t i = 0; i < n; ++i)
 		loop.io_start(ios[i], fds[i], want_read, never, nullptr);
 	loop.run_once(false);
-	uint64_t rss1 = rss_bytes();
-	result("sockets")
-		.add("bytes_per_reg", double(rss1 - rss0) / double(n))
-		.add("user_bytes", double(sizeof(typename Loop::io)))
-		.add("n", double(n));
-	std::fflush(stdout);
-	std::_Exit(0); // tearing down 20k registrations measures nothing
+	report_memory("sockets", rss0, n, sizeof(typename Loop::io));
 }
 
 } // namespace bench

@@ -310,26 +310,6 @@ void print_queue_stats(const kevent_stats &st) {
 	std::exit(code);
 }
 
-int open_listener(unsigned port) {
-	int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	int one = 1;
-	::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	sockaddr_in sa{};
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(static_cast<uint16_t>(port));
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (::bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0 ||
-	    ::listen(fd, 4096) < 0) {
-		int e = errno;
-		::close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
 } // namespace
 
 int main(int argc, char **argv) {
@@ -379,7 +359,7 @@ int main(int argc, char **argv) {
 	}
 	::signal(SIGPIPE, SIG_IGN); // MSG_NOSIGNAL covers send(); belt and braces
 
-	int lfd = open_listener(port);
+	int lfd = http::open_listener(port);
 	if (lfd < 0) {
 		std::fprintf(stderr, "evserver: listen on 127.0.0.1:%u: %s\n", port,
 			     std::strerror(errno));

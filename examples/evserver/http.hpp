@@ -1,5 +1,5 @@
 // http.hpp — the HTTP/1.1 subset evserver speaks, in one place: the request
-// parser and the fixed responses. The benchmark servers of the other
+// parser, the fixed responses and the listening socket. The benchmark servers of the other
 // libraries (bench/compare) include it too, so that every server of
 // `make bench` parses and answers exactly as evserver does.
 //
@@ -9,8 +9,15 @@
 // "Connection: keep-alive").
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -112,6 +119,28 @@ inline parsed respond(std::string &in, std::string &out, bool &close_after) {
 		in.clear();
 	}
 	return r;
+}
+
+// A nonblocking listening socket on 127.0.0.1:port (0: an ephemeral port);
+// -1 with errno on failure.
+inline int open_listener(unsigned port) {
+	int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	sockaddr_in sa{};
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(static_cast<uint16_t>(port));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (::bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0 ||
+	    ::listen(fd, 4096) < 0) {
+		int e = errno;
+		::close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 } // namespace http
