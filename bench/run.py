@@ -512,7 +512,7 @@ def markdown(hdr, selected, results, args, perf, rows):
             out.append(f"- note: {n}")
         if notes:
             out.append("")
-        out.append(f"![{case.key}](svg/{slug(case)}.svg)")
+        out.append(f"![{case.key}](svg/{'full' if args.full else 'quick'}/{slug(case)}.svg)")
         out.append("")
     return out
 
@@ -628,7 +628,8 @@ def main():
     results = run_cases(args, selected, rows, perf)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H%M%S")
     outdir = os.path.join(ROOT, "bench", "results")
-    os.makedirs(os.path.join(outdir, "svg"), exist_ok=True)
+    svgdir = os.path.join(outdir, "svg", "full" if args.full else "quick")
+    os.makedirs(svgdir, exist_ok=True)
     md = markdown(hdr, selected, results, args, perf, rows)
     md[1:1] = [""] + target_lines(results, args.full)
     md.append(f"Wall time of the run: {time.time() - t0:.0f} s.")
@@ -636,7 +637,7 @@ def main():
     for case in selected:
         svg = svg_chart(case, results.get(case.key, {}), rows)
         if svg:
-            with open(os.path.join(outdir, "svg", slug(case) + ".svg"), "w") as f:
+            with open(os.path.join(svgdir, slug(case) + ".svg"), "w") as f:
                 f.write(svg)
     name = f"{stamp}-{'full' if args.full else 'quick'}"
     with open(os.path.join(outdir, name + ".json"), "w") as f:
