@@ -1,12 +1,13 @@
 # A thin wrapper over the CMake presets in CMakePresets.json.
-#   make [build] | test | asan | tsan | fuzz | demo | format | lint | install PREFIX=... | deb | clean
+#   make [build] | test | asan | tsan | fuzz | demo | bench [FULL=1] | format | lint
+#        | install PREFIX=... | deb | clean
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 SOURCES = $(shell find include src tests examples bench fuzz \
 	    \( -name '*.[ch]' -o -name '*.[ch]pp' \) 2>/dev/null)
 
-.PHONY: all build deps test asan tsan fuzz demo format lint install deb clean
+.PHONY: all build deps test asan tsan fuzz demo bench format lint install deb clean
 
 all: build
 
@@ -41,6 +42,17 @@ fuzz:
 
 demo: build
 	bash scripts/demo.sh build/default
+
+# libkevent against raw epoll, raw io_uring, libevent, libev, libuv, Asio and
+# nginx (docs/benchmarks.md): a Release build in build/bench, then the
+# runner. Quick mode by default (a few minutes); FULL=1 runs the sweeps.
+# BENCH_ARGS passes more options to bench/run.py (--only, --rows,
+# --update-docs).
+bench:
+	@scripts/install-deps base bench
+	cmake --preset bench
+	cmake --build --preset bench -j$(JOBS)
+	python3 bench/run.py $(if $(FULL),--full) $(BENCH_ARGS)
 
 format:
 	@scripts/install-deps lint

@@ -4,7 +4,8 @@
 // Every request gets the same static "Hello" response; connections are kept
 // alive unless the request says "Connection: close" (or is HTTP/1.0 without
 // "Connection: keep-alive"). Parsing is just enough for that: a request ends
-// at "\r\n\r\n" (request bodies are not supported).
+// at "\r\n\r\n" (request bodies are not supported); it lives in http.hpp,
+// shared with the benchmark servers of the other libraries.
 //
 // Events: KEVENT_SOCKET ACCEPT on the listening socket, RECV (and SEND while
 // a response is only partly written) on each connection, KEVENT_POLL POLLIN
@@ -21,6 +22,8 @@
 // connection and exits 0.
 #include <kevent/kevent.hpp>
 
+#include "http.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -32,7 +35,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -43,26 +45,6 @@
 #include <unordered_map>
 
 namespace {
-
-constexpr std::string_view response_keep_alive = "HTTP/1.1 200 OK\r\n"
-						 "Content-Type: text/plain\r\n"
-						 "Content-Length: 6\r\n"
-						 "Connection: keep-alive\r\n"
-						 "\r\n"
-						 "Hello\n";
-constexpr std::string_view response_close = "HTTP/1.1 200 OK\r\n"
-					    "Content-Type: text/plain\r\n"
-					    "Content-Length: 6\r\n"
-					    "Connection: close\r\n"
-					    "\r\n"
-					    "Hello\n";
-constexpr std::string_view response_too_large = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-						"Content-Length: 0\r\n"
-						"Connection: close\r\n"
-						"\r\n";
-
-// A request head longer than this is refused (431) and the connection closed.
-constexpr size_t max_request = 16 * 1024;
 
 // Cookies: small numbers name the fixed sources, connections get ids from
 // first_conn_id up. Ids (not pointers) so that a late event can never reach
@@ -88,48 +70,6 @@ struct connection {
 	bool close_after = false; // close once out is flushed
 	bool want_send = false;   // SEND is in the registration
 };
-
-bool iequals_prefix(std::string_view s, std::string_view prefix) {
-	if (s.size() < prefix.size())
-		return false;
-	for (size_t i = 0; i < prefix.size(); ++i)
-		if (std::tolower(static_cast<unsigned char>(s[i])) !=
-		    std::tolower(static_cast<unsigned char>(prefix[i])))
-			return false;
-	return true;
-}
-
-bool contains_token_ci(std::string_view s, std::string_view token) {
-	for (size_t i = 0; i + token.size() <= s.size(); ++i)
-		if (iequals_prefix(s.substr(i), token))
-			return true;
-	return false;
-}
-
-// Decides keep-alive for one request head (without the final CRLFCRLF).
-bool wants_close(std::string_view head) {
-	size_t eol = head.find("\r\n");
-	std::string_view request_line = head.substr(0, eol);
-	bool http10 = request_line.size() >= 8 &&
-		      request_line.substr(request_line.size() - 8) == "HTTP/1.0";
-	bool close = http10;
-	size_t pos = eol;
-	while (pos != std::string_view::npos && pos < head.size()) {
-		size_t start = pos + 2;
-		size_t end = head.find("\r\n", start);
-		std::string_view line =
-			head.substr(start, end == std::string_view::npos ? end : end - start);
-		if (iequals_prefix(line, "connection:")) {
-			std::string_view value = line.substr(11);
-			if (contains_token_ci(value, "close"))
-				close = true;
-			else if (contains_token_ci(value, "keep-alive"))
-				close = false;
-		}
-		pos = end;
-	}
-	return close;
-}
 
 class server {
 public:
@@ -264,28 +204,10 @@ private:
 	}
 
 	void parse(connection &c) {
-		size_t start = 0;
-		while (!c.close_after) {
-			size_t end = c.in.find("\r\n\r\n", start);
-			if (end == std::string::npos)
-				break;
-			std::string_view head(c.in.data() + start, end - start);
-			++stats_.requests;
-			if (wants_close(head)) {
-				c.out.append(response_close);
-				c.close_after = true;
-			} else {
-				c.out.append(response_keep_alive);
-			}
-			start = end + 4;
-		}
-		c.in.erase(0, start);
-		if (!c.close_after && c.in.size() > max_request) {
+		http::parsed r = http::respond(c.in, c.out, c.close_after);
+		stats_.requests += r.requests;
+		if (r.too_large)
 			++stats_.bad_requests;
-			c.out.append(response_too_large);
-			c.close_after = true;
-			c.in.clear();
-		}
 	}
 
 	// Writes until done or EAGAIN; keeps SEND in the registration exactly
@@ -388,26 +310,6 @@ void print_queue_stats(const kevent_stats &st) {
 	std::exit(code);
 }
 
-int open_listener(unsigned port) {
-	int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	int one = 1;
-	::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	sockaddr_in sa{};
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(static_cast<uint16_t>(port));
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (::bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0 ||
-	    ::listen(fd, 4096) < 0) {
-		int e = errno;
-		::close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
 } // namespace
 
 int main(int argc, char **argv) {
@@ -457,7 +359,7 @@ int main(int argc, char **argv) {
 	}
 	::signal(SIGPIPE, SIG_IGN); // MSG_NOSIGNAL covers send(); belt and braces
 
-	int lfd = open_listener(port);
+	int lfd = http::open_listener(port);
 	if (lfd < 0) {
 		std::fprintf(stderr, "evserver: listen on 127.0.0.1:%u: %s\n", port,
 			     std::strerror(errno));
