@@ -24,9 +24,6 @@
 
 #include <poll.h>
 
-#ifndef KEVENT_INIT_URING
-#define KEVENT_INIT_URING 2u // the io_uring backend's flag, once it lands
-#endif
 
 namespace {
 

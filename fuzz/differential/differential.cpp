@@ -19,7 +19,11 @@ using kevent_model::model_queue;
 using kevent_model::sim_world;
 
 std::vector<backend_choice> backends() {
-	return {{KEVENT_INIT_EPOLL, "epoll"}, {KEVENT_INIT_URING, "uring"}};
+	// The model follows epoll's rules. io_uring differs where documented
+	// (a registered file stays open after close(2) of its number; every
+	// queue on a file is woken): until the model knows those rules, the
+	// io_uring backend is not compared here (its contract suites run it).
+	return {{KEVENT_INIT_EPOLL, "epoll"}};
 }
 
 namespace {

@@ -13,9 +13,6 @@
 #include <string>
 #include <vector>
 
-#ifndef KEVENT_INIT_URING
-#define KEVENT_INIT_URING 2u // before the io_uring backend lands in kevent.h
-#endif
 
 namespace kevent_diff {
 

@@ -43,8 +43,11 @@ int validate_event(const ukevent &uk) {
 		return validate_timer(uk);
 	case KEVENT_UNOTIFY:
 		return 0; // any bits
+	case KEVENT_NAIO:
+	case KEVENT_AIO:
+		return EINVAL; // started by kevent_aio_*(3), never ADDed
 	default:
-		return ENOSYS; // NAIO, AIO, POSIX_TIMER
+		return ENOSYS; // POSIX_TIMER
 	}
 }
 

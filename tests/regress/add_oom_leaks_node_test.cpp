@@ -14,7 +14,7 @@ TEST(AddOomLeaksNode, FailedEntryLeavesNothingRegistered) {
 	socket_source src(KEVENT_SOCKET);
 	long failures = 0;
 	for (long k = 1;; k++) {
-		int kfd = kevent_init(nullptr, 0, 0);
+		int kfd = kevent_init(nullptr, 0, KEVENT_INIT_EPOLL) /* the path the bug was on */;
 		ASSERT_GE(kfd, 0);
 		ukevent uk = src.entry(1);
 		int r;

@@ -13,7 +13,7 @@ void expect_enomem(unsigned type) {
 	auto src = make_source(type);
 	long seen = 0;
 	for (long k = 1;; k++) {
-		int kfd = kevent_init(nullptr, 0, 0);
+		int kfd = kevent_init(nullptr, 0, KEVENT_INIT_EPOLL) /* the path the bug was on */;
 		ASSERT_GE(kfd, 0);
 		ukevent uk = src->entry(1);
 		int r;

@@ -14,7 +14,7 @@ using namespace kevent_fault;
 TEST(GetEventsOomLosesEvent, EveryEventArrives) {
 	for (long k = 1;; k++) {
 		sources srcs = make_sources({KEVENT_INODE, KEVENT_PIPE});
-		int kfd = kevent_init(nullptr, 0, 0);
+		int kfd = kevent_init(nullptr, 0, KEVENT_INIT_EPOLL) /* the path the bug was on */;
 		ASSERT_GE(kfd, 0);
 		std::set<uint64_t> want = register_all(kfd, srcs, 1, KEVENT_REQ_ONESHOT);
 		trigger_all(kfd, srcs);

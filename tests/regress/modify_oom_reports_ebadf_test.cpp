@@ -11,7 +11,7 @@ using namespace kevent_fault;
 
 TEST(ModifyOomReportsEbadf, Enomem) {
 	pipe_source src;
-	int kfd = kevent_init(nullptr, 0, 0);
+	int kfd = kevent_init(nullptr, 0, KEVENT_INIT_EPOLL) /* the path the bug was on */;
 	ASSERT_GE(kfd, 0);
 	ukevent uk = src.entry(1);
 	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_ADD, 1, &uk));

@@ -16,7 +16,7 @@ void add_with_every_fault(source &src) {
 	long failures = 0;
 	int fds = open_fds();
 	for (long k = 1;; k++) {
-		int kfd = kevent_init(nullptr, 0, 0);
+		int kfd = kevent_init(nullptr, 0, KEVENT_INIT_EPOLL) /* the path the bug was on */;
 		ASSERT_GE(kfd, 0);
 		ukevent uk = src.entry(1);
 		int r;
@@ -41,7 +41,7 @@ TEST(OriginAddOomLeaksFd, Proc) {
 	for (long k = 1;; k++) {
 		proc_source src;
 		int fds = open_fds();
-		int kfd = kevent_init(nullptr, 0, 0);
+		int kfd = kevent_init(nullptr, 0, KEVENT_INIT_EPOLL) /* the path the bug was on */;
 		ASSERT_GE(kfd, 0);
 		ukevent uk = src.entry(1);
 		{

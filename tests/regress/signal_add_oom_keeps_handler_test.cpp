@@ -19,7 +19,7 @@ TEST(SignalAddOomKeepsHandler, DispositionComesBack) {
 	void *before = handler_of(SIGURG);
 	long failures = 0;
 	for (long k = 1;; k++) {
-		int kfd = kevent_init(nullptr, 0, 0);
+		int kfd = kevent_init(nullptr, 0, KEVENT_INIT_EPOLL) /* the path the bug was on */;
 		ASSERT_GE(kfd, 0);
 		ukevent uk = signal_source().entry(1);
 		int r;

@@ -96,9 +96,6 @@ struct fd_slot {
 	bool active = false;
 };
 
-class uring_backend;
-thread_local const uring_backend *last_entered = nullptr; // see absorb_exit_work()
-
 class uring_backend final : public backend {
 public:
 	~uring_backend() override {
@@ -108,9 +105,11 @@ public:
 		// the parent's, and so are the buffers.
 		if (getpid() == pid_)
 			retire_all();
+		// The teardown (a kernel worker) then sends task work with a
+		// signal notification to each thread that submitted here: its
+		// next blocking call may end with EINTR once, which the queue's
+		// wait loop takes in its stride (docs/semantics.md).
 		io_uring_queue_exit(&ring_);
-		if (last_entered == this)
-			absorb_exit_work();
 	}
 
 	int init() {
@@ -169,6 +168,12 @@ public:
 	int descriptor() const override { return front_.get(); }
 
 	int watch(int fd, const watch_mode &want, const watch_mode *was, uint64_t token) override {
+		{
+			// First what may throw: nothing is to undo then.
+			std::lock_guard lk(mu_);
+			if (static_cast<size_t>(fd) >= slots_.size())
+				slots_.resize(static_cast<size_t>(fd) + 1 + slots_.size() / 2);
+		}
 		if (!was) {
 			// The mirror: identity for watching(), and epoll's verdict
 			// on whether this file can be watched at all.
@@ -184,8 +189,6 @@ public:
 				return -EBADF;
 		}
 		std::lock_guard lk(mu_);
-		if (static_cast<size_t>(fd) >= slots_.size())
-			slots_.resize(static_cast<size_t>(fd) + 1 + slots_.size() / 2);
 		fd_slot &s = slots_[fd];
 		if (s.active)
 			remove_poll(fd, s);
@@ -288,7 +291,10 @@ public:
 	uint64_t calls() const override { return calls_.load(std::memory_order_relaxed); }
 
 	int start_io(const io_request &rq, uint64_t token) override {
+		if (rq.op == io_op::sendfile)
+			return -EOPNOTSUPP; // no such opcode: the core's pool runs it
 		std::lock_guard lk(mu_);
+		inflight_.insert(token); // may throw: before the kernel has it
 		io_uring_sqe *sqe = get_sqe();
 		unsigned len = static_cast<unsigned>(rq.len);
 		uint64_t off = static_cast<uint64_t>(rq.off); // -1: the file position
@@ -316,15 +322,10 @@ public:
 					      reinterpret_cast<const sockaddr *>(&rq.addr),
 					      rq.addrlen);
 			break;
-		case io_op::sendfile:
-			// No such opcode; the splice pair it would take needs a
-			// pipe per operation. The core's pool runs it.
-			io_uring_prep_nop(sqe);
-			sqe->user_data = own(own_ignore);
-			return -EOPNOTSUPP;
+		case io_op::sendfile: // refused above; the splice pair it would
+			break;        // take needs a pipe per operation
 		}
 		sqe->user_data = token;
-		inflight_.insert(token);
 		submit_if_blocked();
 		return 0;
 	}
@@ -404,21 +405,6 @@ private:
 		sqe->user_data = own(own_wake);
 	}
 
-	// The ring's teardown (a kernel worker) sends task work with a signal
-	// notification to every thread that submitted to it. Run it now, in a
-	// short sleep it may interrupt, rather than let it turn this thread's
-	// next blocking call into EINTR — kevent_get_events on an epoll queue
-	// would take it for a signal and return early. Bounded at 10 ms; other
-	// threads that submitted get theirs later (docs/semantics.md).
-	static void absorb_exit_work() {
-		last_entered = nullptr;
-		for (int i = 0; i < 10; i++) {
-			timespec ms{0, 1000000};
-			if (ppoll(nullptr, 0, &ms, nullptr) < 0 && errno == EINTR)
-				return;
-		}
-	}
-
 	// ---- io_uring_enter ---------------------------------------------------
 
 	// Submit `to_submit` and wait for `min_complete` CQEs or the timeout.
@@ -439,7 +425,6 @@ private:
 			arg.ts = reinterpret_cast<uint64_t>(&ts);
 		}
 		count();
-		last_entered = this;
 		// glibc declares syscall() and pthread_setcanceltype() nothrow
 		// (the latter acts on a pending cancellation itself), so the
 		// compiler leaves their calls out of the unwind tables, and
@@ -582,12 +567,20 @@ private:
 		closing_ = true; // the wake poll is not armed again
 		// Bounded: a request the kernel cannot end at once (a read
 		// stuck in a device) must not hang kevent_close forever.
-		for (int round = 0; round < 5000 && finals_ != sqes_; round++) {
+		// I/O in flight must end (its buffers); for the rest, ten quiet
+		// milliseconds will do — the count of CQEs still owed is a
+		// bookkeeping aid, not a promise the kernel makes.
+		int quiet = 0;
+		for (int round = 0; round < 5000; round++) {
+			if (cancelling_.empty() && (finals_ == sqes_ || quiet >= 10))
+				break;
 			unsigned n = flush_sq();
 			lk.unlock();
 			enter(n, 1, 1000000, false);
 			lk.lock();
+			uint64_t before = finals_;
 			reap_for_others();
+			quiet = finals_ == before ? quiet + 1 : 0;
 		}
 	}
 

@@ -1,0 +1,158 @@
+/*
+ * echo — a TCP echo server on asynchronous socket I/O (kevent_aio_*(3)):
+ * no readiness, no read/write calls of its own. An accept is always in
+ * flight; each connection has a recv in flight, and when it completes, a
+ * send of what came, then the next recv.
+ *
+ *   echo [-b epoll|uring] [PORT]      (default port 7007; 0 picks one)
+ *
+ * On the io_uring backend the operations go to the kernel with the next
+ * wait: one io_uring_enter per batch of completions. SIGINT or SIGTERM
+ * ends it, printing the queue's statistics.
+ */
+#include <kevent/kevent.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct conn {
+	int fd;
+	size_t have; /* bytes received, being sent back */
+	char buf[16384];
+};
+
+static volatile sig_atomic_t stop;
+static int kfd = -1;
+
+static void on_signal(int sig) {
+	(void)sig;
+	stop = 1;
+	kevent_ctl(kfd, KEVENT_CTL_READY, 0, NULL); /* end the wait */
+}
+
+static uint64_t cookie_of(const struct ukevent *ev) {
+	return ev->user[0] | (uint64_t)ev->user[1] << 32;
+}
+
+static int start_recv(struct conn *c) {
+	return kevent_aio_recv(kfd, c->fd, c->buf, sizeof c->buf, 0, (uint64_t)(uintptr_t)c) > 0
+		       ? 0
+		       : -1;
+}
+
+static void drop(struct conn *c) {
+	close(c->fd);
+	free(c);
+}
+
+static int listen_on(unsigned port) {
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 512) < 0 ||
+	    getsockname(l, (struct sockaddr *)&sa, &len) < 0) {
+		perror("listen");
+		exit(1);
+	}
+	printf("echo: listening on 127.0.0.1:%u\n", ntohs(sa.sin_port));
+	fflush(stdout);
+	return l;
+}
+
+int main(int argc, char **argv) {
+	unsigned flags = KEVENT_INIT_AUTO;
+	int arg = 1;
+	if (arg + 1 < argc && strcmp(argv[arg], "-b") == 0) {
+		flags = strcmp(argv[arg + 1], "uring") == 0 ? KEVENT_INIT_URING : KEVENT_INIT_EPOLL;
+		arg += 2;
+	}
+	unsigned port = arg < argc ? (unsigned)atoi(argv[arg]) : 7007;
+	kfd = kevent_init(NULL, 0, flags);
+	if (kfd < 0) {
+		perror("kevent_init");
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	int l = listen_on(port);
+	/* The listener's accept carries cookie 0; connections their pointer. */
+	if (kevent_aio_accept(kfd, l, SOCK_CLOEXEC, 0) < 0) {
+		perror("kevent_aio_accept");
+		return 1;
+	}
+	struct ukevent ev[256];
+	unsigned long conns = 0, echoed = 0;
+	while (!stop) {
+		int n = kevent_get_events(kfd, 1, 256, NULL, ev, 0);
+		if (n < 0) {
+			perror("kevent_get_events");
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int broken = (ev[i].ret_flags & KEVENT_RET_BROKEN) != 0;
+			struct conn *c = (struct conn *)(uintptr_t)cookie_of(&ev[i]);
+			if (!c) { /* a connection: serve it, accept the next */
+				if (!broken) {
+					c = calloc(1, sizeof *c);
+					if (!c) {
+						close((int)ev[i].ret_data[0]);
+					} else {
+						c->fd = (int)ev[i].ret_data[0];
+						conns++;
+						if (start_recv(c) < 0)
+							drop(c);
+					}
+				}
+				kevent_aio_accept(kfd, l, SOCK_CLOEXEC, 0);
+			} else if (ev[i].event == KEVENT_NAIO_RECV) {
+				if (broken || ev[i].ret_data[0] == 0) {
+					drop(c); /* error or end of stream */
+					continue;
+				}
+				c->have = ev[i].ret_data[0];
+				if (kevent_aio_send(kfd, c->fd, c->buf, c->have, 0,
+						    (uint64_t)(uintptr_t)c) < 0)
+					drop(c);
+			} else { /* KEVENT_NAIO_SEND */
+				/* A short send on a stream socket: send the rest. */
+				size_t sent = broken ? 0 : ev[i].ret_data[0];
+				if (broken) {
+					drop(c);
+				} else if (sent < c->have) {
+					memmove(c->buf, c->buf + sent, c->have - sent);
+					c->have -= sent;
+					if (kevent_aio_send(kfd, c->fd, c->buf, c->have, 0,
+							    (uint64_t)(uintptr_t)c) < 0)
+						drop(c);
+				} else {
+					echoed++;
+					if (start_recv(c) < 0)
+						drop(c);
+				}
+			}
+		}
+	}
+	struct kevent_stats st;
+	memset(&st, 0, sizeof st);
+	kevent_get_stats(kfd, &st, sizeof st);
+	fprintf(stderr, "echo: %lu connections, %lu messages, backend %s, %llu backend calls\n",
+		conns, echoed, st.backend == KEVENT_BACKEND_URING ? "uring" : "epoll",
+		(unsigned long long)st.backend_calls);
+	kevent_close(kfd); /* cancels the operations still in flight */
+	close(l);
+	return 0;
+}
