@@ -615,6 +615,68 @@ public:
 		return wait(buf, min_nr, &ts, KEVENT_FLAGS_ABSTIME, ec);
 	}
 
+	// Asynchronous I/O (kevent_aio_read(3) ...): each call starts one
+	// operation and returns its id; the completion is a ONESHOT kevent of
+	// type KEVENT_AIO (files) or KEVENT_NAIO (sockets) carrying `cookie`.
+	// The buffer must live until that kevent is delivered, the operation
+	// is REMOVEd (which cancels it), or the queue is closed. With an
+	// error_code: -1 and ec on failure; else throws std::system_error.
+	int64_t aio_read(int fd, std::span<std::byte> buf, int64_t off, uint64_t cookie) {
+		return io_or_throw(kevent_aio_read(fd_, fd, buf.data(), buf.size(), off, cookie),
+				   "kevent_aio_read");
+	}
+	int64_t aio_read(int fd, std::span<std::byte> buf, int64_t off, uint64_t cookie,
+			 std::error_code &ec) noexcept {
+		return io(kevent_aio_read(fd_, fd, buf.data(), buf.size(), off, cookie), ec);
+	}
+	int64_t aio_write(int fd, std::span<const std::byte> buf, int64_t off, uint64_t cookie) {
+		return io_or_throw(kevent_aio_write(fd_, fd, buf.data(), buf.size(), off, cookie),
+				   "kevent_aio_write");
+	}
+	int64_t aio_write(int fd, std::span<const std::byte> buf, int64_t off, uint64_t cookie,
+			  std::error_code &ec) noexcept {
+		return io(kevent_aio_write(fd_, fd, buf.data(), buf.size(), off, cookie), ec);
+	}
+	int64_t aio_fsync(int fd, bool datasync, uint64_t cookie) {
+		return io_or_throw(
+			kevent_aio_fsync(fd_, fd, datasync ? KEVENT_AIO_FSYNC_DATASYNC : 0, cookie),
+			"kevent_aio_fsync");
+	}
+	int64_t aio_recv(int fd, std::span<std::byte> buf, int flags, uint64_t cookie) {
+		return io_or_throw(kevent_aio_recv(fd_, fd, buf.data(), buf.size(), flags, cookie),
+				   "kevent_aio_recv");
+	}
+	int64_t aio_recv(int fd, std::span<std::byte> buf, int flags, uint64_t cookie,
+			 std::error_code &ec) noexcept {
+		return io(kevent_aio_recv(fd_, fd, buf.data(), buf.size(), flags, cookie), ec);
+	}
+	int64_t aio_send(int fd, std::span<const std::byte> buf, int flags, uint64_t cookie) {
+		return io_or_throw(kevent_aio_send(fd_, fd, buf.data(), buf.size(), flags, cookie),
+				   "kevent_aio_send");
+	}
+	int64_t aio_send(int fd, std::span<const std::byte> buf, int flags, uint64_t cookie,
+			 std::error_code &ec) noexcept {
+		return io(kevent_aio_send(fd_, fd, buf.data(), buf.size(), flags, cookie), ec);
+	}
+	int64_t aio_accept(int fd, int flags, uint64_t cookie) {
+		return io_or_throw(kevent_aio_accept(fd_, fd, flags, cookie), "kevent_aio_accept");
+	}
+	int64_t aio_connect(int fd, const sockaddr *addr, unsigned addrlen, uint64_t cookie) {
+		return io_or_throw(kevent_aio_connect(fd_, fd, addr, addrlen, cookie), "kevent_aio_"
+										       "connect");
+	}
+	int64_t aio_sendfile(int out_fd, int in_fd, int64_t off, size_t len, uint64_t cookie) {
+		return io_or_throw(kevent_aio_sendfile(fd_, out_fd, in_fd, off, len, cookie), "keve"
+											      "nt_"
+											      "aio_"
+											      "send"
+											      "fil"
+											      "e");
+	}
+
+	// The backend the queue runs on: KEVENT_BACKEND_EPOLL or _URING.
+	unsigned backend_in_use() const { return stats().backend; }
+
 	// The queue's counters (kevent_get_stats).
 	kevent_stats stats() const {
 		std::error_code ec;
@@ -642,6 +704,20 @@ public:
 	static kevent_stats global_stats(std::error_code &ec) noexcept { return get_stats(-1, ec); }
 
 private:
+	static int64_t io(int64_t r, std::error_code &ec) noexcept {
+		if (r < 0)
+			ec = detail::last_error();
+		else
+			ec.clear();
+		return r;
+	}
+	static int64_t io_or_throw(int64_t r, const char *what) {
+		std::error_code ec;
+		io(r, ec);
+		detail::throw_on(ec, what);
+		return r;
+	}
+
 	void open(backend b, std::error_code &ec) noexcept {
 		fd_ = kevent_init(nullptr, 0, static_cast<unsigned>(b));
 		if (fd_ < 0) {

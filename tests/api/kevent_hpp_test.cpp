@@ -295,6 +295,39 @@ protected:
 	}
 };
 
+// The AIO calls take spans; failures come back in both forms.
+TEST_P(KeventHppTest, AioRecvAndSendTakeSpans) {
+	EXPECT_EQ(GetParam().flags == KEVENT_INIT_URING ? KEVENT_BACKEND_URING
+							: KEVENT_BACKEND_EPOLL,
+		  q.backend_in_use());
+	int sv[2];
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+	std::array<std::byte, 8> in{};
+	const std::array<std::byte, 3> out{std::byte{'a'}, std::byte{'b'}, std::byte{'c'}};
+	int64_t r = q.aio_recv(sv[0], in, 0, 1);
+	int64_t w = q.aio_send(sv[1], out, 0, 2);
+	EXPECT_GT(r, 0);
+	EXPECT_GT(w, 0);
+	std::array<ukevent, 2> buf{};
+	unsigned got = 0;
+	while (got < 2) {
+		auto ev = q.get_events(std::span(buf).subspan(got), 1, 5s);
+		ASSERT_FALSE(ev.empty());
+		got += static_cast<unsigned>(ev.size());
+	}
+	for (const ukevent &e : buf) {
+		EXPECT_EQ(KEVENT_RET_DONE, e.ret_flags);
+		EXPECT_EQ(3u, e.ret_data[0]);
+	}
+	EXPECT_EQ(std::byte{'c'}, in[2]);
+	std::error_code ec;
+	EXPECT_EQ(-1, q.aio_recv(-1, in, 0, 3, ec));
+	EXPECT_EQ(std::errc::bad_file_descriptor, ec);
+	EXPECT_EQ(EBADF, thrown_errno([&] { q.aio_send(-1, out, 0, 4); }));
+	close(sv[0]);
+	close(sv[1]);
+}
+
 TEST_P(KeventHppTest, RaiiClosesTheDescriptor) {
 	int fd;
 	{
