@@ -53,7 +53,8 @@ long raw_loop(int client, int server, double seconds) {
 }
 
 long kevent_loop(unsigned flags, int client, int server, double seconds) {
-	int kfd = kevent_init(nullptr, 0, flags);
+	// Released with kevent_close only: no per-call descriptor check.
+	int kfd = kevent_init(nullptr, 0, flags | KEVENT_INIT_NO_FD_CHECK);
 	if (kfd < 0) {
 		std::perror("kevent_init");
 		return -1;

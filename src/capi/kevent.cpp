@@ -41,7 +41,8 @@ extern "C" {
 
 KEVENT_API int kevent_init(struct kevent_ring *ring, unsigned ring_size, unsigned flags) {
 	return guarded([&] {
-		if (flags & ~(KEVENT_INIT_BACKEND_MASK | KEVENT_INIT_SHARED_RING))
+		if (flags &
+		    ~(KEVENT_INIT_BACKEND_MASK | KEVENT_INIT_SHARED_RING | KEVENT_INIT_NO_FD_CHECK))
 			return -EINVAL;
 		std::unique_ptr<kevent::detail::ring> rg;
 		if (flags & KEVENT_INIT_SHARED_RING) {
@@ -60,6 +61,8 @@ KEVENT_API int kevent_init(struct kevent_ring *ring, unsigned ring_size, unsigne
 		if (int r = queue::create(flags & KEVENT_INIT_BACKEND_MASK, std::move(rg), q);
 		    r < 0)
 			return r;
+		if (flags & KEVENT_INIT_NO_FD_CHECK)
+			q->skip_fd_check();
 		// Not installed (no memory for the table, or a number past its
 		// end), the queue is gone and its descriptor must go too.
 		int fd = q->user_fd();

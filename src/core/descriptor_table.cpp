@@ -116,7 +116,10 @@ int lookup_queue(int kfd, queue_ref &out, bool for_close) {
 			return -EINVAL; // the parent's queue: see queue.hpp
 		q->disown_backend();
 	}
-	switch (q->owns(kfd)) {
+	// Trusted (KEVENT_INIT_NO_FD_CHECK), but kevent_close still looks:
+	// once, and closing the wrong file would be worse than a syscall.
+	descriptor_match m = q->checks_fd() || for_close ? q->owns(kfd) : descriptor_match::same;
+	switch (m) {
 	case descriptor_match::same:
 		out.~queue_ref();
 		new (&out) queue_ref(std::move(ref));

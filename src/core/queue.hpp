@@ -67,6 +67,9 @@ public:
 	// inherited must not touch the backend. It may only be closed, which
 	// frees the child's copy and leaves the parent's registrations alone.
 	uint32_t fork_generation() const { return fork_gen_; }
+	// KEVENT_INIT_NO_FD_CHECK: the caller never close(2)s the number.
+	void skip_fd_check() { checks_fd_ = false; }
+	bool checks_fd() const { return checks_fd_; }
 	void disown_backend() { backend_off_ = true; }
 
 	// origin_services (origins call these under mu_).
@@ -142,6 +145,7 @@ private:
 	// each fd out first would be a wasted syscall per registration).
 	bool backend_off_ = false;
 	uint32_t fork_gen_ = 0;
+	bool checks_fd_ = true;
 	std::atomic<uint64_t> wake_gen_{0};
 	uint64_t io_seq_ = 0;           // the last kevent_aio_* id
 	std::shared_ptr<io_home> home_; // where io_pool jobs report

@@ -106,6 +106,20 @@ TEST_P(Descriptor, InitReturnsCloexecDescriptor) {
 	EXPECT_EQ(1u, queue_stats(kfd).queues);
 }
 
+// KEVENT_INIT_NO_FD_CHECK: a queue like any other, closed by kevent_close.
+TEST_P(Descriptor, NoFdCheckQueueWorksAndCloses) {
+	int q = kevent_init(nullptr, 0, GetParam().flags | KEVENT_INIT_NO_FD_CHECK);
+	ASSERT_GE(q, 0) << std::strerror(errno);
+	ukevent u = make(KEVENT_UNOTIFY, 1, 0x1, 0, 5);
+	ASSERT_EQ(0, kevent_ctl(q, KEVENT_CTL_ADD, 1, &u));
+	ASSERT_EQ(1, kevent_ctl(q, KEVENT_CTL_READY, 1, &u));
+	auto ev = get(q, 1, 4, 1000);
+	ASSERT_EQ(1u, ev.size());
+	EXPECT_EQ(5u, kevent_test::cookie_of(ev[0]));
+	EXPECT_EQ(0, kevent_close(q));
+	EXPECT_EQ(-1, kevent_close(q)) << "closed: the number names nothing now";
+}
+
 TEST_P(Descriptor, InitUnknownFlagsIsEINVAL) {
 	const uint64_t queues_before = global_stats().queues;
 	for (unsigned bad : {0x10u, 0x100u, 0x80000000u, ~0u, GetParam().flags | 0x10u}) {
