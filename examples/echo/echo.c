@@ -33,9 +33,11 @@ static volatile sig_atomic_t stop;
 static int kfd = -1;
 
 static void on_signal(int sig) {
+	int saved = errno; /* the interrupted code's errno */
 	(void)sig;
 	stop = 1;
 	kevent_ctl(kfd, KEVENT_CTL_READY, 0, NULL); /* end the wait */
+	errno = saved;
 }
 
 static uint64_t cookie_of(const struct ukevent *ev) {

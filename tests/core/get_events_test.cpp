@@ -592,9 +592,11 @@ namespace {
 std::atomic<int> g_signals{0};
 std::atomic<int> g_wake_kfd{-1};
 void count_signal(int) {
+	int saved = errno; // a handler must not change what the thread sees
 	g_signals++;
 	if (int q = g_wake_kfd.load(); q >= 0)
 		kevent_ctl(q, KEVENT_CTL_READY, 0, nullptr);
+	errno = saved;
 }
 } // namespace
 
