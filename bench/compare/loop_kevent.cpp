@@ -24,7 +24,6 @@
 
 #include <poll.h>
 
-
 namespace {
 
 using namespace bench;

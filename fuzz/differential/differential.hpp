@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-
 namespace kevent_diff {
 
 struct backend_choice {

@@ -5,8 +5,8 @@
 // documents, not from src/origin, so that the two can disagree.
 //
 // The model knows SOCKET, PIPE, POLL, TIMER and UNOTIFY; NAIO and AIO
-// answer EINVAL (kevent_aio_*(3) start them), POSIX_TIMER ENOSYS. INODE, SIGNAL and PROC are left to their own
-// tests (their readiness is not something a byte string can drive cheaply).
+// answer EINVAL (kevent_aio_*(3) start them), POSIX_TIMER ENOSYS. INODE, SIGNAL and PROC are left
+// to their own tests (their readiness is not something a byte string can drive cheaply).
 #pragma once
 
 #include <kevent/kevent.h>

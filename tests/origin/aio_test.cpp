@@ -1,7 +1,7 @@
 // kevent_aio_*(3): asynchronous file and socket I/O completing as ONESHOT
 // AIO/NAIO kevents, on every backend (io_uring natively; epoll by readiness
 // plus non-blocking I/O for sockets and by the thread pool for files).
-#include "../origin/origin_contract.hpp"
+#include "origin_contract.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
