@@ -13,6 +13,7 @@
 // from a signal handler.
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -107,7 +108,7 @@ public:
 	virtual descriptor_match watching(int fd) const = 0;
 
 	// System calls made so far (statistics).
-	virtual uint64_t calls() const = 0;
+	uint64_t calls() const { return calls_.load(std::memory_order_relaxed); }
 
 	// Run rq natively; its completion comes out of wait() as a
 	// backend_event {token, 0, result}. 0, or -EOPNOTSUPP when this
@@ -120,6 +121,13 @@ public:
 	// Cancel a start_io() request; returns once the kernel no longer
 	// touches its buffers. Its completion is never reported.
 	virtual void cancel_io(uint64_t token) { (void)token; }
+
+protected:
+	// One more system call (a syscall costs far more than this atomic add).
+	void count() const { calls_.fetch_add(1, std::memory_order_relaxed); }
+
+private:
+	mutable std::atomic<uint64_t> calls_{0}; // wake() may run on any thread
 };
 
 // 0 and a backend, or -errno and null. `flags` are kevent_init's backend bits.

@@ -178,12 +178,7 @@ public:
 		return epoll_probe(epfd_.get(), fd);
 	}
 
-	uint64_t calls() const override { return calls_.load(std::memory_order_relaxed); }
-
 private:
-	// A syscall costs far more than this atomic add.
-	void count() const { calls_.fetch_add(1, std::memory_order_relaxed); }
-
 	// glibc's wrappers, not syscall(): they are cancellation points, so
 	// pthread_cancel can end a thread blocked here (SPEC §6).
 	int pwait(epoll_event *evs, int n, int64_t timeout_ns) {
@@ -211,7 +206,6 @@ private:
 	sys::unique_fd epfd_, wakefd_, readyfd_;
 	sys::unique_fd timerfd_[clock_count];
 	bool have_pwait2_ = true;
-	mutable std::atomic<uint64_t> calls_{0}; // wake() may run on any thread
 };
 
 } // namespace

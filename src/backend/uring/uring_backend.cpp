@@ -288,8 +288,6 @@ public:
 		return epoll_probe(shadow_.get(), fd);
 	}
 
-	uint64_t calls() const override { return calls_.load(std::memory_order_relaxed); }
-
 	int start_io(const io_request &rq, uint64_t token) override {
 		if (rq.op == io_op::sendfile)
 			return -EOPNOTSUPP; // no such opcode: the core's pool runs it
@@ -345,9 +343,6 @@ private:
 	static uint32_t next_seq(uint32_t s) {
 		return (s + 1) & 0x3fffffffu ? (s + 1) & 0x3fffffffu : 1;
 	}
-
-	// A syscall costs far more than this atomic add.
-	void count() const { calls_.fetch_add(1, std::memory_order_relaxed); }
 
 	// ---- SQ (mu_ held) --------------------------------------------------
 
@@ -598,7 +593,6 @@ private:
 	uint64_t sqes_ = 0, finals_ = 0; // SQEs queued, final CQEs reaped
 	uint32_t timeout_seq_[clock_count] = {};
 	__kernel_timespec deadline_[clock_count] = {};
-	mutable std::atomic<uint64_t> calls_{0}; // wake() may run on any thread
 };
 
 } // namespace
