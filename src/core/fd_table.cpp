@@ -42,23 +42,23 @@ void fd_table::destroy(fd_watch *w) {
 }
 
 void fd_table::attach(fd_watch *w, knode *n) {
-	n->watch = w;
-	n->wprev = nullptr;
-	n->wnext = w->head;
+	n->fdw.watch = w;
+	n->fdw.wprev = nullptr;
+	n->fdw.wnext = w->head;
 	if (w->head)
-		w->head->wprev = n;
+		w->head->fdw.wprev = n;
 	w->head = n;
 }
 
 void fd_table::detach(knode *n) {
-	fd_watch *w = n->watch;
+	fd_watch *w = n->fdw.watch;
 	if (!w)
 		return;
-	(n->wprev ? n->wprev->wnext : w->head) = n->wnext;
-	if (n->wnext)
-		n->wnext->wprev = n->wprev;
-	n->wnext = n->wprev = nullptr;
-	n->watch = nullptr;
+	(n->fdw.wprev ? n->fdw.wprev->fdw.wnext : w->head) = n->fdw.wnext;
+	if (n->fdw.wnext)
+		n->fdw.wnext->fdw.wprev = n->fdw.wprev;
+	n->fdw.wnext = n->fdw.wprev = nullptr;
+	n->fdw.watch = nullptr;
 }
 
 } // namespace kevent::detail

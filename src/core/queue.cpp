@@ -103,7 +103,7 @@ void queue::unwatch_source(fd_source &src) {
 // ---- registrations -------------------------------------------------------
 
 knode *queue::new_node(const ukevent &uk) {
-	auto *n = new knode;
+	knode *n = pool_.make();
 	n->uk = uk;
 	n->uk.ret_flags = 0;
 	n->uk.ret_data[0] = n->uk.ret_data[1] = 0;
@@ -122,7 +122,7 @@ void queue::free_node(knode *n) {
 	reg_.erase(n);
 	const origin_ops &o = origin_for(n->uk.type);
 	if (o.uses_fd) {
-		fd_watch *w = n->watch;
+		fd_watch *w = n->fdw.watch;
 		fd_table::detach(n);
 		if (w && sync_watch(w, false) < 0)
 			break_watch(w, EBADF); // the others on this fd lost their file too
@@ -134,7 +134,7 @@ void queue::free_node(knode *n) {
 	st_.by_type[n->uk.type].add(-1);
 	st_.removed.add();
 	process_stats().registered.fetch_sub(1, std::memory_order_relaxed);
-	delete n;
+	pool_.release(n);
 }
 
 // Tell the backend what the kevents on w want now. `force` re-arms even if
@@ -142,7 +142,7 @@ void queue::free_node(knode *n) {
 int queue::sync_watch(fd_watch *w, bool force) {
 	watch_mode want;
 	bool wake_all = false;
-	for (knode *n = w->head; n; n = n->wnext) {
+	for (knode *n = w->head; n; n = n->fdw.wnext) {
 		want.events |= origin_for(n->uk.type).interest(n->uk);
 		want.level |= n->req(KEVENT_REQ_LEVEL);
 		wake_all |= n->req(KEVENT_REQ_WAKEUP_ALL);
@@ -228,7 +228,7 @@ void queue::dispatch(const backend_event *ev, int count) {
 			w->source->on_ready(ev[i].events);
 			continue;
 		}
-		for (knode *n = w->head; n; n = n->wnext) {
+		for (knode *n = w->head; n; n = n->fdw.wnext) {
 			fd_report rep =
 				origin_for(n->uk.type).translate(n->uk, ev[i].events, w->fd);
 			if (!rep.fired && !rep.broken)
@@ -306,6 +306,14 @@ unsigned queue::take(ukevent *buf, unsigned max) {
 	unsigned k = 0;
 	while (k < max && !ready_.empty()) {
 		knode *n = ready_.front();
+		// A ONESHOT kevent delivered here is erased from the registry: start
+		// loading the slot of one a few places down the list (its knode is
+		// warm: it was just made ready).
+		knode *ahead = n;
+		for (int i = 0; i < 4 && ahead; i++)
+			ahead = ahead->rnext;
+		if (ahead)
+			reg_.prefetch(key_of(ahead->uk));
 		ready_.unlink(n);
 		if (!n->has(broken) && n->req(KEVENT_REQ_LAST_CHECK) && !recheck(n)) {
 			n->uk.ret_data[0] = n->uk.ret_data[1] = 0;

@@ -18,6 +18,7 @@
 #include "backend/backend.hpp"
 #include "core/fd_table.hpp"
 #include "core/io_pool.hpp"
+#include "core/knode_pool.hpp"
 #include "core/ready_list.hpp"
 #include "core/registry.hpp"
 #include "core/stats.hpp"
@@ -123,11 +124,13 @@ private:
 	int ctl_remove_modify(unsigned cmd, std::span<ukevent> arg);
 	int ctl_ready(std::span<ukevent> arg);
 	int prepare_add(ukevent &e, knode *&out);
+	void prefetch_key(std::span<const ukevent> arg, size_t i) const;
 
 	mutable std::mutex mu_;
 	std::condition_variable cv_;
 	std::unique_ptr<backend> be_;
 	int user_fd_ = -1; // the caller's descriptor: a dup of be_->descriptor()
+	knode_pool pool_;  // before reg_ and the rest that point into it
 	registry reg_;
 	ready_list ready_;
 	std::unique_ptr<ring> ring_;

@@ -21,7 +21,7 @@ public:
 			a = INT64_MAX;
 	}
 
-	// n->clock, n->expiry and n->interval are set. 0 or -errno.
+	// n->tm.clock, n->tm.expiry and n->tm.interval are set. 0 or -errno.
 	int schedule(knode *n);
 	void cancel(knode *n);
 	size_t size() const;
@@ -35,12 +35,13 @@ public:
 			if (h.empty())
 				continue;
 			int64_t now = now_of(c);
-			while (!h.empty() && h.top()->expiry <= now) {
+			while (!h.empty() && h.top_expiry() <= now) {
 				knode *n = h.top();
 				uint64_t count = 1;
-				if (n->interval > 0) {
-					count += uint64_t(now - n->expiry) / uint64_t(n->interval);
-					n->expiry += int64_t(count) * n->interval;
+				if (n->tm.interval > 0) {
+					count += uint64_t(now - n->tm.expiry) /
+						 uint64_t(n->tm.interval);
+					n->tm.expiry += int64_t(count) * n->tm.interval;
 					h.update(n);
 				} else {
 					h.erase(n);

@@ -32,19 +32,20 @@ int validate(const ukevent &uk) {
 
 int attach(origin_services &svc, knode &n, const ukevent &req, bool &ready_now) {
 	const ukevent &uk = n.uk;
-	n.clock = (uk.event & KEVENT_TIMER_REALTIME)   ? clock_kind::realtime
-		  : (uk.event & KEVENT_TIMER_BOOTTIME) ? clock_kind::boottime
-						       : clock_kind::monotonic;
-	n.interval = (uk.req_flags & KEVENT_REQ_ONESHOT) ? 0 : interval_of(uk);
-	int64_t now = timer_service::now_of(static_cast<int>(n.clock));
+	n.tm = timer_link{}; // the knode's union: a TIMER keeps a deadline, not an fd watch
+	n.tm.clock = (uk.event & KEVENT_TIMER_REALTIME)   ? clock_kind::realtime
+		     : (uk.event & KEVENT_TIMER_BOOTTIME) ? clock_kind::boottime
+							  : clock_kind::monotonic;
+	n.tm.interval = (uk.req_flags & KEVENT_REQ_ONESHOT) ? 0 : interval_of(uk);
+	int64_t now = timer_service::now_of(static_cast<int>(n.tm.clock));
 	if (uk.event & KEVENT_TIMER_ABSTIME) {
 		if (req.ret_data[1] >= sys::ns_per_s)
 			return -EINVAL;
-		n.expiry = int64_t(req.ret_data[0]) * sys::ns_per_s + req.ret_data[1];
+		n.tm.expiry = int64_t(req.ret_data[0]) * sys::ns_per_s + req.ret_data[1];
 	} else {
-		n.expiry = sys::add_sat(now, interval_of(uk));
+		n.tm.expiry = sys::add_sat(now, interval_of(uk));
 	}
-	if (n.interval == 0 && n.expiry <= now) {
+	if (n.tm.interval == 0 && n.tm.expiry <= now) {
 		n.uk.ret_data[0] = 1; // a one-shot that is already due
 		ready_now = true;
 		return 0;
