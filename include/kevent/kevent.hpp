@@ -173,6 +173,16 @@ enum class backend : unsigned {
 	uring = KEVENT_INIT_URING,
 };
 
+// kevent_init options beyond the backend.
+enum class init_option : unsigned {
+	none = 0,
+	// KEVENT_INIT_NO_FD_CHECK: the queue is closed only through this object
+	// (or kevent_close of what release() returned), never by close(2) of
+	// fd(); calls then skip the per-call check that fd() still names the
+	// queue (one system call each).
+	no_fd_check = KEVENT_INIT_NO_FD_CHECK,
+};
+
 namespace detail {
 
 inline std::error_code errno_code(int e) noexcept { return {e, std::system_category()}; }
@@ -469,6 +479,13 @@ public:
 	}
 	// Opens a queue; on failure ec is set and the queue is empty.
 	queue(backend b, std::error_code &ec) noexcept { open(b, ec); }
+	// The same, with init options.
+	queue(backend b, init_option o) {
+		std::error_code ec;
+		open(b, ec, o);
+		detail::throw_on(ec, "kevent_init");
+	}
+	queue(backend b, init_option o, std::error_code &ec) noexcept { open(b, ec, o); }
 
 	// Takes ownership of an existing kevent descriptor.
 	struct adopt_t {
@@ -718,8 +735,8 @@ private:
 		return r;
 	}
 
-	void open(backend b, std::error_code &ec) noexcept {
-		fd_ = kevent_init(nullptr, 0, static_cast<unsigned>(b));
+	void open(backend b, std::error_code &ec, init_option o = init_option::none) noexcept {
+		fd_ = kevent_init(nullptr, 0, static_cast<unsigned>(b) | static_cast<unsigned>(o));
 		if (fd_ < 0) {
 			ec = detail::last_error();
 			fd_ = -1;
