@@ -219,8 +219,13 @@ public:
 	int wait(backend_event *out, int max, int64_t timeout_ns, bool &woken) override {
 		std::unique_lock lk(mu_);
 		int k = take_pending(out, max);
-		if (k > 0)
-			timeout_ns = 0; // something to report already: do not block
+		// Something to report already: do not block. Completions are
+		// often in the CQ ring before we ask: a poll's wake-up runs as task
+		// work when this thread returns from its own send(2), so a
+		// ping-pong with nothing to submit reaps them with no system call
+		// at all (as raw io_uring loops that peek first do).
+		if (k > 0 || io_uring_cq_ready(&ring_) > 0)
+			timeout_ns = 0;
 		unsigned to_submit = flush_sq();
 		bool overflow = IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW;
 		int r = 0;
