@@ -23,13 +23,13 @@
 namespace kevent::detail {
 
 struct backend_event {
-	uint64_t token;     // what watch() or start_io() was given
-	uint32_t events;    // fd readiness: POLL* bits
+	uint64_t token;  // what watch() or start_io() was given
+	uint32_t events; // fd readiness: POLL* bits
 	int32_t result;  // I/O completion: bytes (accept: the fd) or -errno
-	// No default member initialisers: the core's 256-entry arrays on the
-	// stack would be zeroed on every wait (4 KB a call, 8% of a ping-pong's
-	// time); backends fill all three (aggregate init sets a missing result
-	// to 0).
+			 // No default member initialisers: the core's 256-entry arrays on the
+			 // stack would be zeroed on every wait (4 KB a call, 8% of a ping-pong's
+			 // time); backends fill all three (aggregate init sets a missing result
+			 // to 0).
 };
 
 // Tokens with this bit name an asynchronous I/O request (start_io), not an

@@ -20,7 +20,11 @@ struct fd_watch {
 	uint32_t gen = 0;
 	watch_mode armed; // what the backend was last told
 	bool in_backend = false;
-	knode *head = nullptr;              // kevents on this fd
+	// No kevents left, still in the backend until the next wait (queue::
+	// park): an ADD of the same file before then re-arms it in place.
+	bool parked = false;
+	uint32_t kind = 0;     // st_mode file type, when an ADD's fstat(2) saw it; 0: unknown
+	knode *head = nullptr; // kevents on this fd
 	struct fd_source *source = nullptr; // or: an fd the library owns
 
 	uint64_t token() const { return (uint64_t(gen) << 32) | slot; }

@@ -149,6 +149,8 @@ int queue::sync_watch(fd_watch *w, bool force) {
 	}
 	want.exclusive = !wake_all;
 	if (!w->head) {
+		if (park(w))
+			return 0;
 		if (w->in_backend)
 			drop_watch(w->fd); // ENOENT/EBADF: the kernel forgot it already
 		fds_.destroy(w);
@@ -171,6 +173,51 @@ int queue::sync_watch(fd_watch *w, bool force) {
 	w->in_backend = true;
 	w->armed = want;
 	return 0;
+}
+
+// The last kevent left w. Re-registering a socket (REMOVE, then ADD of the
+// same fd: libevent's bench, a server changing its mind) cost an
+// EPOLL_CTL_DEL, an fstat and an EPOLL_CTL_ADD; a parked watch stays in the
+// backend until the next wait, and an ADD before then re-arms it with one
+// EPOLL_CTL_MOD (revive), which also proves the number still names the
+// same file. Only while no thread is in the backend: a blocked poller
+// would be woken by events nobody wants.
+bool queue::park(fd_watch *w) {
+	if (!w->in_backend || backend_off_ || polling_ || w->source)
+		return false;
+	try {
+		parked_.push_back(w->token());
+	} catch (const std::bad_alloc &) {
+		return false; // drop it now instead
+	}
+	w->parked = true;
+	return true;
+}
+
+// An ADD found w parked: re-arm it as it was (the kernel looks at the file
+// again, so what is ready now is reported, as for a new watch). False,
+// and w destroyed, when the number names another file now.
+bool queue::revive(fd_watch *w) {
+	w->parked = false;
+	if (be_->watch(w->fd, w->armed, &w->armed, w->token()) == 0)
+		return true;
+	// The kernel's item (if the old file lives on elsewhere) reports
+	// under a token that names nothing from now on.
+	fds_.destroy(w);
+	return false;
+}
+
+// Before a wait: the parked watches nobody revived leave the backend.
+void queue::drop_parked() {
+	for (uint64_t t : parked_) {
+		fd_watch *w = fds_.from_token(t);
+		if (!w || !w->parked || w->head)
+			continue; // revived, or gone already
+		w->parked = false;
+		drop_watch(w->fd);
+		fds_.destroy(w);
+	}
+	parked_.clear();
 }
 
 void queue::break_node(knode *n, int err) {
@@ -436,6 +483,7 @@ int queue::wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want
 		// is room for more than the ready list holds (LEVEL kevents come
 		// back this way at every call).
 		if (!polling_ && !just_polled && (may_block || ready_.size() < room())) {
+			drop_parked();
 			polling_ = i_poll = true;
 			poller_blocks_ = may_block;
 			poller_woken_ = false;

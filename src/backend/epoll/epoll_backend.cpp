@@ -80,11 +80,21 @@ public:
 	unsigned kind() const override { return KEVENT_BACKEND_EPOLL; }
 	int descriptor() const override { return epfd_.get(); }
 
+	// epoll refuses EPOLLEXCLUSIVE beside any bit but these (the kernel's
+	// EPOLLEXCLUSIVE_OK_BITS, less the flags): a RECV socket's EPOLLRDHUP or
+	// a POLL kevent's POLLPRI/POLLRDNORM is watched without it. Knowing so
+	// saves a failed EPOLL_CTL_ADD per such watch, and lets a re-arm of one
+	// be an EPOLL_CTL_MOD rather than a DEL and an ADD.
+	static bool kernel_exclusive(const watch_mode &m) {
+		constexpr uint32_t exclusive_ok = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP;
+		return m.exclusive && (m.events & ~exclusive_ok) == 0;
+	}
+
 	int watch(int fd, const watch_mode &want, const watch_mode *was, uint64_t token) override {
 		epoll_event ev{};
 		ev.events = want.events | (want.level ? 0u : unsigned(EPOLLET));
 		ev.data.u64 = token;
-		if (was && !was->exclusive && !want.exclusive) {
+		if (was && !kernel_exclusive(*was) && !kernel_exclusive(want)) {
 			count();
 			return epoll_ctl(epfd_.get(), EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
 		}
@@ -96,7 +106,7 @@ public:
 				return -errno;
 		}
 		count();
-		if (want.exclusive) {
+		if (kernel_exclusive(want)) {
 			epoll_event ex = ev;
 			ex.events |= EPOLLEXCLUSIVE;
 			if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ex) == 0)
