@@ -437,14 +437,14 @@ void queue::force_wake() noexcept {
 // backend wait only. Cancellation (pthread_cancel unwinds from the backend
 // wait or the cv wait) restores the poller role and the waiter count.
 template <class Want, class Room, class Take>
-int queue::wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want want, Room room,
-		     Take take) {
+int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline_ns, Want want,
+		     Room room, Take take) {
 	const uint64_t gen = wake_gen_.load(std::memory_order_acquire);
 	waiters_++;
 	bool i_poll = false;
 	struct leave {
 		queue &q;
-		std::unique_lock<std::mutex> &lk;
+		std::unique_lock<sys::adaptive_mutex> &lk;
 		bool &i_poll;
 		~leave() {
 			// publish() may write(2), a cancellation point: a second

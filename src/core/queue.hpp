@@ -25,6 +25,7 @@
 #include "core/timer_service.hpp"
 #include "origin/origin.hpp"
 #include "ring/ring.hpp"
+#include "sys/adaptive_mutex.hpp"
 #include "sys/unique_fd.hpp"
 
 #include <kevent/kevent.h>
@@ -119,8 +120,8 @@ private:
 
 	enum class wanted { wait, go, done };
 	template <class Want, class Room, class Take>
-	int wait_loop(std::unique_lock<std::mutex> &lk, int64_t deadline_ns, Want want, Room room,
-		      Take take);
+	int wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline_ns, Want want,
+		      Room room, Take take);
 
 	// kevent_ctl commands (queue_ctl.cpp).
 	int ctl_add(std::span<ukevent> arg);
@@ -129,8 +130,8 @@ private:
 	int prepare_add(ukevent &e, knode *&out);
 	void prefetch_key(std::span<const ukevent> arg, size_t i) const;
 
-	mutable std::mutex mu_;
-	std::condition_variable cv_;
+	mutable sys::adaptive_mutex mu_;
+	std::condition_variable_any cv_;
 	std::unique_ptr<backend> be_;
 	int user_fd_ = -1; // the caller's descriptor: a dup of be_->descriptor()
 	knode_pool pool_;  // before reg_ and the rest that point into it
