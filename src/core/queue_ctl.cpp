@@ -47,6 +47,7 @@ int queue::ctl(unsigned cmd, std::span<ukevent> arg) {
 	std::lock_guard lk(mu_);
 	if (closed_)
 		return -EBADF;
+	timers_.new_batch();
 	int r;
 	switch (cmd) {
 	case KEVENT_CTL_ADD:

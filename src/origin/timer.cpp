@@ -37,7 +37,7 @@ int attach(origin_services &svc, knode &n, const ukevent &req, bool &ready_now) 
 		     : (uk.event & KEVENT_TIMER_BOOTTIME) ? clock_kind::boottime
 							  : clock_kind::monotonic;
 	n.tm.interval = (uk.req_flags & KEVENT_REQ_ONESHOT) ? 0 : interval_of(uk);
-	int64_t now = timer_service::now_of(static_cast<int>(n.tm.clock));
+	int64_t now = svc.timers().batch_now(static_cast<int>(n.tm.clock));
 	if (uk.event & KEVENT_TIMER_ABSTIME) {
 		if (req.ret_data[1] >= sys::ns_per_s)
 			return -EINVAL;
