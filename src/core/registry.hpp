@@ -56,8 +56,14 @@ public:
 	// Start loading the slot a later find/insert/erase of k will read: a
 	// batch of keys then waits for memory in parallel, not one at a time.
 	void prefetch(const kevent_key &k) const {
-		if (slots_)
-			__builtin_prefetch(&slots_[home(hash_of(k))]);
+		if (!slots_)
+			return;
+		const slot *p = &slots_[home(hash_of(k))];
+		__builtin_prefetch(p);
+		// GCC 12 deletes the prefetch above as dead when its address
+		// comes from hash_of() (seen in the object code: the function was
+		// a bare ret); an empty asm that uses the address keeps it.
+		asm volatile("" : : "r"(p));
 	}
 	// n's key is not in the registry. May throw std::bad_alloc (growing),
 	// and then changes nothing.
