@@ -182,9 +182,16 @@ int queue::sync_watch(fd_watch *w, bool force) {
 // EPOLL_CTL_MOD (revive), which also proves the number still names the
 // same file. Only while no thread is in the backend: a blocked poller
 // would be woken by events nobody wants.
+constexpr size_t max_parked = 1024;
+
 bool queue::park(fd_watch *w) {
 	if (!w->in_backend || backend_off_ || polling_ || w->source)
 		return false;
+	// A program that adds and removes without ever waiting must not grow
+	// the list without end: past this many, settle them now (no poller
+	// is in the backend, as above).
+	if (parked_.size() >= max_parked)
+		drop_parked();
 	try {
 		parked_.push_back(w->token());
 	} catch (const std::bad_alloc &) {

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <vector>
+
 namespace {
 
 using kevent_test::make;
@@ -150,6 +152,31 @@ TEST_P(Reregister, ANumberReusedByAnotherSocketIsANewWatch) {
 	ASSERT_EQ(1, write(other[1], "y", 1));
 	expect_one(2);
 	close(other[1]);
+}
+
+// A program that adds and removes without ever waiting: the parked watches
+// are settled once there are 1024 of them, not kept until a wait that never
+// comes. Seen in the backend calls: the DELs happen without a wait.
+TEST_P(Reregister, ParkedWatchesAreSettledWithoutAWaitPastABound) {
+	constexpr int pairs = 1500;
+	std::vector<int> fds;
+	for (int i = 0; i < pairs; i++) {
+		int p[2];
+		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p));
+		fds.push_back(p[0]);
+		fds.push_back(p[1]);
+	}
+	uint64_t start = calls();
+	uint64_t one = 0;
+	for (int i = 0; i < pairs; i++) {
+		add_then_remove(fds[2 * i]);
+		if (i == 0)
+			one = calls() - start; // an ADD and a REMOVE that parks
+	}
+	uint64_t extra = calls() - start - one * pairs;
+	EXPECT_GE(extra, 1024u) << "one DEL per settled watch, before any wait";
+	for (int fd : fds)
+		close(fd);
 }
 
 } // namespace
