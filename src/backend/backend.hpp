@@ -82,6 +82,11 @@ public:
 	// Stop watching fd. 0 or -errno (ENOENT/EBADF when the kernel already
 	// forgot it because the file was closed).
 	virtual int unwatch(int fd) = 0;
+	// The queue calls this when a library call ends: a backend that defers
+	// work to its next wait must do now what the caller may depend on
+	// before then (io_uring: a removed watch's poll holds its file open,
+	// so a close(2) right after REMOVE would not close the socket).
+	virtual void settle() {}
 
 	// Wait up to timeout_ns (-1: no limit, 0: do not block) for readiness;
 	// write up to max completions. Returns how many, or -errno (-EINTR

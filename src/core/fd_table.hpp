@@ -20,11 +20,7 @@ struct fd_watch {
 	uint32_t gen = 0;
 	watch_mode armed; // what the backend was last told
 	bool in_backend = false;
-	// No kevents left, still in the backend until the next wait (queue::
-	// park): an ADD of the same file before then re-arms it in place.
-	bool parked = false;
-	uint32_t kind = 0;     // st_mode file type, when an ADD's fstat(2) saw it; 0: unknown
-	knode *head = nullptr; // kevents on this fd
+	knode *head = nullptr;              // kevents on this fd
 	struct fd_source *source = nullptr; // or: an fd the library owns
 
 	uint64_t token() const { return (uint64_t(gen) << 32) | slot; }
@@ -44,6 +40,8 @@ public:
 		fd_watch *w = slots_[slot].get();
 		return (w->gen == uint32_t(token >> 32) && w->fd >= 0) ? w : nullptr;
 	}
+	// Watches that exist (visible and hidden).
+	size_t live() const { return slots_.size() - free_.size(); }
 	fd_watch *create(int fd);
 	// A watch of an fd the library owns: not found by number, so a user's
 	// kevent on the same number never joins it.

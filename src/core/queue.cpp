@@ -149,8 +149,6 @@ int queue::sync_watch(fd_watch *w, bool force) {
 	}
 	want.exclusive = !wake_all;
 	if (!w->head) {
-		if (park(w))
-			return 0;
 		if (w->in_backend)
 			drop_watch(w->fd); // ENOENT/EBADF: the kernel forgot it already
 		fds_.destroy(w);
@@ -173,58 +171,6 @@ int queue::sync_watch(fd_watch *w, bool force) {
 	w->in_backend = true;
 	w->armed = want;
 	return 0;
-}
-
-// The last kevent left w. Re-registering a socket (REMOVE, then ADD of the
-// same fd: libevent's bench, a server changing its mind) cost an
-// EPOLL_CTL_DEL, an fstat and an EPOLL_CTL_ADD; a parked watch stays in the
-// backend until the next wait, and an ADD before then re-arms it with one
-// EPOLL_CTL_MOD (revive), which also proves the number still names the
-// same file. Only while no thread is in the backend: a blocked poller
-// would be woken by events nobody wants.
-constexpr size_t max_parked = 1024;
-
-bool queue::park(fd_watch *w) {
-	if (!w->in_backend || backend_off_ || polling_ || w->source)
-		return false;
-	// A program that adds and removes without ever waiting must not grow
-	// the list without end: past this many, settle them now (no poller
-	// is in the backend, as above).
-	if (parked_.size() >= max_parked)
-		drop_parked();
-	try {
-		parked_.push_back(w->token());
-	} catch (const std::bad_alloc &) {
-		return false; // drop it now instead
-	}
-	w->parked = true;
-	return true;
-}
-
-// An ADD found w parked: re-arm it as it was (the kernel looks at the file
-// again, so what is ready now is reported, as for a new watch). False,
-// and w destroyed, when the number names another file now.
-bool queue::revive(fd_watch *w) {
-	w->parked = false;
-	if (be_->watch(w->fd, w->armed, &w->armed, w->token()) == 0)
-		return true;
-	// The kernel's item (if the old file lives on elsewhere) reports
-	// under a token that names nothing from now on.
-	fds_.destroy(w);
-	return false;
-}
-
-// Before a wait: the parked watches nobody revived leave the backend.
-void queue::drop_parked() {
-	for (uint64_t t : parked_) {
-		fd_watch *w = fds_.from_token(t);
-		if (!w || !w->parked || w->head)
-			continue; // revived, or gone already
-		w->parked = false;
-		drop_watch(w->fd);
-		fds_.destroy(w);
-	}
-	parked_.clear();
 }
 
 void queue::break_node(knode *n, int err) {
@@ -306,7 +252,12 @@ void queue::expire_timers() {
 int queue::harvest_now() {
 	backend_event ev[256];
 	int total = 0;
-	for (;;) {
+	// Level-triggered items go back on epoll's ready list when reported:
+	// with 256 of them ready every look returns 256, and "until a short
+	// look" never ended (a hang under mu_). One pass over every watch is
+	// enough to see the new ones; their order in the list is the kernel's.
+	size_t passes = fds_.live() / 256 + 2;
+	while (passes-- > 0) {
 		bool woken = false;
 		int r = be_->wait(ev, 256, 0, woken);
 		if (woken && polling_)
@@ -320,6 +271,7 @@ int queue::harvest_now() {
 		if (r < 256)
 			return total;
 	}
+	return total;
 }
 
 // LAST_CHECK: is n still ready just before delivery? For fd origins one
@@ -399,6 +351,8 @@ unsigned queue::take(ukevent *buf, unsigned max) {
 // a poller of the descriptor sees POLLIN), and make sure events left on the
 // list have a thread to take them.
 void queue::publish() {
+	if (!backend_off_)
+		be_->settle();
 	if (ready_.empty()) {
 		if (signalled_) {
 			be_->set_ready(false);
@@ -490,7 +444,6 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 		// is room for more than the ready list holds (LEVEL kevents come
 		// back this way at every call).
 		if (!polling_ && !just_polled && (may_block || ready_.size() < room())) {
-			drop_parked();
 			polling_ = i_poll = true;
 			poller_blocks_ = may_block;
 			poller_woken_ = false;

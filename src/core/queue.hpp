@@ -99,11 +99,8 @@ private:
 	// Registrations.
 	knode *new_node(const ukevent &uk);
 	void free_node(knode *n);
-	int attach_fd(knode *n, bool revived, uint32_t kind);
+	int attach_fd(knode *n);
 	int sync_watch(fd_watch *w, bool force);
-	bool park(fd_watch *w);
-	bool revive(fd_watch *w);
-	void drop_parked();
 	void break_node(knode *n, int err);
 	void break_watch(fd_watch *w, int err);
 	void drop_watch(int fd);
@@ -139,10 +136,6 @@ private:
 	ready_list ready_;
 	std::unique_ptr<ring> ring_;
 	fd_table fds_;
-	// Tokens of parked watches (sync_watch): dropped at the next wait
-	// unless an ADD revived them. A token, not a pointer: the watch may be
-	// destroyed and its slot reused meanwhile.
-	std::vector<uint64_t> parked_;
 	timer_service timers_;
 	std::unique_ptr<origin_state> states_[KEVENT_MAX];
 	bool polling_ = false;

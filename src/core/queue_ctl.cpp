@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <new>
-#include <sys/stat.h>
 #include <vector>
 
 namespace kevent::detail {
@@ -65,16 +64,12 @@ int queue::ctl(unsigned cmd, std::span<ukevent> arg) {
 	return r;
 }
 
-// Attach one fd kevent to the (possibly new) watch of its fd. `revived`:
-// the watch was parked and has just been re-armed; `kind`: the file type
-// the ADD's fstat saw (0: none).
-int queue::attach_fd(knode *n, bool revived, uint32_t kind) {
+// Attach one fd kevent to the (possibly new) watch of its fd.
+int queue::attach_fd(knode *n) {
 	fd_watch *w = fds_.find(n->fd());
-	bool joins = w && w->in_backend && !revived; // revive() made the kernel look
+	bool joins = w && w->in_backend;
 	if (!w)
 		w = fds_.create(n->fd());
-	if (kind)
-		w->kind = kind;
 	fd_table::attach(w, n);
 	if (int r = sync_watch(w, false); r < 0) {
 		fd_table::detach(n);
@@ -110,14 +105,6 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 	const origin_ops &o = origin_for(e.type);
 	if (int r = validate_request(o, e))
 		return r;
-	bool revived = false; // a parked watch of this fd, re-armed (park())
-	uint32_t kind = 0;
-	fd_watch *w = nullptr;
-	// A revived watch that ends up with no kevent goes back to parked.
-	auto unrevive = [&] {
-		if (revived && !w->head)
-			sync_watch(w, false);
-	};
 
 	// fd origins: if the number is watched already, is it still the same
 	// file? A different one means the number was closed and reused: the
@@ -128,30 +115,17 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 			return EINVAL; // would make a second key for the same fd
 		if (fd < 0)
 			return EBADF;
-		w = fds_.find(fd);
-		// Re-armed in place, a parked watch is the same file (else the
-		// re-arm fails and revive() destroys the watch), so its kind is
-		// known already.
-		if (w && w->parked && !(revived = revive(w)))
-			w = nullptr;
 		// Only an origin with a kind to check pays an fstat(2); for the
 		// others epoll_ctl itself says EBADF (or EPERM: not pollable).
 		if (o.check_kind) {
 			sys::inode_id ino;
-			int r = 0;
-			if (revived && w->kind)
-				ino.mode = w->kind;
-			else
-				r = -sys::inode_of(fd, ino);
-			if (!r)
-				r = o.check_kind(fd, ino);
-			if (r) {
-				unrevive();
+			if (int r = sys::inode_of(fd, ino); r < 0)
+				return -r;
+			if (int r = o.check_kind(fd, ino))
 				return r;
-			}
-			kind = ino.mode & S_IFMT;
 		}
-		if (w && !revived && w->in_backend && be_->watching(fd) != descriptor_match::same) {
+		fd_watch *w = fds_.find(fd);
+		if (w && w->in_backend && be_->watching(fd) != descriptor_match::same) {
 			break_watch(w, EBADF);
 			w = nullptr;
 		}
@@ -161,18 +135,10 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 		if (!w && !o.check_kind && fcntl(fd, F_GETFD) < 0)
 			return EBADF;
 	}
-	if (reg_.find(key_of(e))) {
-		unrevive();
+	if (reg_.find(key_of(e)))
 		return EEXIST;
-	}
 
-	knode *n;
-	try {
-		n = new_node(e);
-	} catch (const std::bad_alloc &) {
-		unrevive();
-		throw;
-	}
+	knode *n = new_node(e);
 	n->state |= adding;
 	int err = 0;
 	// Out of memory half-way (the fd table, an origin's state, the
@@ -181,7 +147,7 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 	// add_oom_leaks_node_test.cpp).
 	try {
 		if (o.uses_fd) {
-			err = attach_fd(n, revived, kind);
+			err = attach_fd(n);
 		} else {
 			bool ready_now = false;
 			int r = o.attach(*this, *n, e, ready_now);

@@ -51,22 +51,18 @@ TEST_P(Batch, AddOfNPollKeventsIsNWatchesAndOneLook) {
 	int copied = kevent_ctl(kfd, KEVENT_CTL_ADD, static_cast<unsigned>(uk.size()), uk.data());
 	uint64_t calls = kevent_test::queue_stats(kfd).backend_calls - before;
 	EXPECT_EQ(pairs, copied) << "the ready half is copied back";
-	// One epoll_ctl per fd and one epoll_wait(0) for the whole batch. A
-	// kevent that was ready is copied back, not kept: its watch is parked
-	// (an ADD of the same fd before the next wait would re-arm it in place)
-	// and leaves the backend when the queue next waits.
-	EXPECT_EQ(uint64_t(2 * pairs + 1), calls) << "one epoll_ctl per fd, one "
-						     "epoll_wait(0) for the batch";
+	// One epoll_ctl per fd, one epoll_wait(0) for the whole batch, and an
+	// EPOLL_CTL_DEL for each kevent that was ready and so is not kept. On
+	// io_uring the call also submits those watches' POLL_REMOVEs before it
+	// returns (one io_uring_enter): a poll holds its file open.
+	const uint64_t settle = GetParam().flags == KEVENT_INIT_URING ? 1 : 0;
+	EXPECT_EQ(uint64_t(2 * pairs + 1 + pairs) + settle, calls) << "one epoll_ctl per fd, one "
+								      "epoll_wait(0) for the "
+								      "batch, one DEL per "
+								      "copy-back";
 	for (int i = 0; i < copied; i++) {
 		EXPECT_EQ(KEVENT_RET_DONE, uk[i].ret_flags);
 	}
-	before = kevent_test::queue_stats(kfd).backend_calls;
-	ukevent none[1];
-	timespec zero{};
-	EXPECT_EQ(0, kevent_get_events(kfd, 0, 1, &zero, none, 0)) << "the parked watches report "
-								      "nothing";
-	calls = kevent_test::queue_stats(kfd).backend_calls - before;
-	EXPECT_EQ(uint64_t(pairs + 1), calls) << "one DEL per copied-back kevent, then the wait";
 	std::vector<ukevent> rm;
 	for (int i = 0; i < 2 * pairs; i += 2)
 		rm.push_back(

@@ -210,10 +210,25 @@ public:
 			remove_poll(fd, s);
 			s.active = false;
 			s.seq = next_seq(s.seq);
+			removed_ = true; // settle() submits it
 			submit_if_blocked();
 		}
 		count();
 		return epoll_ctl(shadow_.get(), EPOLL_CTL_DEL, fd, nullptr) < 0 ? -errno : 0;
+	}
+
+	// A poll request holds its file: the POLL_REMOVE of an unwatch cannot
+	// wait for the next wait (lazy submission), or REMOVE then close(2)
+	// would leave the socket open — its peer sees no EOF — until the queue
+	// next waits (tests/core/reregister_test). One io_uring_enter per call
+	// that removed watches, however many.
+	void settle() override {
+		std::lock_guard lk(mu_);
+		if (!removed_)
+			return;
+		removed_ = false;
+		if (unsigned n = flush_sq())
+			enter(n, 0, 0, false);
 	}
 
 	int wait(backend_event *out, int max, int64_t timeout_ns, bool &woken) override {
@@ -592,6 +607,7 @@ private:
 	std::mutex mu_;
 	std::vector<fd_slot> slots_;
 	std::deque<backend_event> pending_; // reaped, not yet returned by wait()
+	bool removed_ = false;              // an unwatch queued a POLL_REMOVE: settle() submits it
 	std::unordered_set<uint64_t> inflight_, cancelling_;
 	bool poller_blocked_ = false;
 	bool closing_ = false;
