@@ -49,7 +49,7 @@ protected:
 		ASSERT_EQ(1u, ev.size());
 		EXPECT_EQ(cookie, kevent_test::cookie_of(ev[0]));
 	}
-	// Leaves fd's watch parked.
+	// Registers a RECV kevent on fd and removes it again.
 	void add_then_remove(int fd) {
 		ukevent uk = recv_kevent(fd, 1);
 		ASSERT_EQ(0, add(uk));
