@@ -318,8 +318,8 @@ unsigned queue::take(ukevent *buf, unsigned max) {
 		knode *ahead = n;
 		for (int i = 0; i < 4 && ahead; i++)
 			ahead = ahead->rnext;
-		if (ahead)
-			reg_.prefetch(key_of(ahead->uk));
+		if (ahead && ahead->req(KEVENT_REQ_ONESHOT))
+			reg_.prefetch(key_of(ahead->uk)); // a persistent one stays put
 		ready_.unlink(n);
 		if (!n->has(broken) && n->req(KEVENT_REQ_LAST_CHECK) && !recheck(n)) {
 			n->uk.ret_data[0] = n->uk.ret_data[1] = 0;

@@ -34,12 +34,18 @@ protected:
 		return f;
 	}
 
-	void socket_pair(unique_fd &a, unique_fd &b) {
-		int sv[2];
-		ASSERT_EQ(0,
-			  ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
-		a.reset(sv[0]);
-		b.reset(sv[1]);
+	// n completions, each within 5 s, by cookie.
+	std::map<uint64_t, ukevent> completions(size_t n) {
+		std::map<uint64_t, ukevent> got;
+		while (got.size() < n) {
+			auto ev = get(kfd, 1, unsigned(n), 5000);
+			EXPECT_FALSE(ev.empty()) << got.size() << " of " << n << " came";
+			if (ev.empty())
+				break;
+			for (auto &e : ev)
+				got[cookie_of(e)] = e;
+		}
+		return got;
 	}
 
 	// The one completion that must arrive within 5 s.
@@ -164,13 +170,7 @@ TEST_P(Aio, RecvWaitsForDataSendCompletesAtOnce) {
 	EXPECT_EQ(-EINVAL, err_of(rd));
 	int64_t s = kevent_aio_send(kfd, b.get(), "ping", 4, 0, 12);
 	ASSERT_GT(s, 0);
-	std::map<uint64_t, ukevent> got;
-	while (got.size() < 2) {
-		auto ev = get(kfd, 1, 2, 5000);
-		ASSERT_FALSE(ev.empty());
-		for (auto &e : ev)
-			got[cookie_of(e)] = e;
-	}
+	std::map<uint64_t, ukevent> got = completions(2);
 	expect_done(got[11], r, KEVENT_NAIO, KEVENT_NAIO_RECV, 11, 4);
 	expect_done(got[12], s, KEVENT_NAIO, KEVENT_NAIO_SEND, 12, 4);
 	EXPECT_EQ("ping", std::string(in, 4));
@@ -196,27 +196,15 @@ TEST_P(Aio, SendToAClosedPeerIsEpipeNotSigpipe) {
 }
 
 TEST_P(Aio, AcceptAndConnectOverLoopback) {
-	unique_fd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	sockaddr_in sa{};
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(0, ::bind(l.get(), reinterpret_cast<sockaddr *>(&sa), sizeof sa));
-	ASSERT_EQ(0, ::listen(l.get(), 4));
-	socklen_t len = sizeof sa;
-	ASSERT_EQ(0, ::getsockname(l.get(), reinterpret_cast<sockaddr *>(&sa), &len));
+	sockaddr_in sa;
+	unique_fd l = loopback_tcp(sa, 4);
 	int64_t acc = kevent_aio_accept(kfd, l.get(), SOCK_CLOEXEC, 21);
 	ASSERT_GT(acc, 0);
 	unique_fd c(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 	int64_t con =
 		kevent_aio_connect(kfd, c.get(), reinterpret_cast<sockaddr *>(&sa), sizeof sa, 22);
 	ASSERT_GT(con, 0);
-	std::map<uint64_t, ukevent> got;
-	while (got.size() < 2) {
-		auto ev = get(kfd, 1, 2, 5000);
-		ASSERT_FALSE(ev.empty());
-		for (auto &e : ev)
-			got[cookie_of(e)] = e;
-	}
+	std::map<uint64_t, ukevent> got = completions(2);
 	EXPECT_EQ(KEVENT_RET_DONE, got[21].ret_flags) << describe(got[21]);
 	unique_fd accepted(static_cast<int>(got[21].ret_data[0]));
 	EXPECT_GE(fcntl(accepted.get(), F_GETFD), 0) << "the new connection's fd";
@@ -228,13 +216,8 @@ TEST_P(Aio, AcceptAndConnectOverLoopback) {
 }
 
 TEST_P(Aio, ConnectRefusedIsBroken) {
-	unique_fd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	sockaddr_in sa{};
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(0, ::bind(l.get(), reinterpret_cast<sockaddr *>(&sa), sizeof sa));
-	socklen_t len = sizeof sa;
-	ASSERT_EQ(0, ::getsockname(l.get(), reinterpret_cast<sockaddr *>(&sa), &len));
+	sockaddr_in sa;
+	unique_fd l = loopback_tcp(sa, -1);
 	l.reset(); // bound once, nobody listens there now
 	unique_fd c(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 	int64_t con =

@@ -33,7 +33,9 @@
 
 #include "kevent_test.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -157,6 +159,32 @@ inline void vacate(unique_fd &other, int n) {
 }
 
 inline bool fd_is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
+// A connected AF_UNIX stream pair, both ends non-blocking.
+inline void socket_pair(unique_fd &a, unique_fd &b) {
+	int sv[2];
+	ASSERT_EQ(0, ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+	a.reset(sv[0]);
+	b.reset(sv[1]);
+}
+
+// A blocking TCP socket bound to 127.0.0.1 on an ephemeral port, listening
+// with `backlog` (or not listening when backlog < 0); `addr` is where it is.
+inline unique_fd loopback_tcp(sockaddr_in &addr, int backlog) {
+	unique_fd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	EXPECT_GE(l.get(), 0) << std::strerror(errno);
+	addr = sockaddr_in{};
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	EXPECT_EQ(0, ::bind(l.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr))
+		<< std::strerror(errno);
+	if (backlog >= 0) {
+		EXPECT_EQ(0, ::listen(l.get(), backlog)) << std::strerror(errno);
+	}
+	socklen_t len = sizeof addr;
+	EXPECT_EQ(0, ::getsockname(l.get(), reinterpret_cast<sockaddr *>(&addr), &len));
+	return l;
+}
 
 // Moves the open file `from` onto number `to` (dup2) and returns `to`.
 inline int move_fd(int from, int to) {

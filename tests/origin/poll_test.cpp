@@ -126,13 +126,6 @@ protected:
 		return ev.empty() ? ukevent{} : ev[0];
 	}
 
-	void socket_pair(unique_fd &a, unique_fd &b) {
-		int sv[2];
-		ASSERT_EQ(0,
-			  ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
-		a.reset(sv[0]);
-		b.reset(sv[1]);
-	}
 	void pipe_pair(unique_fd &r, unique_fd &w) {
 		int p[2];
 		ASSERT_EQ(0, ::pipe2(p, O_NONBLOCK | O_CLOEXEC));
@@ -263,14 +256,8 @@ TEST_P(Poll, PriFiresOnTcpUrgentData) {
 					    "polls the file again when the caller waits, "
 					    "io_uring's poll looks "
 					    "at once and no later wake-up comes");
-	unique_fd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	sockaddr_in sa{};
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(0, ::bind(l.get(), reinterpret_cast<sockaddr *>(&sa), sizeof sa));
-	ASSERT_EQ(0, ::listen(l.get(), 1));
-	socklen_t len = sizeof sa;
-	ASSERT_EQ(0, ::getsockname(l.get(), reinterpret_cast<sockaddr *>(&sa), &len));
+	sockaddr_in sa;
+	unique_fd l = loopback_tcp(sa, 1);
 	unique_fd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	ASSERT_EQ(0, ::connect(c.get(), reinterpret_cast<sockaddr *>(&sa), sizeof sa));
 	unique_fd s(::accept4(l.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
