@@ -34,9 +34,8 @@ int watch_errno(int err) {
 } // namespace
 
 // How far ahead of the entry it handles a batch loads registry slots: with
-// a million keys every lookup misses the cache; loads started 32 entries
-// early have arrived by the time their entry is reached (8 was too few to
-// show in million_timers).
+// a million keys every lookup misses the cache, and a load started 32
+// entries early has had the time of 32 entries' work to arrive.
 constexpr size_t prefetch_distance = 32;
 
 void queue::prefetch_key(std::span<const ukevent> arg, size_t i) const {
