@@ -405,6 +405,15 @@ void model_queue::ctl_remove_modify(unsigned cmd, std::vector<ukevent> &arg) {
 		r.uk.ptr = e.ptr;
 		r.uk.ret_flags = 0;
 		e.ret_flags = KEVENT_RET_DONE;
+		if (is_fd_origin(r.uk.type) && !r.broken) {
+			// What it collected answered the old request; the re-arm
+			// queues it again with the new request's bits that fire
+			// (kevent_ctl(3) MODIFY).
+			if (r.on_ready)
+				ready_.unlink(h);
+			r.on_ready = false;
+			r.uk.ret_data[0] = 0;
+		}
 		if (r.attached) {
 			int fd = static_cast<int>(r.uk.id.raw[0]);
 			if (sync_watch(fd, true) != 0) {

@@ -56,6 +56,11 @@ struct watch_mode {
 	uint32_t events = 0;    // POLL* bits
 	bool level = false;     // level- (else edge-) triggered
 	bool exclusive = false; // wake one of the queues watching the file
+	// Report once more at most, then stay quiet until watched again: a
+	// level watch whose kevents all wait on the ready list already would
+	// otherwise report at every look and turn a blocking wait into a spin
+	// (queue.cpp, park_watch).
+	bool oneshot = false;
 	bool operator==(const watch_mode &) const = default;
 };
 

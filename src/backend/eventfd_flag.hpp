@@ -5,22 +5,24 @@
 #pragma once
 
 #include <cstdint>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace kevent::detail {
 
-// Async-signal-safe. EAGAIN only at a count of 2^64-2: readable anyway.
-inline void eventfd_kick(int fd) noexcept {
-	uint64_t one = 1;
-	ssize_t r = ::write(fd, &one, sizeof one);
+// Raw syscalls, not glibc's read/write: those are cancellation points, and a
+// cancellation acting inside these noexcept helpers would end the process
+// (they also run in signal handlers, outside the library's no_cancel).
+inline void eventfd_rw(int fd, bool write_it) noexcept {
+	uint64_t v = 1;
+	long r = ::syscall(write_it ? SYS_write : SYS_read, fd, &v, sizeof v);
 	(void)r;
 }
 
+// Async-signal-safe. EAGAIN only at a count of 2^64-2: readable anyway.
+inline void eventfd_kick(int fd) noexcept { eventfd_rw(fd, true); }
+
 // Set (readable) or clear. EAGAIN: already in that state.
-inline void eventfd_level(int fd, bool on) noexcept {
-	uint64_t v = 1;
-	ssize_t r = on ? ::write(fd, &v, sizeof v) : ::read(fd, &v, sizeof v);
-	(void)r;
-}
+inline void eventfd_level(int fd, bool on) noexcept { eventfd_rw(fd, on); }
 
 } // namespace kevent::detail

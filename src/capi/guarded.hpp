@@ -2,6 +2,8 @@
 // point: a call returns -errno internally; here it becomes (-1, errno).
 #pragma once
 
+#include "sys/cancel.hpp"
+
 #include <cerrno>
 #include <exception>
 #include <new>
@@ -18,9 +20,11 @@ template <class R> R result(R r) {
 
 // Exceptions never cross into C: allocation failure is ENOMEM, anything
 // else the library throws (only std exceptions) an internal error reported
-// as EIO. No catch (...): pthread_cancel's forced unwind must pass through.
+// as EIO. No catch (...): pthread_cancel's forced unwind must pass through
+// (from the waits' cancel_window only: sys/cancel.hpp).
 template <class F> auto guarded(F &&f) -> decltype(f()) {
 	using R = decltype(f());
+	sys::no_cancel nc;
 	try {
 		return result<R>(f());
 	} catch (const std::bad_alloc &) {

@@ -81,6 +81,18 @@ constexpr bit_name socket_names[] = {
 	{KEVENT_SOCKET_ACCEPT, "ACCEPT"},
 	{KEVENT_SOCKET_SEND, "SEND"},
 };
+// An asynchronous operation's kind (kevent_aio_*(3)): NAIO's are the SOCKET
+// bits and two of libkevent's own.
+constexpr bit_name naio_names[] = {
+	{KEVENT_NAIO_RECV, "RECV"},         {KEVENT_NAIO_ACCEPT, "ACCEPT"},
+	{KEVENT_NAIO_SEND, "SEND"},         {KEVENT_NAIO_CONNECT, "CONNECT"},
+	{KEVENT_NAIO_SENDFILE, "SENDFILE"},
+};
+constexpr bit_name aio_names[] = {
+	{KEVENT_AIO_READ, "READ"},
+	{KEVENT_AIO_WRITE, "WRITE"},
+	{KEVENT_AIO_FSYNC, "FSYNC"},
+};
 constexpr bit_name pipe_names[] = {
 	{KEVENT_PIPE_RECV, "RECV"},
 	{KEVENT_PIPE_SEND, "SEND"},
@@ -125,9 +137,16 @@ void add_id_and_events(writer &w, const ukevent &ev) {
 	const uint32_t *raw = ev.id.raw;
 	switch (ev.type) {
 	case KEVENT_SOCKET:
-	case KEVENT_NAIO:
 		w.add("fd=%d ", static_cast<int>(raw[0]));
 		add_bits(w, ev.event, socket_names);
+		return;
+	case KEVENT_NAIO: // the id is the operation's, not a descriptor
+		w.add("op=%" PRIu64 " ", ev.id.raw_u64);
+		add_bits(w, ev.event, naio_names);
+		return;
+	case KEVENT_AIO:
+		w.add("op=%" PRIu64 " ", ev.id.raw_u64);
+		add_bits(w, ev.event, aio_names);
 		return;
 	case KEVENT_PIPE:
 		w.add("fd=%d ", static_cast<int>(raw[0]));
@@ -157,16 +176,17 @@ void add_id_and_events(writer &w, const ukevent &ev) {
 	case KEVENT_UNOTIFY: // any id, any bits
 		w.add("id=%" PRIu64 " events=0x%" PRIx32, ev.id.raw_u64, ev.event);
 		return;
-	default: // AIO, POSIX_TIMER and unknown types: raw values
+	default: // POSIX_TIMER and unknown types: raw values
 		w.add("id=0x%" PRIx64 " events=0x%" PRIx32, ev.id.raw_u64, ev.event);
 		return;
 	}
 }
 
 void add_data(writer &w, const ukevent &ev) {
-	// Counts are decimal (timer expirations, signal deliveries), event
-	// bits hex.
-	bool count = ev.type == KEVENT_TIMER || ev.type == KEVENT_SIGNAL;
+	// Counts are decimal (timer expirations, signal deliveries, bytes an
+	// operation moved), event bits hex.
+	bool count = ev.type == KEVENT_TIMER || ev.type == KEVENT_SIGNAL ||
+		     ev.type == KEVENT_NAIO || ev.type == KEVENT_AIO;
 	w.add(count ? " data=[%" PRIu32 "," : " data=[0x%" PRIx32 ",", ev.ret_data[0]);
 	auto d1 = static_cast<int32_t>(ev.ret_data[1]);
 	if ((ev.ret_flags & KEVENT_RET_BROKEN) && d1 < 0) {

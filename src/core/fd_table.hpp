@@ -20,6 +20,9 @@ struct fd_watch {
 	uint32_t gen = 0;
 	watch_mode armed; // what the backend was last told
 	bool in_backend = false;
+	// Kevents on the ready list lend no interest to the backend watch until
+	// one of them is delivered (queue.cpp, park_watch).
+	bool parked = false;
 	knode *head = nullptr;              // kevents on this fd
 	struct fd_source *source = nullptr; // or: an fd the library owns
 

@@ -23,6 +23,7 @@ enum knode_state : uint32_t {
 	adding = 1u << 2,      // its ADD batch has not decided yet
 	add_ready = 1u << 3,   // became ready while `adding`
 	broken = 1u << 4,      // deliver once with BROKEN, then free
+	timer_held = 1u << 5,  // a periodic TIMER waiting to be delivered: no deadline
 };
 
 // What an fd origin's kevent keeps: its place on the fd watch's list.

@@ -4,6 +4,7 @@
 #include "core/async_io.hpp"
 #include "core/descriptor_table.hpp"
 
+#include "sys/cancel.hpp"
 #include "sys/clock.hpp"
 
 #include <algorithm>
@@ -140,12 +141,22 @@ void queue::free_node(knode *n) {
 // Tell the backend what the kevents on w want now. `force` re-arms even if
 // nothing changed, which makes epoll re-check readiness (MODIFY).
 int queue::sync_watch(fd_watch *w, bool force) {
-	watch_mode want;
+	watch_mode want, all;
 	bool wake_all = false;
 	for (knode *n = w->head; n; n = n->fdw.wnext) {
-		want.events |= origin_for(n->uk.type).interest(n->uk);
-		want.level |= n->req(KEVENT_REQ_LEVEL);
+		uint32_t interest = origin_for(n->uk.type).interest(n->uk);
+		all.events |= interest;
 		wake_all |= n->req(KEVENT_REQ_WAKEUP_ALL);
+		if (w->parked && n->has(on_ready))
+			continue; // its report waits already (park_watch)
+		want.events |= interest;
+		want.level |= n->req(KEVENT_REQ_LEVEL);
+	}
+	if (w->parked && !want.events) {
+		// Every kevent here waits on the ready list: one last report at
+		// most, then nothing until a delivery unparks the watch.
+		want.events = all.events;
+		want.oneshot = true;
 	}
 	want.exclusive = !wake_all;
 	if (!w->head) {
@@ -161,7 +172,8 @@ int queue::sync_watch(fd_watch *w, bool force) {
 	// (and cost a syscall); translate() filters what nobody asked for.
 	// Level-triggering and exclusivity must follow exactly.
 	if (!force && w->in_backend && (want.events & ~w->armed.events) == 0 &&
-	    want.level == w->armed.level && want.exclusive == w->armed.exclusive)
+	    want.level == w->armed.level && want.exclusive == w->armed.exclusive &&
+	    want.oneshot == w->armed.oneshot)
 		return 0;
 	if (w->in_backend && !force)
 		want.events |= w->armed.events;
@@ -198,6 +210,28 @@ void queue::break_watch(fd_watch *w, int err) {
 	fds_.destroy(w);
 }
 
+// A level watch that the poller found reporting only kevents that wait on
+// the ready list already (the caller asked for more than are ready, or a
+// full ring has no room): epoll reports a level item at every epoll_wait and
+// io_uring re-arms a level poll after each report, so the blocking wait would
+// return at once, again and again, at 100% CPU until its timeout
+// (tests/regress/wait_busy_spins_test). Take those kevents' interest
+// out of the watch until one of them is delivered (take()). A kevent that is
+// not queued keeps its interest.
+void queue::park_watch(fd_watch *w) {
+	w->parked = true;
+	if (sync_watch(w, true) < 0)
+		w->parked = false; // the file is gone: the next look finds out
+}
+
+void queue::unpark_watch(fd_watch *w) {
+	w->parked = false;
+	// LEVEL: the re-armed watch reports the file at once if it is still
+	// ready, as a level watch does at each call. A failure means the file
+	// went away; REMOVE, or an ADD of its number, reports it.
+	sync_watch(w, true);
+}
+
 void queue::drop_watch(int fd) {
 	if (!backend_off_)
 		be_->unwatch(fd); // a fork child would take it from its parent
@@ -205,16 +239,20 @@ void queue::drop_watch(int fd) {
 
 // ---- readiness -------------------------------------------------------------
 
-void queue::make_ready(knode *n) {
+bool queue::make_ready(knode *n) {
 	if (n->has(adding)) {
 		n->state |= add_ready; // the ADD that is running decides
-		return;
+		return true;
 	}
-	if (ready_.push(n))
-		st_.ready.set(ready_.size());
+	if (!ready_.push(n))
+		return false; // coalesced: it waits already
+	st_.ready.set(ready_.size());
+	return true;
 }
 
-void queue::dispatch(const backend_event *ev, int count) {
+// `blocked`: the poller's wait was meant to block; a level watch that
+// reports nothing new is parked.
+void queue::dispatch(const backend_event *ev, int count, bool blocked) {
 	for (int i = 0; i < count; i++) {
 		if (ev[i].token & io_token_bit) {
 			if (knode *n = io_node(ev[i].token))
@@ -228,18 +266,23 @@ void queue::dispatch(const backend_event *ev, int count) {
 			w->source->on_ready(ev[i].events);
 			continue;
 		}
+		bool news = false;
 		for (knode *n = w->head; n; n = n->fdw.wnext) {
 			fd_report rep =
 				origin_for(n->uk.type).translate(n->uk, ev[i].events, w->fd);
 			if (!rep.fired && !rep.broken)
 				continue;
+			news |= (rep.fired & ~n->uk.ret_data[0]) != 0;
 			n->uk.ret_data[0] |= rep.fired;
 			if (rep.broken && !n->has(broken)) {
 				n->state |= broken;
 				n->broken_errno = rep.err;
+				news = true;
 			}
-			make_ready(n);
+			news |= make_ready(n);
 		}
+		if (blocked && !news && w->armed.level && !w->parked && w->head)
+			park_watch(w);
 	}
 }
 
@@ -321,6 +364,9 @@ unsigned queue::take(ukevent *buf, unsigned max) {
 		if (ahead && ahead->req(KEVENT_REQ_ONESHOT))
 			reg_.prefetch(key_of(ahead->uk)); // a persistent one stays put
 		ready_.unlink(n);
+		if (origin_for(n->uk.type).uses_fd && n->fdw.watch && n->fdw.watch->parked &&
+		    !n->has(broken))
+			unpark_watch(n->fdw.watch);
 		if (!n->has(broken) && n->req(KEVENT_REQ_LAST_CHECK) && !recheck(n)) {
 			n->uk.ret_data[0] = n->uk.ret_data[1] = 0;
 			continue; // no longer ready: skipped, stays registered
@@ -391,12 +437,19 @@ void queue::force_wake() noexcept {
 
 // ---- waiting ---------------------------------------------------------------
 
+// The longest cv wait at a time (a wait with a longer timeout goes round the
+// loop again): wait_for adds its timeout to steady_clock::now(), which a
+// saturated timeout (292 years) would overflow.
+constexpr int64_t max_cv_wait_ns = int64_t(3600) * 1000000000;
+
 // The waiting loop shared by kevent_get_events and kevent_wait. `want()`
 // says whether the caller can take events now (go), must wait (wait), or
 // must return 0 at once (done); `room()` how many it could take; `take()`
 // takes them. LOCKING: called with lk held; the poller drops it around the
-// backend wait only. Cancellation (pthread_cancel unwinds from the backend
-// wait or the cv wait) restores the poller role and the waiter count.
+// backend wait only. Cancellation: the C entry point disabled it
+// (sys/cancel.hpp); only the blocking backend wait and the cv wait open a
+// window, so pthread_cancel unwinds from there alone, and `leave` restores
+// the poller role and the waiter count.
 template <class Want, class Room, class Take>
 int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline_ns, Want want,
 		     Room room, Take take) {
@@ -408,11 +461,6 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 		std::unique_lock<sys::adaptive_mutex> &lk;
 		bool &i_poll;
 		~leave() {
-			// publish() may write(2), a cancellation point: a second
-			// cancellation unwinding out of a destructor would end
-			// the process.
-			int state;
-			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
 			if (!lk.owns_lock())
 				lk.lock(); // cancelled in the backend wait, unlocked
 			if (i_poll)
@@ -421,7 +469,6 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 			q.publish();
 			if (q.waiters_ > 0 && !q.polling_)
 				q.cv_.notify_one(); // hand the poller role on
-			pthread_setcancelstate(state, nullptr);
 		}
 	} guard{*this, lk, i_poll};
 	bool just_polled = false;
@@ -454,13 +501,19 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 			backend_event ev[256];
 			bool bw = false;
 			lk.unlock();
-			int r = be_->wait(ev, 256, may_block ? remain : 0, bw);
+			int r;
+			if (may_block) {
+				sys::cancel_window cw;
+				r = be_->wait(ev, 256, remain, bw);
+			} else {
+				r = be_->wait(ev, 256, 0, bw);
+			}
 			lk.lock();
 			polling_ = i_poll = poller_blocks_ = false;
 			if (may_block)
 				st_.wakeups.add();
 			if (r > 0)
-				dispatch(ev, r);
+				dispatch(ev, r, may_block);
 			expire_timers();
 			// EINTR: a signal handler ran — or only the kernel's task
 			// work did (io_uring sends it with a signal notification:
@@ -490,10 +543,15 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 		if (!polling_)
 			continue; // nobody polls: become the poller
 		// Someone else polls for us: wait for their news.
-		if (remain < 0)
-			cv_.wait(lk);
-		else
-			cv_.wait_for(lk, std::chrono::nanoseconds(remain));
+		{
+			sys::cancel_window cw;
+			if (remain < 0)
+				cv_.wait(lk);
+			else // at most an hour at a time: steady_clock::now() + a
+			     // saturated timeout (292 years) would overflow
+				cv_.wait_for(lk, std::chrono::nanoseconds(std::min<int64_t>(
+							 remain, max_cv_wait_ns)));
+		}
 		st_.wakeups.add();
 	}
 }

@@ -104,10 +104,12 @@ private:
 	void break_node(knode *n, int err);
 	void break_watch(fd_watch *w, int err);
 	void drop_watch(int fd);
+	void park_watch(fd_watch *w);
+	void unpark_watch(fd_watch *w);
 
 	// Readiness.
-	void make_ready(knode *n);
-	void dispatch(const backend_event *ev, int n);
+	bool make_ready(knode *n); // false: it was queued already
+	void dispatch(const backend_event *ev, int n, bool blocked = false);
 	void expire_timers();
 	int harvest_now();
 	bool recheck(knode *n);

@@ -255,6 +255,15 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 		n->uk.ptr = e.ptr;
 		n->uk.ret_flags = 0;
 		e.ret_flags = KEVENT_RET_DONE;
+		if (o.uses_fd && !n->has(broken)) {
+			// What it has collected answered the old request: the
+			// re-arm below looks at the file again and queues it
+			// with the bits of the new one that fire now
+			// (tests/regress/modify_keeps_stale_bits_test).
+			ready_.unlink(n);
+			st_.ready.set(ready_.size());
+			n->uk.ret_data[0] = 0;
+		}
 		if (o.modify) {
 			if (int r = o.modify(*this, *n); r < 0) {
 				fail_entry(e, -r);

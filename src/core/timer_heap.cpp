@@ -34,6 +34,12 @@ void timer_heap::update(knode *n) {
 		sift_down(i);
 }
 
+void timer_heap::hold(knode *n) {
+	size_t i = n->tm.heap_pos;
+	v_[i].expiry = INT64_MAX;
+	sift_down(i);
+}
+
 void timer_heap::sift_up(size_t i) {
 	entry e = v_[i];
 	while (i > 0) {

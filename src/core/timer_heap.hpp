@@ -24,6 +24,10 @@ public:
 	void erase(knode *n);
 	// Call after n->tm.expiry changed while n is in the heap.
 	void update(knode *n);
+	// Keep n in the heap (its place is reserved: no allocation to put it
+	// back) but never at the top before the others: ordered as if its
+	// expiry were the end of time; update() puts it back in order.
+	void hold(knode *n);
 
 private:
 	struct entry {

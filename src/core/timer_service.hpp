@@ -39,15 +39,21 @@ public:
 				knode *n = h.top();
 				uint64_t count = 1;
 				if (n->tm.interval > 0) {
-					count += uint64_t(now - n->tm.expiry) /
-						 uint64_t(n->tm.interval);
-					n->tm.expiry += int64_t(count) * n->tm.interval;
-					h.update(n);
+					count += advance(n, now);
+					// Fired again before its last expiry was
+					// delivered: no deadline until it is
+					// (deliver()), or a short period would wake
+					// every wait at once, again and again.
+					if (n->has(on_ready | add_ready)) {
+						n->state |= timer_held;
+						h.hold(n);
+					} else {
+						h.update(n);
+					}
 				} else {
 					h.erase(n);
 				}
-				uint64_t sum = n->uk.ret_data[0] + count;
-				n->uk.ret_data[0] = sum > UINT32_MAX ? UINT32_MAX : uint32_t(sum);
+				add_count(n->uk.ret_data[0], count);
 				fire(n);
 			}
 			rearm(c, now);
@@ -55,6 +61,10 @@ public:
 	}
 
 	static int64_t now_of(int clock);
+
+	// A TIMER kevent is being delivered as `out`: a held timer counts the
+	// periods that passed since it was held and takes its deadline back.
+	void deliver(knode *n, ukevent &out);
 
 	// The clock as of the start of the running kevent_ctl: read once per
 	// clock per call, not once per ADD entry (a vDSO clock_gettime was 11%
@@ -74,6 +84,20 @@ public:
 
 private:
 	void rearm(int c, int64_t now);
+	// Arm the backend for a new earliest expiry of clock c.
+	int arm_if_earlier(int c, int64_t expiry);
+
+	// n->tm.expiry <= now: move it to the first period after now; how many
+	// more periods than the one due have passed.
+	static uint64_t advance(knode *n, int64_t now) {
+		uint64_t missed = uint64_t(now - n->tm.expiry) / uint64_t(n->tm.interval);
+		n->tm.expiry += int64_t(missed + 1) * n->tm.interval;
+		return missed;
+	}
+	static void add_count(uint32_t &to, uint64_t count) {
+		uint64_t sum = to + count;
+		to = sum > UINT32_MAX ? UINT32_MAX : uint32_t(sum);
+	}
 
 	backend &be_;
 	timer_heap heaps_[clock_count];

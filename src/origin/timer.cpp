@@ -55,6 +55,8 @@ int attach(origin_services &svc, knode &n, const ukevent &req, bool &ready_now) 
 
 void detach(origin_services &svc, knode &n) { svc.timers().cancel(&n); }
 
+void on_deliver(origin_services &svc, knode &n, ukevent &out) { svc.timers().deliver(&n, out); }
+
 void on_user_ready(knode &n, const ukevent &) {
 	if (n.uk.ret_data[0] == 0)
 		n.uk.ret_data[0] = 1; // a forced expiry still reports one
@@ -69,6 +71,7 @@ const origin_ops timer_origin = {
 	.attach = attach,
 	.detach = detach,
 	.on_user_ready = on_user_ready,
+	.on_deliver = on_deliver,
 };
 
 } // namespace kevent::detail

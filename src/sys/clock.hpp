@@ -8,7 +8,14 @@ namespace kevent::sys {
 
 constexpr int64_t ns_per_s = 1000000000;
 
-inline int64_t to_ns(const timespec &t) { return int64_t(t.tv_sec) * ns_per_s + t.tv_nsec; }
+// A valid timespec (tv_sec >= 0, tv_nsec in [0, 1e9)) as ns, saturated at
+// INT64_MAX (292 years): {LONG_MAX, 0} must mean "forever", never wrap into
+// a time in the past (tests/regress/huge_timeout_overflows_test).
+inline int64_t to_ns(const timespec &t) {
+	if (t.tv_sec > (INT64_MAX - (ns_per_s - 1)) / ns_per_s)
+		return INT64_MAX;
+	return int64_t(t.tv_sec) * ns_per_s + t.tv_nsec;
+}
 
 inline timespec to_timespec(int64_t ns) {
 	timespec t{};

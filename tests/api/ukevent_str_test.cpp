@@ -61,10 +61,10 @@ TEST(UkeventStr, EveryOriginReadsItsId) {
 		  str(make(KEVENT_PROC, 1234, KEVENT_PROC_EXIT | KEVENT_PROC_REAP)));
 	EXPECT_EQ("UNOTIFY id=42 events=0x3 req=READY ret=0 data=[0x0,0] cookie=0x7",
 		  str(make(KEVENT_UNOTIFY, 42, 3, KEVENT_REQ_READY, 7)));
-	EXPECT_EQ("NAIO fd=9 ACCEPT req=0 ret=0 data=[0x0,0] cookie=0x0",
+	EXPECT_EQ("NAIO op=9 ACCEPT req=0 ret=0 data=[0,0] cookie=0x0",
 		  str(make(KEVENT_NAIO, 9, KEVENT_NAIO_ACCEPT)));
-	EXPECT_EQ("AIO id=0x100000002 events=0x1 req=0 ret=0 data=[0x0,0] cookie=0x0",
-		  str(make(KEVENT_AIO, 0x100000002ull, 1)));
+	EXPECT_EQ("AIO op=4294967298 READ req=0 ret=0 data=[0,0] cookie=0x0",
+		  str(make(KEVENT_AIO, 0x100000002ull, KEVENT_AIO_READ)));
 }
 
 TEST(UkeventStr, UnknownBitsAndTypesInHex) {

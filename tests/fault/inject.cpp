@@ -291,7 +291,13 @@ int open(const char *path, int flags, ...) {
 
 // pidfd_open has no glibc wrapper in Debian 12's headers: src/origin/proc.cpp
 // calls syscall(2). Six register-sized arguments are what the kernel takes.
-long syscall(long nr, ...) noexcept {
+// Defined under another C++ name with the assembler name "syscall": glibc
+// declares syscall() nothrow, and a noexcept frame here would end the process
+// when pthread_cancel unwinds from the io_uring backend's blocking
+// io_uring_enter, which it makes through syscall() with asynchronous
+// cancellation (tests/regress/cancel_in_get_events_aborts_test).
+long interposed_syscall(long nr, ...) __asm__("syscall");
+long interposed_syscall(long nr, ...) {
 	static std::atomic<void *> slot;
 	auto real = kevent_fault::next<long (*)(long, ...)>(slot, "syscall");
 	va_list ap;

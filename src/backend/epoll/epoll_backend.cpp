@@ -26,6 +26,11 @@
 //   one with a waiter is woken per event — our default for several queues on
 //   one object (KEVENT_REQ_WAKEUP_ALL turns it off). It cannot be MODified
 //   (DEL + ADD instead) and epoll files refuse it (EINVAL: we retry without).
+// - EPOLLONESHOT: the item reports once more at most, then stays disabled
+//   (not even EPOLLERR/EPOLLHUP) until an EPOLL_CTL_MOD: how a parked level
+//   watch (watch_mode::oneshot) goes quiet without leaving the set, where
+//   a DEL and a later ADD could meet another file under the same number.
+//   It excludes EPOLLEXCLUSIVE (EINVAL), so such a watch is not exclusive.
 // - epoll_pwait2 (5.11) gives nanosecond timeouts; before it, milliseconds
 //   rounded up.
 // - timerfd with TFD_TIMER_ABSTIME, one per clock, watched edge-triggered:
@@ -87,12 +92,13 @@ public:
 	// be an EPOLL_CTL_MOD rather than a DEL and an ADD.
 	static bool kernel_exclusive(const watch_mode &m) {
 		constexpr uint32_t exclusive_ok = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP;
-		return m.exclusive && (m.events & ~exclusive_ok) == 0;
+		return m.exclusive && !m.oneshot && (m.events & ~exclusive_ok) == 0;
 	}
 
 	int watch(int fd, const watch_mode &want, const watch_mode *was, uint64_t token) override {
 		epoll_event ev{};
-		ev.events = want.events | (want.level ? 0u : unsigned(EPOLLET));
+		ev.events = want.events | (want.level ? 0u : unsigned(EPOLLET)) |
+			    (want.oneshot ? unsigned(EPOLLONESHOT) : 0u);
 		ev.data.u64 = token;
 		if (was && !kernel_exclusive(*was) && !kernel_exclusive(want)) {
 			count();

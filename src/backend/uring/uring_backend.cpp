@@ -8,6 +8,8 @@
 // - Level-triggered watches are single-shot polls armed again after each
 //   report: the new poll completes at the next submission while the file is
 //   still ready, which is what epoll's level mode does at each epoll_wait.
+// - A oneshot watch (a parked level watch, watch_mode::oneshot) is a
+//   single-shot poll that is not armed again after its report.
 // - EPOLLEXCLUSIVE is not used: an exclusive io_uring poll always consumes
 //   the wake-up, so the first queue to watch a file would take every event,
 //   waiting or not (epoll passes it on to a file with a waiter). Every queue
@@ -401,7 +403,7 @@ private:
 	void arm_poll(int fd, const fd_slot &s) {
 		io_uring_sqe *sqe = get_sqe();
 		unsigned events = s.mode.events;
-		if (s.mode.level)
+		if (s.mode.level || s.mode.oneshot)
 			io_uring_prep_poll_add(sqe, fd, events);
 		else
 			io_uring_prep_poll_multishot(sqe, fd, events);
@@ -535,7 +537,7 @@ private:
 		uint32_t events = cqe.res >= 0 ? static_cast<uint32_t>(cqe.res)
 					       : POLLERR | POLLNVAL;
 		emit(out, max, k, backend_event{s.token, events, 0});
-		if (!more && cqe.res >= 0 && !closing_)
+		if (!more && cqe.res >= 0 && !closing_ && !s.mode.oneshot)
 			arm_poll(fd, s); // level: look again; multishot: it ended
 	}
 
