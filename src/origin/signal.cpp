@@ -11,9 +11,19 @@
 // kernel picks, which signalfd(2) cannot do without every thread blocking the
 // signal (see kevent_signal(7)).
 //
+// Standing in for a disposition must not change what the kernel does with
+// it: the handler keeps the flags the kernel itself reads (SA_NOCLDSTOP and
+// SA_NOCLDWAIT when a child stops or exits, SA_ONSTACK, SA_NODEFER, sa_mask,
+// SA_RESTART of a handler that interrupts system calls on purpose), and
+// emulates SA_RESETHAND, which the kernel would apply to *our* handler.
+// SIGCHLD set to SIG_IGN is not replaced at all: it makes the kernel reap
+// children and send no SIGCHLD for them, which no handler can stand in for
+// (tests/regress/sigchld_watch_breaks_autoreap_test.cpp).
+//
 // LOCKING: reg_mu guards the dispositions and the watcher counts; the
 // handler reads only atomics and the saved disposition, which is written
-// before the handler is installed and not changed while it is.
+// before the handler is installed and not changed while it is (SA_RESETHAND's
+// one run is an atomic flag, not a change of it).
 #include "origin/origin.hpp"
 
 #include <atomic>
@@ -35,9 +45,13 @@ constexpr int max_signal = 65; // _NSIG on Linux
 struct signal_slot {
 	std::atomic<uint64_t> count{0};   // deliveries seen by the handler
 	std::atomic<bool> consume{false}; // some watcher asked for NOMASK
-	int watchers = 0;                 // reg_mu
-	int nomask_watchers = 0;          // reg_mu
-	struct sigaction old {};          // disposition before the first watcher
+	// SA_RESETHAND: the program's one-shot handler has been run; the
+	// deliveries after it get the default action.
+	std::atomic<bool> reset_done{false};
+	int watchers = 0;        // reg_mu
+	int nomask_watchers = 0; // reg_mu
+	bool installed = false;  // reg_mu: ours stands in for `old`
+	struct sigaction old {}; // disposition before the first watcher
 };
 
 signal_slot slots[max_signal];
@@ -50,46 +64,63 @@ bool default_is_ignore(int sig) {
 
 void handler(int sig, siginfo_t *info, void *ctx);
 
+bool is_handler(const struct sigaction &sa) {
+	return sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
+}
+
+// SIGCHLD ignored: the kernel reaps the children and sends no SIGCHLD for
+// them (not even to a handler). Ours in its place would leave zombies, so it
+// stays, and there is nothing to count.
+bool kernel_discards(int sig, const struct sigaction &old) {
+	return sig == SIGCHLD && old.sa_handler == SIG_IGN;
+}
+
 // Ours, with the mask and the flags of the disposition it stands in for, so
-// the chained handler runs as it would have (SA_RESETHAND is done by hand in
-// run_previous: the kernel would reset *our* handler).
+// the kernel treats the process and the chained handler as it would have.
+// SA_RESETHAND is done by hand in run_previous (the kernel would reset
+// *our* handler); SA_SIGINFO is always ours (the chained handler gets what
+// it asked for).
 struct sigaction ours(const struct sigaction &old) {
 	struct sigaction sa {};
 	sa.sa_sigaction = handler;
 	sa.sa_mask = old.sa_mask;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART | (old.sa_flags & (SA_NODEFER | SA_ONSTACK));
+	constexpr int kept = SA_NODEFER | SA_ONSTACK | SA_NOCLDSTOP | SA_NOCLDWAIT;
+	sa.sa_flags = SA_SIGINFO | (old.sa_flags & kept);
+	// A program's handler without SA_RESTART is there to make a system
+	// call fail with EINTR (an alarm() timeout); with no handler of the
+	// program's nothing would have interrupted one, so restart it.
+	sa.sa_flags |= is_handler(old) ? (old.sa_flags & SA_RESTART) : SA_RESTART;
+	return sa;
+}
+
+// The disposition the kernel would hold now, had we never stood in: a
+// one-shot handler that has run is SIG_DFL (Linux keeps the flags).
+struct sigaction current_of(const signal_slot &s) {
+	struct sigaction sa = s.old;
+	if ((sa.sa_flags & SA_RESETHAND) && is_handler(sa) &&
+	    s.reset_done.load(std::memory_order_acquire))
+		sa.sa_handler = SIG_DFL;
 	return sa;
 }
 
 // What the process would have done without us.
 void run_previous(int sig, siginfo_t *info, void *ctx) {
-	struct sigaction &old = slots[sig].old;
-	if (old.sa_flags & SA_RESETHAND) {
-		// One shot: this delivery runs it, later ones the default.
-		struct sigaction once = old;
-		old.sa_handler = SIG_DFL;
-		old.sa_flags &= ~(SA_SIGINFO | SA_RESETHAND);
-		if (once.sa_flags & SA_SIGINFO) {
-			if (once.sa_sigaction)
-				once.sa_sigaction(sig, info, ctx);
-			return;
-		}
-		if (once.sa_handler != SIG_IGN && once.sa_handler != SIG_DFL) {
-			once.sa_handler(sig);
-			return;
-		}
-	}
-	if (old.sa_flags & SA_SIGINFO) {
-		if (old.sa_sigaction)
+	const struct sigaction &old = slots[sig].old;
+	bool run_handler = is_handler(old);
+	// One shot: the first delivery runs it, later ones the default, even
+	// when two threads take the signal at once.
+	if (run_handler && (old.sa_flags & SA_RESETHAND) &&
+	    slots[sig].reset_done.exchange(true, std::memory_order_acq_rel))
+		run_handler = false;
+	if (run_handler) {
+		if (old.sa_flags & SA_SIGINFO)
 			old.sa_sigaction(sig, info, ctx);
+		else
+			old.sa_handler(sig);
 		return;
 	}
 	if (old.sa_handler == SIG_IGN)
 		return;
-	if (old.sa_handler != SIG_DFL) {
-		old.sa_handler(sig);
-		return;
-	}
 	if (default_is_ignore(sig))
 		return;
 	// The default action (terminate, core, stop): let the kernel do it.
@@ -122,7 +153,8 @@ void handler(int sig, siginfo_t *info, void *ctx) {
 int signal_of(const ukevent &uk) { return static_cast<int>(uk.id.raw[0]); }
 bool nomask(const ukevent &uk) { return (uk.id.raw_u64 & KEVENT_SIGNAL_NOMASK) != 0; }
 
-// First watcher: save the disposition, install ours. 0 or -errno.
+// First watcher: save the disposition, install ours (unless SIGCHLD is
+// ignored: see kernel_discards). 0 or -errno.
 int watch_signal(int sig, bool consume) {
 	std::lock_guard lk(reg_mu);
 	if (notify_fd.load() < 0) {
@@ -135,10 +167,14 @@ int watch_signal(int sig, bool consume) {
 	if (s.watchers == 0) {
 		if (sigaction(sig, nullptr, &s.old) < 0)
 			return -errno;
-		struct sigaction sa = ours(s.old);
 		s.consume.store(consume, std::memory_order_release);
-		if (sigaction(sig, &sa, nullptr) < 0)
-			return -errno;
+		s.reset_done.store(false, std::memory_order_release);
+		if (!kernel_discards(sig, s.old)) {
+			struct sigaction sa = ours(s.old);
+			if (sigaction(sig, &sa, nullptr) < 0)
+				return -errno;
+			s.installed = true;
+		}
 	}
 	s.watchers++;
 	if (consume && s.nomask_watchers++ == 0)
@@ -146,14 +182,18 @@ int watch_signal(int sig, bool consume) {
 	return 0;
 }
 
-// Last watcher gone: put back exactly what was there.
+// Last watcher gone: put back exactly what was there (or what the kernel
+// would have made of it: a one-shot handler that ran is SIG_DFL).
 void unwatch_signal(int sig, bool consume) {
 	std::lock_guard lk(reg_mu);
 	signal_slot &s = slots[sig];
 	if (consume && --s.nomask_watchers == 0)
 		s.consume.store(false, std::memory_order_release);
-	if (--s.watchers == 0)
-		sigaction(sig, &s.old, nullptr);
+	if (--s.watchers == 0 && s.installed) {
+		struct sigaction back = current_of(s);
+		sigaction(sig, &back, nullptr);
+		s.installed = false;
+	}
 }
 
 // Per kevent: the handler's count when this queue last looked.
