@@ -79,8 +79,8 @@ bool kernel_discards(int sig, const struct sigaction &old) {
 // the kernel treats the process and the chained handler as it would have.
 // SA_RESETHAND is done by hand in run_previous (the kernel would reset
 // *our* handler); SA_SIGINFO is always ours (the chained handler gets what
-// it asked for).
-struct sigaction ours(const struct sigaction &old) {
+// it asked for). `consumed`: a NOMASK watcher takes every delivery.
+struct sigaction ours(const struct sigaction &old, bool consumed) {
 	struct sigaction sa {};
 	sa.sa_sigaction = handler;
 	sa.sa_mask = old.sa_mask;
@@ -88,8 +88,10 @@ struct sigaction ours(const struct sigaction &old) {
 	sa.sa_flags = SA_SIGINFO | (old.sa_flags & kept);
 	// A program's handler without SA_RESTART is there to make a system
 	// call fail with EINTR (an alarm() timeout); with no handler of the
-	// program's nothing would have interrupted one, so restart it.
-	sa.sa_flags |= is_handler(old) ? (old.sa_flags & SA_RESTART) : SA_RESTART;
+	// program's to run (SIG_DFL, SIG_IGN, or consumed) nothing would have
+	// interrupted one, so restart it.
+	bool program_runs = is_handler(old) && !consumed;
+	sa.sa_flags |= program_runs ? (old.sa_flags & SA_RESTART) : SA_RESTART;
 	return sa;
 }
 
@@ -133,7 +135,7 @@ void run_previous(int sig, siginfo_t *info, void *ctx) {
 	pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 	raise(sig);
 	// Still here: it was a stop signal and we were continued.
-	struct sigaction again = ours(old);
+	struct sigaction again = ours(old, false); // not consumed: we ran it
 	sigaction(sig, &again, nullptr);
 }
 
@@ -170,11 +172,17 @@ int watch_signal(int sig, bool consume) {
 		s.consume.store(consume, std::memory_order_release);
 		s.reset_done.store(false, std::memory_order_release);
 		if (!kernel_discards(sig, s.old)) {
-			struct sigaction sa = ours(s.old);
+			struct sigaction sa = ours(s.old, consume);
 			if (sigaction(sig, &sa, nullptr) < 0)
 				return -errno;
 			s.installed = true;
 		}
+	} else if (consume && s.nomask_watchers == 0 && s.installed) {
+		// From now on consumed: restart what the program's handler
+		// (which no longer runs) would have interrupted.
+		struct sigaction sa = ours(s.old, true);
+		if (sigaction(sig, &sa, nullptr) < 0)
+			return -errno;
 	}
 	s.watchers++;
 	if (consume && s.nomask_watchers++ == 0)
@@ -187,12 +195,17 @@ int watch_signal(int sig, bool consume) {
 void unwatch_signal(int sig, bool consume) {
 	std::lock_guard lk(reg_mu);
 	signal_slot &s = slots[sig];
-	if (consume && --s.nomask_watchers == 0)
+	bool unconsumed = consume && --s.nomask_watchers == 0;
+	if (unconsumed)
 		s.consume.store(false, std::memory_order_release);
 	if (--s.watchers == 0 && s.installed) {
 		struct sigaction back = current_of(s);
 		sigaction(sig, &back, nullptr);
 		s.installed = false;
+	} else if (unconsumed && s.installed) {
+		// The program's handler runs again, with its own SA_RESTART.
+		struct sigaction sa = ours(s.old, false);
+		sigaction(sig, &sa, nullptr);
 	}
 }
 
