@@ -20,7 +20,8 @@
 // children and send no SIGCHLD for them, which no handler can stand in for
 // (tests/regress/sigchld_watch_breaks_autoreap_test.cpp).
 //
-// LOCKING: reg_mu guards the dispositions and the watcher counts; the
+// LOCKING: reg_mu guards the dispositions and the watcher counts, and is
+// held across fork(2) (pthread_atfork) so a child never inherits it taken; the
 // handler reads only atomics and the saved disposition, which is written
 // before the handler is installed and not changed while it is (SA_RESETHAND's
 // one run is an atomic flag, not a change of it).
@@ -32,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/poll.h>
 #include <unistd.h>
@@ -57,6 +59,14 @@ struct signal_slot {
 signal_slot slots[max_signal];
 std::mutex reg_mu;
 std::atomic<int> notify_fd{-1}; // created once, lives as long as the process
+
+// fork(2) copies reg_mu as it is: held by a parent thread that the child
+// does not have, it would stay locked there for ever (the child's first
+// SIGNAL ADD, or its kevent_close, hung: tests/regress/
+// signal_fork_child_hangs_test.cpp). Held across the fork, it is free on
+// both sides. Nothing is taken while reg_mu is held, so no lock order.
+const int fork_guard =
+	pthread_atfork([] { reg_mu.lock(); }, [] { reg_mu.unlock(); }, [] { reg_mu.unlock(); });
 
 bool default_is_ignore(int sig) {
 	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
