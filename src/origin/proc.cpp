@@ -3,6 +3,13 @@
 // stores it, read with waitid(P_PIDFD, WNOWAIT) so the child stays a zombie
 // for its parent to reap — unless KEVENT_PROC_REAP asks us to. Another
 // process's status is not ours to read: 0.
+//
+// A process exits once, so the exit is taken from the first report of the
+// pidfd that finds it gone, and the pidfd is watched no longer: Linux wakes
+// a pidfd again when its zombie is reaped (by us with REAP, or by the
+// program), and waitid(2) then finds no child (ECHILD). A second look would
+// overwrite the status with 0 (tests/regress/proc_reap_status_lost_test) or
+// deliver the exit twice (tests/regress/proc_event_after_reap_test).
 #include "origin/origin.hpp"
 
 #include <cerrno>
@@ -25,35 +32,41 @@ struct proc_ext final : origin_ext, fd_source {
 	~proc_ext() override { ::close(pidfd); }
 
 	void on_ready(uint32_t) override {
+		if (exited)
+			return; // a report queued before the unwatch: said already
 		siginfo_t si{};
 		int opts = WEXITED | WNOHANG;
 		if (!(node.uk.event & KEVENT_PROC_REAP))
 			opts |= WNOWAIT;
-		uint32_t status = 0;
-		if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, opts) ==
-			    0 &&
-		    si.si_pid != 0) {
-			switch (si.si_code) {
-			case CLD_EXITED:
-				status = static_cast<uint32_t>(si.si_status & 0xff) << 8;
-				break;
-			case CLD_KILLED:
-				status = static_cast<uint32_t>(si.si_status & 0x7f);
-				break;
-			case CLD_DUMPED:
-				status = static_cast<uint32_t>(si.si_status & 0x7f) | 0x80;
-				break;
-			default:
-				break;
-			}
-		}
-		node.uk.ret_data[0] = status;
+		int r = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, opts);
+		if (r == 0 && si.si_pid == 0)
+			return; // our child, not waitable yet: this was not the exit
+		// ECHILD: not our child, or reaped by someone else (the
+		// program, the kernel for SIG_IGN/SA_NOCLDWAIT): no status.
+		exited = true;
+		svc_.unwatch_source(*this);
+		node.uk.ret_data[0] = r == 0 ? wait_status(si) : 0;
 		svc_.make_ready(node);
+	}
+
+	// What waitpid(2) would have stored for this siginfo.
+	static uint32_t wait_status(const siginfo_t &si) {
+		switch (si.si_code) {
+		case CLD_EXITED:
+			return static_cast<uint32_t>(si.si_status & 0xff) << 8;
+		case CLD_KILLED:
+			return static_cast<uint32_t>(si.si_status & 0x7f);
+		case CLD_DUMPED:
+			return static_cast<uint32_t>(si.si_status & 0x7f) | 0x80;
+		default:
+			return 0;
+		}
 	}
 
 	origin_services &svc_;
 	knode &node;
 	int pidfd;
+	bool exited = false; // the exit was reported; the pidfd is not watched
 };
 
 int validate(const ukevent &uk) {

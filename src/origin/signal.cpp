@@ -11,9 +11,20 @@
 // kernel picks, which signalfd(2) cannot do without every thread blocking the
 // signal (see kevent_signal(7)).
 //
-// LOCKING: reg_mu guards the dispositions and the watcher counts; the
+// Standing in for a disposition must not change what the kernel does with
+// it: the handler keeps the flags the kernel itself reads (SA_NOCLDSTOP and
+// SA_NOCLDWAIT when a child stops or exits, SA_ONSTACK, SA_NODEFER, sa_mask,
+// SA_RESTART of a handler that interrupts system calls on purpose), and
+// emulates SA_RESETHAND, which the kernel would apply to *our* handler.
+// SIGCHLD set to SIG_IGN is not replaced at all: it makes the kernel reap
+// children and send no SIGCHLD for them, which no handler can stand in for
+// (tests/regress/sigchld_watch_breaks_autoreap_test.cpp).
+//
+// LOCKING: reg_mu guards the dispositions and the watcher counts, and is
+// held across fork(2) (pthread_atfork) so a child never inherits it taken; the
 // handler reads only atomics and the saved disposition, which is written
-// before the handler is installed and not changed while it is.
+// before the handler is installed and not changed while it is (SA_RESETHAND's
+// one run is an atomic flag, not a change of it).
 #include "origin/origin.hpp"
 
 #include <atomic>
@@ -22,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/poll.h>
 #include <unistd.h>
@@ -35,14 +47,26 @@ constexpr int max_signal = 65; // _NSIG on Linux
 struct signal_slot {
 	std::atomic<uint64_t> count{0};   // deliveries seen by the handler
 	std::atomic<bool> consume{false}; // some watcher asked for NOMASK
-	int watchers = 0;                 // reg_mu
-	int nomask_watchers = 0;          // reg_mu
-	struct sigaction old {};          // disposition before the first watcher
+	// SA_RESETHAND: the program's one-shot handler has been run; the
+	// deliveries after it get the default action.
+	std::atomic<bool> reset_done{false};
+	int watchers = 0;        // reg_mu
+	int nomask_watchers = 0; // reg_mu
+	bool installed = false;  // reg_mu: ours stands in for `old`
+	struct sigaction old {}; // disposition before the first watcher
 };
 
 signal_slot slots[max_signal];
 std::mutex reg_mu;
 std::atomic<int> notify_fd{-1}; // created once, lives as long as the process
+
+// fork(2) copies reg_mu as it is: held by a parent thread that the child
+// does not have, it would stay locked there for ever (the child's first
+// SIGNAL ADD, or its kevent_close, hung: tests/regress/
+// signal_fork_child_hangs_test.cpp). Held across the fork, it is free on
+// both sides. Nothing is taken while reg_mu is held, so no lock order.
+const int fork_guard =
+	pthread_atfork([] { reg_mu.lock(); }, [] { reg_mu.unlock(); }, [] { reg_mu.unlock(); });
 
 bool default_is_ignore(int sig) {
 	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
@@ -50,46 +74,65 @@ bool default_is_ignore(int sig) {
 
 void handler(int sig, siginfo_t *info, void *ctx);
 
+bool is_handler(const struct sigaction &sa) {
+	return sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
+}
+
+// SIGCHLD ignored: the kernel reaps the children and sends no SIGCHLD for
+// them (not even to a handler). Ours in its place would leave zombies, so it
+// stays, and there is nothing to count.
+bool kernel_discards(int sig, const struct sigaction &old) {
+	return sig == SIGCHLD && old.sa_handler == SIG_IGN;
+}
+
 // Ours, with the mask and the flags of the disposition it stands in for, so
-// the chained handler runs as it would have (SA_RESETHAND is done by hand in
-// run_previous: the kernel would reset *our* handler).
-struct sigaction ours(const struct sigaction &old) {
+// the kernel treats the process and the chained handler as it would have.
+// SA_RESETHAND is done by hand in run_previous (the kernel would reset
+// *our* handler); SA_SIGINFO is always ours (the chained handler gets what
+// it asked for). `consumed`: a NOMASK watcher takes every delivery.
+struct sigaction ours(const struct sigaction &old, bool consumed) {
 	struct sigaction sa {};
 	sa.sa_sigaction = handler;
 	sa.sa_mask = old.sa_mask;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART | (old.sa_flags & (SA_NODEFER | SA_ONSTACK));
+	constexpr int kept = SA_NODEFER | SA_ONSTACK | SA_NOCLDSTOP | SA_NOCLDWAIT;
+	sa.sa_flags = SA_SIGINFO | (old.sa_flags & kept);
+	// A program's handler without SA_RESTART is there to make a system
+	// call fail with EINTR (an alarm() timeout); with no handler of the
+	// program's to run (SIG_DFL, SIG_IGN, or consumed) nothing would have
+	// interrupted one, so restart it.
+	bool program_runs = is_handler(old) && !consumed;
+	sa.sa_flags |= program_runs ? (old.sa_flags & SA_RESTART) : SA_RESTART;
+	return sa;
+}
+
+// The disposition the kernel would hold now, had we never stood in: a
+// one-shot handler that has run is SIG_DFL (Linux keeps the flags).
+struct sigaction current_of(const signal_slot &s) {
+	struct sigaction sa = s.old;
+	if ((sa.sa_flags & SA_RESETHAND) && is_handler(sa) &&
+	    s.reset_done.load(std::memory_order_acquire))
+		sa.sa_handler = SIG_DFL;
 	return sa;
 }
 
 // What the process would have done without us.
 void run_previous(int sig, siginfo_t *info, void *ctx) {
-	struct sigaction &old = slots[sig].old;
-	if (old.sa_flags & SA_RESETHAND) {
-		// One shot: this delivery runs it, later ones the default.
-		struct sigaction once = old;
-		old.sa_handler = SIG_DFL;
-		old.sa_flags &= ~(SA_SIGINFO | SA_RESETHAND);
-		if (once.sa_flags & SA_SIGINFO) {
-			if (once.sa_sigaction)
-				once.sa_sigaction(sig, info, ctx);
-			return;
-		}
-		if (once.sa_handler != SIG_IGN && once.sa_handler != SIG_DFL) {
-			once.sa_handler(sig);
-			return;
-		}
-	}
-	if (old.sa_flags & SA_SIGINFO) {
-		if (old.sa_sigaction)
+	const struct sigaction &old = slots[sig].old;
+	bool run_handler = is_handler(old);
+	// One shot: the first delivery runs it, later ones the default, even
+	// when two threads take the signal at once.
+	if (run_handler && (old.sa_flags & SA_RESETHAND) &&
+	    slots[sig].reset_done.exchange(true, std::memory_order_acq_rel))
+		run_handler = false;
+	if (run_handler) {
+		if (old.sa_flags & SA_SIGINFO)
 			old.sa_sigaction(sig, info, ctx);
+		else
+			old.sa_handler(sig);
 		return;
 	}
 	if (old.sa_handler == SIG_IGN)
 		return;
-	if (old.sa_handler != SIG_DFL) {
-		old.sa_handler(sig);
-		return;
-	}
 	if (default_is_ignore(sig))
 		return;
 	// The default action (terminate, core, stop): let the kernel do it.
@@ -102,7 +145,7 @@ void run_previous(int sig, siginfo_t *info, void *ctx) {
 	pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 	raise(sig);
 	// Still here: it was a stop signal and we were continued.
-	struct sigaction again = ours(old);
+	struct sigaction again = ours(old, false); // not consumed: we ran it
 	sigaction(sig, &again, nullptr);
 }
 
@@ -122,7 +165,8 @@ void handler(int sig, siginfo_t *info, void *ctx) {
 int signal_of(const ukevent &uk) { return static_cast<int>(uk.id.raw[0]); }
 bool nomask(const ukevent &uk) { return (uk.id.raw_u64 & KEVENT_SIGNAL_NOMASK) != 0; }
 
-// First watcher: save the disposition, install ours. 0 or -errno.
+// First watcher: save the disposition, install ours (unless SIGCHLD is
+// ignored: see kernel_discards). 0 or -errno.
 int watch_signal(int sig, bool consume) {
 	std::lock_guard lk(reg_mu);
 	if (notify_fd.load() < 0) {
@@ -135,8 +179,18 @@ int watch_signal(int sig, bool consume) {
 	if (s.watchers == 0) {
 		if (sigaction(sig, nullptr, &s.old) < 0)
 			return -errno;
-		struct sigaction sa = ours(s.old);
 		s.consume.store(consume, std::memory_order_release);
+		s.reset_done.store(false, std::memory_order_release);
+		if (!kernel_discards(sig, s.old)) {
+			struct sigaction sa = ours(s.old, consume);
+			if (sigaction(sig, &sa, nullptr) < 0)
+				return -errno;
+			s.installed = true;
+		}
+	} else if (consume && s.nomask_watchers == 0 && s.installed) {
+		// From now on consumed: restart what the program's handler
+		// (which no longer runs) would have interrupted.
+		struct sigaction sa = ours(s.old, true);
 		if (sigaction(sig, &sa, nullptr) < 0)
 			return -errno;
 	}
@@ -146,14 +200,23 @@ int watch_signal(int sig, bool consume) {
 	return 0;
 }
 
-// Last watcher gone: put back exactly what was there.
+// Last watcher gone: put back exactly what was there (or what the kernel
+// would have made of it: a one-shot handler that ran is SIG_DFL).
 void unwatch_signal(int sig, bool consume) {
 	std::lock_guard lk(reg_mu);
 	signal_slot &s = slots[sig];
-	if (consume && --s.nomask_watchers == 0)
+	bool unconsumed = consume && --s.nomask_watchers == 0;
+	if (unconsumed)
 		s.consume.store(false, std::memory_order_release);
-	if (--s.watchers == 0)
-		sigaction(sig, &s.old, nullptr);
+	if (--s.watchers == 0 && s.installed) {
+		struct sigaction back = current_of(s);
+		sigaction(sig, &back, nullptr);
+		s.installed = false;
+	} else if (unconsumed && s.installed) {
+		// The program's handler runs again, with its own SA_RESTART.
+		struct sigaction sa = ours(s.old, false);
+		sigaction(sig, &sa, nullptr);
+	}
 }
 
 // Per kevent: the handler's count when this queue last looked.

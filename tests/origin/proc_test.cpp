@@ -149,6 +149,11 @@ TEST_P(ProcContract, DefaultDoesNotComeBackWithoutNewActivity) {
 TEST_P(ProcContract, EtDoesNotComeBackWithoutNewActivity) {
 	mode_does_not_come_back_without_new_activity(KEVENT_REQ_ET);
 }
+// LEVEL too: "has exited" is not a condition reported at every call, the
+// exit is one event (kevent_proc(7)).
+TEST_P(ProcContract, LevelDoesNotComeBackWithoutNewActivity) {
+	mode_does_not_come_back_without_new_activity(KEVENT_REQ_LEVEL);
+}
 TEST_P(ProcContract, LastCheckDeliversAKeventStillReady) {
 	last_check_delivers_a_kevent_still_ready();
 }

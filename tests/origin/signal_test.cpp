@@ -7,7 +7,10 @@
 //   - ret_data[0] counts deliveries coalesced;
 //   - several queues may watch one signal; if any asks NOMASK it is consumed;
 //   - REMOVE and kevent_close restore the disposition exactly, and the signal
-//     mask is never touched;
+//     mask is never touched; a one-shot (SA_RESETHAND) handler runs once;
+//     (the flags the kernel reads itself, SIGCHLD's SIG_IGN and SA_RESTART:
+//     tests/regress/sigchld_watch_breaks_autoreap_test.cpp and
+//     signal_watch_forces_sa_restart_test.cpp)
 //   - 0, 65, SIGKILL, SIGSTOP -> EINVAL;
 //   - a signal sent to a thread blocked in kevent_get_events is reported.
 //
@@ -25,6 +28,14 @@
 namespace {
 
 using namespace kevent_origin;
+
+// TSan's runtime stands between the kernel and every signal handler: it
+// installs its own, defers a signal that interrupts a blocking call until the
+// call returns, and emulates SA_RESETHAND. What the kernel does with a
+// disposition's flags cannot be observed there.
+#if defined(__SANITIZE_THREAD__)
+constexpr const char *tsan_owns_signals = "TSan delivers signals its own way (asan runs it)";
+#endif
 
 // ---- a handler the tests install, counting per signal -------------------------
 
@@ -227,6 +238,35 @@ TEST_P(Signal, WithoutNomaskASignalWhoseDefaultIsIgnoreIsReported) {
 	expect_one(kfd, SIGURG, 1);
 }
 
+// SA_RESETHAND: the program's handler runs for the first delivery only; the
+// next one gets the default action (SIGUSR1: terminate), as without a kevent.
+TEST_P(Signal, WithoutNomaskAOneShotHandlerRunsOnceThenTheDefaultAction) {
+	pid_t child = ::fork();
+	ASSERT_GE(child, 0) << std::strerror(errno);
+	if (child == 0) {
+		struct sigaction sa {};
+		sa.sa_handler = counting_handler;
+		sa.sa_flags = SA_RESETHAND;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, nullptr);
+		int q = kevent_init(nullptr, 0, GetParam().flags);
+		ukevent e = sig_event(SIGUSR1);
+		if (q < 0 || kevent_ctl(q, KEVENT_CTL_ADD, 1, &e) != 0)
+			_exit(2);
+		::raise(SIGUSR1);
+		if (hits[SIGUSR1].load() != 1)
+			_exit(3);
+		::raise(SIGUSR1);
+		_exit(4); // still alive: the handler ran again, or nothing did
+	}
+	int status = 0;
+	ASSERT_EQ(child, ::waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status)
+					 << " (3: the handler did not run once, 4: "
+					    "survived the second SIGUSR1)";
+	EXPECT_EQ(SIGUSR1, WTERMSIG(status));
+}
+
 // Without NOMASK the default action still happens: the process dies of it.
 TEST_P(Signal, WithoutNomaskTheDefaultActionStillHappens) {
 	pid_t child = ::fork();
@@ -411,6 +451,30 @@ TEST_P(SignalRestore, RemoveRestoresAUserHandlerAfterANomaskWatcher) {
 }
 TEST_P(SignalRestore, CloseRestoresSigDflAfterANomaskWatcher) {
 	round_trip(with_handler(SIG_DFL), true, true);
+}
+
+// SA_RESETHAND: the kernel would reset the library's handler, so the library
+// runs the program's handler once itself; the last REMOVE leaves what the
+// kernel leaves after a one-shot handler ran (measured on SIGUSR2, never
+// watched).
+TEST_P(SignalRestore, AOneShotHandlerThatRanIsRestoredAsTheKernelLeavesIt) {
+#if defined(__SANITIZE_THREAD__)
+	GTEST_SKIP() << tsan_owns_signals;
+#endif
+	const struct sigaction oneshot = with_handler(counting_handler, SA_RESETHAND | SA_RESTART);
+	ASSERT_EQ(0, sigaction(SIGUSR2, &oneshot, nullptr));
+	ASSERT_EQ(0, ::raise(SIGUSR2));
+	const struct sigaction kernel_leaves = disposition(SIGUSR2);
+	ASSERT_EQ(SIG_DFL, kernel_leaves.sa_handler);
+
+	ASSERT_EQ(0, sigaction(SIGUSR1, &oneshot, nullptr));
+	add_armed(sig_event(SIGUSR1));
+	ASSERT_EQ(0, ::raise(SIGUSR1));
+	EXPECT_EQ(1, hits[SIGUSR1].load());
+	expect_one(kfd, SIGUSR1, 1);
+	remove(kfd, sig_event(SIGUSR1));
+	expect_same_disposition(kernel_leaves, disposition(SIGUSR1),
+				"after a one-shot handler ran");
 }
 
 TEST_P(SignalRestore, OneshotDeliveryRestoresTheDisposition) {
