@@ -150,8 +150,11 @@ int64_t queue::start_io(uint32_t type, uint32_t op_bits, const io_request &rq, u
 			// number that is not open fails in the copy (EBADF).
 			x->waiter = std::make_unique<io_waiter>(*this, *n);
 			x->waiter->dup.reset(fcntl(rq.fd, F_DUPFD_CLOEXEC, 0));
+			if (!x->waiter->dup && errno != EBADF)
+				r = -errno; // EMFILE: the call fails, as on the readiness path
 		}
-		r = submit_job(*x, home_, token);
+		if (r == -EOPNOTSUPP)
+			r = submit_job(*x, home_, token);
 	}
 	if (r < 0) {
 		io_finished(*x);
