@@ -23,9 +23,12 @@
 // NOP).
 #include "kevent_test.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -209,6 +212,52 @@ TEST_P(RemoveOfAioThatRan, PositionMovedIffResultHandedOverWithAWaiter) {
 	for (uint64_t id : handed)
 		EXPECT_EQ(1u, delivered.count(id));
 	EXPECT_EQ(0u, kevent_test::queue_stats(kfd).registered);
+}
+
+// accept: a connection taken by an accept that REMOVE then calls cancelled
+// would be a descriptor nobody knows of. Either the connection is still in
+// the backlog, or the accept is delivered with it.
+TEST_P(RemoveOfAioThatRan, AcceptedConnectionIsEitherInTheBacklogOrHandedOver) {
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ASSERT_GE(l, 0);
+	sockaddr_in sa{};
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof sa;
+	ASSERT_EQ(0, bind(l, reinterpret_cast<sockaddr *>(&sa), sizeof sa));
+	ASSERT_EQ(0, getsockname(l, reinterpret_cast<sockaddr *>(&sa), &len));
+	ASSERT_EQ(0, listen(l, 4));
+	int64_t id = kevent_aio_accept(kfd, l, SOCK_CLOEXEC, 1);
+	ASSERT_GT(id, 0) << std::strerror(errno);
+	EXPECT_TRUE(get(kfd, 1, 1, 0).empty()) << "submitted; nobody connects yet";
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_EQ(0, connect(c, reinterpret_cast<sockaddr *>(&sa), sizeof sa));
+	std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
+	ukevent rm = make(KEVENT_NAIO, uint64_t(id), KEVENT_NAIO_ACCEPT);
+	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_REMOVE, 1, &rm));
+	int conn;
+	if (rm.ret_flags == KEVENT_RET_DONE) {
+		conn = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+		EXPECT_GE(conn, 0) << "REMOVE said cancelled, yet the connection left the backlog";
+		EXPECT_TRUE(get(kfd, 1, 1, 50).empty()) << "a cancelled accept was delivered";
+	} else {
+		EXPECT_EQ(KEVENT_RET_BROKEN | KEVENT_RET_DONE, rm.ret_flags);
+		EXPECT_EQ(-EALREADY, err_of(rm));
+		auto ev = get(kfd, 1, 1, 5000);
+		ASSERT_EQ(1u, ev.size()) << "REMOVE lost the race, nothing came";
+		EXPECT_EQ(KEVENT_RET_DONE, ev[0].ret_flags);
+		conn = static_cast<int>(ev[0].ret_data[0]);
+		EXPECT_LT(accept4(l, nullptr, nullptr, SOCK_CLOEXEC), 0) << "accepted twice";
+	}
+	if (conn >= 0) {
+		ASSERT_EQ(1, write(c, "!", 1));
+		char ch = 0;
+		EXPECT_EQ(1, read(conn, &ch, 1)) << "not the client's connection";
+		close(conn);
+	}
+	close(c);
+	close(l);
 }
 
 KEVENT_INSTANTIATE_BACKENDS(RemoveOfAioThatRan);
