@@ -51,6 +51,9 @@ struct io_request {
 	socklen_t addrlen = 0;
 };
 
+// What a cancel_io() found (see there).
+enum class io_cancel : uint8_t { cancelled, completed, reported };
+
 // How an fd is watched.
 struct watch_mode {
 	uint32_t events = 0;    // POLL* bits
@@ -133,8 +136,18 @@ public:
 		return -EOPNOTSUPP;
 	}
 	// Cancel a start_io() request; returns once the kernel no longer
-	// touches its buffers. Its completion is never reported.
-	virtual void cancel_io(uint64_t token) { (void)token; }
+	// touches its buffers, saying what became of it:
+	// - cancelled: it ended before it touched the file or socket; nothing
+	//   is reported;
+	// - completed: it ran (the cancellation lost the race); its result is
+	//   in `result` and is not reported by wait();
+	// - reported: it ran and its completion has left the backend already
+	//   (returned by, or waiting for, the next wait()).
+	virtual io_cancel cancel_io(uint64_t token, int32_t &result) {
+		(void)token;
+		(void)result;
+		return io_cancel::cancelled;
+	}
 
 protected:
 	// One more system call (a syscall costs far more than this atomic add).

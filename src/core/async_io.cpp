@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <new>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -18,6 +19,20 @@ bool is_socket_op(io_op op) {
 }
 
 io_ext &ext_of(knode &n) { return *static_cast<io_ext *>(n.ext); }
+
+// Hand x to the pool (again, for a sendfile that waited for room). 0 or
+// -errno.
+int submit_job(io_ext &x, const std::shared_ptr<io_home> &home, uint64_t token) {
+	auto job = std::make_shared<io_job>();
+	job->home = home;
+	job->token = token;
+	job->rq = x.rq;
+	if (x.waiter && x.waiter->dup)
+		job->rq.fd = x.waiter->dup.get(); // the socket waited on, whatever the number names
+						  // now
+	x.job = job;
+	return io_pool::submit(job);
+}
 
 uint64_t token_of(const knode &n) {
 	return io_token_bit | (n.uk.type == KEVENT_NAIO ? naio_token_bit : 0) | n.uk.id.raw_u64;
@@ -70,7 +85,12 @@ int64_t try_socket_io(io_ext &x) {
 }
 
 void io_waiter::on_ready(uint32_t) {
-	int64_t r = try_socket_io(ext_of(n));
+	io_ext &x = ext_of(n);
+	if (x.rq.op == io_op::sendfile) {
+		q.resume_pooled(&n); // room in the socket: copy again (unwatches)
+		return;
+	}
+	int64_t r = try_socket_io(x);
 	if (r != -EAGAIN)
 		q.complete_io(&n, r); // last: it unwatches this source
 }
@@ -124,11 +144,17 @@ int64_t queue::start_io(uint32_t type, uint32_t op_bits, const io_request &rq, u
 		}
 	} else if (r == -EOPNOTSUPP) {
 		x->via = io_ext::path::pool;
-		x->job = std::make_shared<io_job>();
-		x->job->home = home_;
-		x->job->token = token;
-		x->job->rq = rq;
-		r = io_pool::submit(x->job);
+		if (rq.op == io_op::sendfile) {
+			// Waits for room in the socket by readiness between
+			// copies: through a dup, as the readiness path does. A
+			// number that is not open fails in the copy (EBADF).
+			x->waiter = std::make_unique<io_waiter>(*this, *n);
+			x->waiter->dup.reset(fcntl(rq.fd, F_DUPFD_CLOEXEC, 0));
+			if (!x->waiter->dup && errno != EBADF)
+				r = -errno; // EMFILE: the call fails, as on the readiness path
+		}
+		if (r == -EOPNOTSUPP)
+			r = submit_job(*x, home_, token);
 	}
 	if (r < 0) {
 		io_finished(*x);
@@ -157,16 +183,108 @@ void queue::complete_io(knode *n, int64_t result) {
 	make_ready(n);
 }
 
-void queue::complete_pooled(uint64_t token, int64_t result) {
+void queue::complete_pooled(io_job &job) {
 	std::lock_guard lk(mu_);
-	if (closed_)
+	// Taken: a REMOVE waited for this job and handed its result over
+	// itself, or cancelled the operation.
+	if (closed_ || job.taken)
 		return;
-	if (knode *n = io_node(token))
-		complete_io(n, result);
+	job.taken = true;
+	if (knode *n = io_node(job.token)) {
+		if (job.result == io_pool::retry_when_writable)
+			wait_writable(n);
+		else
+			complete_io(n, job.result);
+	}
 	publish();
 }
 
-// The origin's detach: REMOVE, delivery (nothing left to do) or close.
+// A sendfile found the socket full and sent nothing: wait for room through
+// the queue's readiness path, holding no pool thread (a slow peer must not
+// stall every queue's file I/O).
+void queue::wait_writable(knode *n) {
+	io_waiter *w = ext_of(*n).waiter.get();
+	int r = -EBADF; // no dup: the number was not open at the call
+	if (w && w->dup) {
+		try {
+			r = watch_source(*w, w->dup.get(), POLLOUT);
+		} catch (const std::bad_alloc &) {
+			r = -ENOMEM; // on a pool thread: nobody to throw to
+		}
+	}
+	if (r < 0)
+		complete_io(n, r);
+}
+
+void queue::resume_pooled(knode *n) {
+	io_ext &x = ext_of(*n);
+	unwatch_source(*x.waiter);
+	int r;
+	try {
+		r = submit_job(x, home_, token_of(*n));
+	} catch (const std::bad_alloc &) {
+		r = -ENOMEM;
+	}
+	if (r < 0)
+		complete_io(n, r);
+}
+
+// Nothing of x runs or waits any more, and it will not be delivered.
+void queue::drop_io(io_ext &x) {
+	if (x.waiter) {
+		unwatch_source(*x.waiter);
+		x.waiter->dup.reset();
+	}
+	io_finished(x);
+}
+
+// REMOVE. True: cancelled before it touched the file or socket (the caller
+// frees n). False: it ran — or runs and cannot be stopped — and stays
+// registered, to be delivered with its result.
+bool queue::withdraw_io(knode *n) {
+	io_ext &x = ext_of(*n);
+	if (x.done)
+		return false; // on the ready list with its result
+	switch (x.via) {
+	case io_ext::path::native: {
+		if (backend_off_)
+			break;
+		int32_t res = 0;
+		switch (be_->cancel_io(token_of(*n), res)) {
+		case io_cancel::cancelled:
+			break;
+		case io_cancel::completed:
+			complete_io(n, res);
+			return false;
+		case io_cancel::reported:
+			return false; // a poller holds it and dispatches it next
+		}
+		break;
+	}
+	case io_ext::path::readiness:
+		// Every attempt so far would have blocked and moved nothing
+		// (a connect under way goes on in the kernel, as after EINTR).
+		break;
+	case io_ext::path::pool:
+		if (!x.job->taken) {
+			int64_t r = 0;
+			bool ran = io_pool::cancel(x.job, r);
+			x.job->taken = true;
+			if (ran && r != io_pool::retry_when_writable) {
+				complete_io(n, r);
+				return false;
+			}
+		}
+		// Else: never ran, or a sendfile that sent nothing and
+		// waits for room.
+		break;
+	}
+	drop_io(x);
+	return true;
+}
+
+// The origin's detach: delivery (nothing left to do) or close, which
+// cancels whatever is in flight and drops its result.
 void queue::cancel_io(knode &n) {
 	io_ext &x = ext_of(n);
 	if (x.done)
@@ -175,18 +293,22 @@ void queue::cancel_io(knode &n) {
 	case io_ext::path::native:
 		// Closing: the backend's destructor cancels everything and waits
 		// (in a fork child the requests are the parent's).
-		if (!backend_off_)
-			be_->cancel_io(token_of(n));
+		if (!backend_off_) {
+			int32_t ignored;
+			be_->cancel_io(token_of(n), ignored);
+		}
 		break;
 	case io_ext::path::readiness:
-		unwatch_source(*x.waiter);
-		x.waiter->dup.reset();
 		break;
 	case io_ext::path::pool:
-		io_pool::cancel(x.job);
+		if (!x.job->taken) {
+			int64_t ignored;
+			io_pool::cancel(x.job, ignored); // a running job: its buffers
+			x.job->taken = true;
+		}
 		break;
 	}
-	io_finished(x);
+	drop_io(x);
 }
 
 } // namespace kevent::detail

@@ -8,7 +8,18 @@
 // - readiness: a socket operation on a backend without a native path
 //   (epoll): tried at once without blocking, else retried each time a
 //   private dup of the socket is reported ready;
-// - pool: a file operation (or sendfile) on a thread of io_pool.
+// - pool: a file operation on a thread of io_pool; sendfile too, but it
+//   waits for room in the socket by readiness (the dup's watch) between
+//   copies, never on a pool thread.
+//
+// REMOVE (withdraw_io) either cancels an operation that has not touched
+// the file or socket, or — when it lost the race: completed, on the ready
+// list, or running where it cannot be stopped — leaves it registered to be
+// delivered with its result, and the entry fails with EALREADY, as
+// io_uring's ASYNC_CANCEL and aio_cancel(3)'s AIO_NOTCANCELED do.
+//
+// LOCKING: everything here runs under the queue lock, but
+// complete_pooled's caller (an io_pool worker) also holds io_home::mu.
 #pragma once
 
 #include "backend/backend.hpp"
@@ -46,7 +57,7 @@ struct io_ext final : origin_ext {
 };
 
 // One non-blocking attempt (the readiness path): bytes, fd, 0, or -errno;
-// -EAGAIN to wait for readiness again.
+// -EAGAIN to wait for readiness again. Not for sendfile (the pool copies).
 int64_t try_socket_io(io_ext &x);
 
 // POLL* bits the readiness path waits for.

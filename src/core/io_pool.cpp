@@ -39,10 +39,10 @@ const int fork_reset = pthread_atfork(nullptr, nullptr, [] {
 	s.threads = s.idle = 0;
 });
 
-void deliver(io_job &job, int64_t result) {
+void deliver(io_job &job) {
 	std::lock_guard lk(job.home->mu);
 	if (job.home->q)
-		job.home->q->complete_pooled(job.token, result);
+		job.home->q->complete_pooled(job);
 }
 
 void *worker(void *) {
@@ -60,12 +60,13 @@ void *worker(void *) {
 		lk.unlock();
 		int64_t r = run(*job);
 		lk.lock();
+		job->result = r;
 		job->state = io_job::done;
 		s.finished.notify_all();
-		if (job->cancel.load())
-			continue;
 		lk.unlock();
-		deliver(*job, r); // a REMOVE that raced us finds it gone: dropped
+		// A REMOVE that came first took the result (or cancelled
+		// the operation before it ran): the queue then ignores this.
+		deliver(*job);
 		lk.lock();
 	}
 }
@@ -84,22 +85,31 @@ int start_thread() {
 	return -e;
 }
 
-// sendfile to a socket that is full: wait for room, but look at `cancel`
-// every 50 ms (a REMOVE waits for this thread).
+// sendfile without waiting for the socket: a socket that is full (a
+// non-blocking one says EAGAIN) sends the job back to its queue, which
+// waits for room by readiness. A socket that has room while sendfile still
+// says EAGAIN means the *input* would block (an empty non-blocking pipe):
+// that is the operation's result.
 int64_t sendfile_job(io_job &job) {
 	io_request &rq = job.rq;
 	off_t off = rq.off;
-	for (;;) {
-		ssize_t n = ::sendfile(rq.fd, rq.fd2, rq.off < 0 ? nullptr : &off, rq.len);
+	ssize_t n = ::sendfile(rq.fd, rq.fd2, rq.off < 0 ? nullptr : &off, rq.len);
+	if (n >= 0)
+		return n;
+	if (errno != EAGAIN)
+		return -errno;
+	pollfd p{rq.fd, POLLOUT, 0};
+	if (::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) {
+		// Room now: the peer read in between, or the input is dry.
+		n = ::sendfile(rq.fd, rq.fd2, rq.off < 0 ? nullptr : &off, rq.len);
 		if (n >= 0)
 			return n;
-		if (errno != EAGAIN && errno != EINTR)
+		if (errno != EAGAIN)
 			return -errno;
-		if (job.cancel.load())
-			return -ECANCELED;
-		pollfd p{rq.fd, POLLOUT, 0};
-		::poll(&p, 1, 50);
+		if (::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT))
+			return -EAGAIN;
 	}
+	return retry_when_writable;
 }
 
 } // namespace
@@ -144,10 +154,9 @@ int submit(const std::shared_ptr<io_job> &job) {
 	return 0;
 }
 
-void cancel(const std::shared_ptr<io_job> &job) {
+bool cancel(const std::shared_ptr<io_job> &job, int64_t &result) {
 	pool_state &s = state();
 	std::unique_lock lk(s.mu);
-	job->cancel = true;
 	if (job->state == io_job::queued) {
 		for (auto it = s.jobs.begin(); it != s.jobs.end(); ++it)
 			if (*it == job) {
@@ -155,9 +164,11 @@ void cancel(const std::shared_ptr<io_job> &job) {
 				break;
 			}
 		job->state = io_job::done;
-		return;
+		return false;
 	}
 	s.finished.wait(lk, [&] { return job->state == io_job::done; });
+	result = job->result;
+	return true;
 }
 
 } // namespace kevent::detail::io_pool

@@ -86,13 +86,17 @@ public:
 	// Asynchronous I/O (async_io.cpp). The operation's id, or -errno.
 	int64_t start_io(uint32_t type, uint32_t op_bits, const io_request &rq, uint64_t cookie);
 	// io_pool: a job finished (takes mu_).
-	void complete_pooled(uint64_t token, int64_t result);
+	void complete_pooled(io_job &job);
 
 private:
 	friend struct io_waiter;
 	knode *io_node(uint64_t token) const;
 	void complete_io(knode *n, int64_t result);
 	void io_finished(struct io_ext &x);
+	void drop_io(struct io_ext &x);
+	bool withdraw_io(knode *n);
+	void wait_writable(knode *n);
+	void resume_pooled(knode *n);
 
 	explicit queue(std::unique_ptr<backend> be);
 

@@ -239,6 +239,13 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 			continue;
 		}
 		if (cmd == KEVENT_CTL_REMOVE) {
+			// An I/O operation that has run cannot be undone: it
+			// stays registered and is delivered with its result
+			// (kevent_aio_read(3)), never reported as cancelled.
+			if (origin_for(n->uk.type).is_io && !withdraw_io(n)) {
+				fail_entry(e, EALREADY);
+				continue;
+			}
 			free_node(n);
 			e.ret_flags = KEVENT_RET_DONE;
 			continue;

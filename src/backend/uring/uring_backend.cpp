@@ -350,15 +350,37 @@ public:
 		return 0;
 	}
 
-	void cancel_io(uint64_t token) override {
+	// REMOVE of a request. io_uring's ASYNC_CANCEL cannot undo a request
+	// that has run: the target's own CQE says which it was (-ECANCELED or
+	// -EINTR: stopped before it took or gave anything; anything else: its
+	// result, which the caller hands over instead of a cancellation).
+	io_cancel cancel_io(uint64_t token, int32_t &result) override {
 		std::unique_lock lk(mu_);
-		if (!inflight_.count(token))
-			return; // completed already (its report is dropped by the core)
+		if (!inflight_.count(token)) {
+			// Reaped already: waiting in pending_, or in the hands of
+			// a poller that dispatches it once it has the queue lock.
+			for (auto it = pending_.begin(); it != pending_.end(); ++it)
+				if (it->token == token) {
+					result = it->result;
+					pending_.erase(it);
+					return io_cancel::completed;
+				}
+			return io_cancel::reported;
+		}
+		if (withdraw_unsubmitted(token)) {
+			inflight_.erase(token);
+			return io_cancel::cancelled;
+		}
 		cancelling_.insert(token);
+		removing_ = token;
 		io_uring_sqe *sqe = get_sqe();
 		io_uring_prep_cancel64(sqe, token, 0);
 		sqe->user_data = own(own_ignore);
 		drain_cancelled(lk);
+		removing_ = 0;
+		result = removed_res_;
+		return result == -ECANCELED || result == -EINTR ? io_cancel::cancelled
+								: io_cancel::completed;
 	}
 
 private:
@@ -420,6 +442,22 @@ private:
 		io_uring_sqe *sqe = get_sqe();
 		io_uring_prep_poll_multishot(sqe, wakefd_.get(), POLLIN);
 		sqe->user_data = own(own_wake);
+	}
+
+	// Submission is lazy: a request still between the published tail and
+	// ours has not been seen by the kernel. It becomes a NOP (its CQE is
+	// ignored), so a REMOVE right after the call cancels it for certain.
+	bool withdraw_unsubmitted(uint64_t token) {
+		io_uring_sq &sq = ring_.sq;
+		for (unsigned i = sq.sqe_head; i != sq.sqe_tail; i++) {
+			io_uring_sqe *sqe = &sq.sqes[i & *sq.kring_mask];
+			if (sqe->user_data == token) {
+				io_uring_prep_nop(sqe);
+				sqe->user_data = own(own_ignore);
+				return true;
+			}
+		}
+		return false;
 	}
 
 	// ---- io_uring_enter ---------------------------------------------------
@@ -522,8 +560,13 @@ private:
 		}
 		if (ud & io_token_bit) {
 			inflight_.erase(ud);
-			if (cancelling_.erase(ud))
-				return; // REMOVE or close is waiting for this, not the user
+			if (cancelling_.erase(ud)) {
+				// REMOVE or close is waiting for this, not the user;
+				// REMOVE decides by its result.
+				if (ud == removing_)
+					removed_res_ = cqe.res;
+				return;
+			}
 			emit(out, max, k, backend_event{ud, 0, cqe.res});
 			return;
 		}
@@ -611,6 +654,8 @@ private:
 	std::deque<backend_event> pending_; // reaped, not yet returned by wait()
 	bool removed_ = false;              // an unwatch queued a POLL_REMOVE: settle() submits it
 	std::unordered_set<uint64_t> inflight_, cancelling_;
+	uint64_t removing_ = 0;   // the request cancel_io() waits for (one at a time: queue lock)
+	int32_t removed_res_ = 0; // ... and its CQE's result
 	bool poller_blocked_ = false;
 	bool closing_ = false;
 	uint64_t sqes_ = 0, finals_ = 0; // SQEs queued, final CQEs reaped
