@@ -181,7 +181,8 @@ private:
 		if (st.registered != model_.registered())
 			return differ("registered", st.registered, model_.registered());
 		if (st.ready != model_.ready())
-			return differ("ready", st.ready, model_.ready());
+			return differ("ready", st.ready, model_.ready()) +
+			       "; the model's ready list: " + model_.describe_ready();
 		if (st.delivered != model_.delivered())
 			return differ("delivered", st.delivered, model_.delivered());
 		if (st.broken != model_.broken_delivered())

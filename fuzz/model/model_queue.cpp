@@ -45,6 +45,17 @@ std::string describe(const ukevent &uk) {
 	return b;
 }
 
+std::string model_queue::describe_ready() const {
+	std::string s;
+	for (const auto &g : ready_.groups()) {
+		s += s.empty() ? "[" : " [";
+		for (uint64_t h : g)
+			s += (s.back() == '[' ? "" : " ") + describe(nodes_.at(h).uk);
+		s += "]";
+	}
+	return s;
+}
+
 // ---- the files behind numbers ------------------------------------------------
 
 int model_queue::slot_of(int fd) const {
@@ -104,14 +115,18 @@ const sim_file *model_queue::polled_file(int fd, const sim_watch &w) const {
 	return alive(fd, w) ? file_of(fd) : nullptr;
 }
 
-// io_poll_wake: a keyed wake-up the poll does not ask for is ignored; else
-// the completion carries the key (a keyless one: the file's state), masked.
-// A single-shot (level) poll completes with it; the library re-arms it when
-// it reaps the completion.
+// io_poll_wake: a keyed wake-up the poll does not ask for is ignored — and
+// POLLPRI alone does not count (IO_ASYNC_POLL_COMMON): a POLLPRI-only poll
+// is not completed by a socket's data wake-up — else the completion carries
+// the key (a keyless one: the file's state), masked. A single-shot (level)
+// poll completes with it; the library re-arms it when it reaps it.
 void model_queue::uring_wakeup(sim_watch &w, const sim_file &f, uint32_t key) {
 	if (!w.poll_live)
 		return; // not armed yet: arming looks at the file
-	uint32_t mask = (key ? key : f.revents()) & (w.armed | uring_unmask);
+	uint32_t asked = w.armed | uring_unmask;
+	if (key && !(key & asked & ~uint32_t(POLLPRI)))
+		return;
+	uint32_t mask = (key ? key : f.revents()) & asked;
 	if (!mask)
 		return;
 	w.cqes.push_back(mask);

@@ -32,7 +32,9 @@
 //   the wake-up's key (the file's state when the wake-up has none, and at
 //   arming), masked by the interest plus ERR|HUP|NVAL|RDHUP — the kernel's
 //   io_poll_wake and io_poll_check_events — and the library reports it as
-//   it is, not the file's state at harvest.
+//   it is, not the file's state at harvest. A keyed wake-up must match
+//   more than POLLPRI (IO_ASYNC_POLL_COMMON): a POLLPRI-only poll on a
+//   socket is not completed by incoming data (checked on Linux 6.18).
 //
 // Time: timers are either already due (interval 0, or an absolute first
 // expiry in the past) or far away (intervals of a day and more): a due timer
@@ -126,6 +128,7 @@ public:
 
 	size_t registered() const { return nodes_.size(); }
 	size_t ready() const { return ready_.size(); }
+	std::string describe_ready() const; // the ready list, for a failure's message
 	uint64_t delivered() const { return delivered_; }
 	uint64_t broken_delivered() const { return broken_; }
 
