@@ -1,13 +1,15 @@
 # A thin wrapper over the CMake presets in CMakePresets.json.
-#   make [build] | test | asan | tsan | fuzz | demo | bench [FULL=1] | format | lint
+#   make [build] | test | asan | tsan | fuzz | fuzz-offline | demo | bench [FULL=1] | format | lint
 #        | install PREFIX=... | deb | clean
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
+FUZZ_OPS ?= 10000000
+FUZZ_BACKEND ?= uring
 SOURCES = $(shell find include src tests examples bench fuzz \
 	    \( -name '*.[ch]' -o -name '*.[ch]pp' \) 2>/dev/null)
 
-.PHONY: all build deps test asan tsan fuzz demo bench format lint install deb clean
+.PHONY: all build deps test asan tsan fuzz fuzz-offline demo bench format lint install deb clean
 
 all: build
 
@@ -39,6 +41,14 @@ fuzz:
 	cmake --preset fuzz
 	cmake --build --preset fuzz -j$(JOBS)
 	fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
+
+# The long differential run (fuzz/offline.sh): FUZZ_OPS operations against
+# FUZZ_BACKEND (uring; epoll; empty: both), divergences counted, not fatal.
+fuzz-offline:
+	@scripts/install-deps base fuzz
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j$(JOBS) -t differential_fuzzer
+	fuzz/offline.sh build/fuzz $(FUZZ_OPS) $(FUZZ_BACKEND)
 
 demo: build
 	bash scripts/demo.sh build/default

@@ -18,15 +18,39 @@ namespace kevent_diff {
 using kevent_model::model_queue;
 using kevent_model::sim_world;
 
+std::vector<backend_choice> all_backends() {
+	return {{KEVENT_INIT_EPOLL, "epoll"}, {KEVENT_INIT_URING, "uring"}};
+}
+
 std::vector<backend_choice> backends() {
-	// The model follows epoll's rules. io_uring differs where documented
-	// (a registered file stays open after close(2) of its number; every
-	// queue on a file is woken): until the model knows those rules, the
-	// io_uring backend is not compared here (its contract suites run it).
-	return {{KEVENT_INIT_EPOLL, "epoll"}};
+	const char *only = std::getenv("KEVENT_DIFF_BACKEND");
+	std::vector<backend_choice> out;
+	for (const backend_choice &b : all_backends())
+		if (!only || !*only || std::strcmp(only, b.name) == 0)
+			out.push_back(b);
+	return out;
 }
 
 namespace {
+
+// What this process ran, per backend (all_backends() order). Never freed:
+// the fuzzer prints it from a static destructor.
+std::vector<backend_totals> &totals_table() {
+	static auto *t = [] {
+		auto *v = new std::vector<backend_totals>;
+		for (const backend_choice &b : all_backends())
+			v->push_back({b.name, 0, 0, 0});
+		return v;
+	}();
+	return *t;
+}
+
+backend_totals &totals_of(const char *name) {
+	for (backend_totals &t : totals_table())
+		if (std::strcmp(t.name, name) == 0)
+			return t;
+	return totals_table().front(); // every choice comes from all_backends()
+}
 
 std::string entries_differ(const std::vector<ukevent> &lib, const std::vector<ukevent> &model,
 			   size_t count) {
@@ -40,8 +64,9 @@ std::string entries_differ(const std::vector<ukevent> &lib, const std::vector<uk
 
 class runner {
 public:
-	runner(int kfd, const program &p)
-	    : kfd_(kfd), sim_(p.kinds), real_(p.kinds), model_(sim_, real_world::first_fd) {}
+	runner(int kfd, const program &p, kevent_model::kernel_kind kernel)
+	    : kfd_(kfd), sim_(p.kinds), real_(p.kinds), model_(sim_, real_world::first_fd, kernel) {
+	}
 
 	bool world_ok() const { return real_.ok(); }
 
@@ -61,10 +86,12 @@ public:
 			model_.on_wakeup(o.slot, sim_.close_peer(o.slot));
 			return real_.close_peer(o.slot) ? counters() : "close failed";
 		case op_kind::close:
+			model_.on_close(o.slot);
 			sim_.close(o.slot);
 			real_.close(o.slot);
 			return counters();
 		case op_kind::reopen:
+			model_.on_close(o.slot);
 			sim_.reopen(o.slot, o.file);
 			return real_.reopen(o.slot, o.file) ? counters() : "reopen failed";
 		}
@@ -79,6 +106,10 @@ private:
 		if (r < 0)
 			return std::string("kevent_ctl failed: ") + std::strerror(errno);
 		int m = model_.ctl(o.cmd, mod);
+		if (trace_)
+			for (int i = 0; i < r && o.cmd == KEVENT_CTL_ADD; i++)
+				std::fprintf(stderr, "\tcopied back %s\n",
+					     kevent_model::describe(lib[size_t(i)]).c_str());
 		if (r != m)
 			return "kevent_ctl returned " + std::to_string(r) + ", model " +
 			       std::to_string(m);
@@ -125,6 +156,10 @@ private:
 		int r = kevent_get_events(kfd_, min_nr, max_nr, tp, buf.data(), flags);
 		if (r < 0)
 			return std::string("kevent_get_events failed: ") + std::strerror(errno);
+		if (trace_)
+			for (int i = 0; i < r; i++)
+				std::fprintf(stderr, "\tgot %s\n",
+					     kevent_model::describe(buf[i]).c_str());
 		model_queue::get_call call{min_nr, max_nr, o.timeout == timeout_kind::one_ms};
 		std::string d = model_.take(call, buf.data(), r);
 		if (d == model_queue::inconclusive)
@@ -146,7 +181,8 @@ private:
 		if (st.registered != model_.registered())
 			return differ("registered", st.registered, model_.registered());
 		if (st.ready != model_.ready())
-			return differ("ready", st.ready, model_.ready());
+			return differ("ready", st.ready, model_.ready()) +
+			       "; the model's ready list: " + model_.describe_ready();
 		if (st.delivered != model_.delivered())
 			return differ("delivered", st.delivered, model_.delivered());
 		if (st.broken != model_.broken_delivered())
@@ -155,6 +191,10 @@ private:
 	}
 
 	int kfd_;
+	bool trace_ = [] {
+		const char *t = std::getenv("KEVENT_DIFF_TRACE");
+		return t && *t == '1';
+	}();
 	sim_world sim_;
 	real_world real_;
 	model_queue model_;
@@ -170,8 +210,12 @@ std::string run_on(const backend_choice &b, const program &p, bool &ran) {
 	}
 	ran = true;
 	std::string failure;
+	backend_totals &t = totals_of(b.name);
+	t.programs++;
 	{
-		runner run(kfd, p);
+		auto kernel = b.flags == KEVENT_INIT_URING ? kevent_model::kernel_kind::uring
+							   : kevent_model::kernel_kind::epoll;
+		runner run(kfd, p, kernel);
 		if (!run.world_ok())
 			failure = "could not open the slots' files";
 		// KEVENT_DIFF_TRACE=1: print each operation (to replay a crash).
@@ -180,6 +224,7 @@ std::string run_on(const backend_choice &b, const program &p, bool &ran) {
 			if (trace && *trace == '1')
 				std::fprintf(stderr, "[%s] op %zu: %s\n", b.name, i,
 					     describe(p.ops[i]).c_str());
+			t.operations++;
 			std::string d = run.step(p.ops[i]);
 			if (d == model_queue::inconclusive)
 				break; // the rest of the program is not comparable
@@ -195,12 +240,21 @@ std::string run_on(const backend_choice &b, const program &p, bool &ran) {
 	if (failure.empty() && (st.queues || st.registered || st.inflight_io))
 		failure = "leak after kevent_close: queues " + std::to_string(st.queues) +
 			  ", registered " + std::to_string(st.registered);
-	if (!failure.empty())
+	if (!failure.empty()) {
+		t.divergences++;
 		failure = std::string("[") + b.name + "] " + failure;
+	}
 	return failure;
 }
 
 } // namespace
+
+std::vector<backend_totals> totals() { return totals_table(); }
+
+std::string run_differential_on(const backend_choice &b, const uint8_t *data, size_t size,
+				bool &ran) {
+	return run_on(b, decode(data, size), ran);
+}
 
 std::string run_differential(const uint8_t *data, size_t size, unsigned *ran) {
 	program p = decode(data, size);

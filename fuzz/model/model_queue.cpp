@@ -14,6 +14,8 @@ namespace {
 
 constexpr int64_t ns_per_s = 1000000000;
 constexpr uint32_t always_reported = POLLERR | POLLHUP; // epoll and poll add them
+// io_uring's IO_POLL_UNMASK: what every poll request also asks for.
+constexpr uint32_t uring_unmask = POLLERR | POLLHUP | POLLNVAL | POLLRDHUP;
 
 void fail_entry(ukevent &e, int err) {
 	e.ret_flags = KEVENT_RET_BROKEN | KEVENT_RET_DONE;
@@ -43,6 +45,17 @@ std::string describe(const ukevent &uk) {
 	return b;
 }
 
+std::string model_queue::describe_ready() const {
+	std::string s;
+	for (const auto &g : ready_.groups()) {
+		s += s.empty() ? "[" : " [";
+		for (uint64_t h : g)
+			s += (s.back() == '[' ? "" : " ") + describe(nodes_.at(h).uk);
+		s += "]";
+	}
+	return s;
+}
+
 // ---- the files behind numbers ------------------------------------------------
 
 int model_queue::slot_of(int fd) const {
@@ -70,10 +83,77 @@ void model_queue::on_wakeup(unsigned slot, wakeup wk) {
 	auto it = watches_.find(fd);
 	if (it == watches_.end() || !alive(fd, it->second))
 		return;
+	if (kernel_ == kernel_kind::uring) {
+		uring_wakeup(it->second, world_.file(slot), wk.key);
+		return;
+	}
 	// ep_poll_callback: a keyed wake-up nobody on the item asked for is
 	// ignored; a keyless one queues it. Readiness is checked at report.
 	if (wk.key == 0 || (wk.key & (it->second.armed | always_reported)))
 		it->second.queued = true;
+}
+
+// io_uring: the poll holds the file, so the number's close(2) does not close
+// it; the harness closes the peer too, which the held file sees as a hang-up.
+void model_queue::on_close(unsigned slot) {
+	int fd = first_fd_ + int(slot);
+	auto it = watches_.find(fd);
+	if (kernel_ != kernel_kind::uring || it == watches_.end() || !alive(fd, it->second))
+		return;
+	sim_watch &w = it->second;
+	w.held = world_.file(slot);
+	bool had_peer = w.held->peer_open;
+	w.held->peer_open = false;
+	if (had_peer)
+		uring_wakeup(w, *w.held, 0); // pipe_release / sock_def_wakeup: keyless
+}
+
+// The file a watch's poll is on: the number's, or the one it holds.
+const sim_file *model_queue::polled_file(int fd, const sim_watch &w) const {
+	if (w.held)
+		return &*w.held;
+	return alive(fd, w) ? file_of(fd) : nullptr;
+}
+
+// io_poll_wake: a keyed wake-up the poll does not ask for is ignored — and
+// POLLPRI alone does not count (IO_ASYNC_POLL_COMMON): a POLLPRI-only poll
+// is not completed by a socket's data wake-up — else the completion carries
+// the key (a keyless one: the file's state), masked. A single-shot (level)
+// poll completes with it; the library re-arms it when it reaps it.
+void model_queue::uring_wakeup(sim_watch &w, const sim_file &f, uint32_t key) {
+	if (!w.poll_live)
+		return; // not armed yet: arming looks at the file
+	uint32_t asked = w.armed | uring_unmask;
+	if (key && !(key & asked & ~uint32_t(POLLPRI)))
+		return;
+	uint32_t mask = (key ? key : f.revents()) & asked;
+	if (!mask)
+		return;
+	w.cqes.push_back(mask);
+	if (w.level)
+		w.poll_live = false;
+}
+
+// Queued POLL_ADDs reach the kernel, which looks at each file at once.
+void model_queue::submit() {
+	if (kernel_ != kernel_kind::uring)
+		return;
+	for (auto &[fd, w] : watches_) {
+		if (!w.arm_due)
+			continue;
+		w.arm_due = false;
+		w.poll_live = true;
+		if (const sim_file *f = polled_file(fd, w))
+			uring_wakeup(w, *f, 0);
+	}
+}
+
+// The end of every call: on io_uring a call that removed a watch submits
+// what is queued (the POLL_REMOVE must not wait for the next wait).
+void model_queue::settle() {
+	if (removed_)
+		submit();
+	removed_ = false;
 }
 
 // ---- watches (semantics.md "Delivery modes on epoll") -----------------------
@@ -92,6 +172,7 @@ int model_queue::sync_watch(int fd, bool force) {
 	}
 	bool exclusive = !wake_all;
 	if (w.regs.empty()) {
+		removed_ |= w.in_backend;
 		watches_.erase(fd); // EPOLL_CTL_DEL, whose failure does not matter
 		return 0;
 	}
@@ -106,6 +187,18 @@ int model_queue::sync_watch(int fd, bool force) {
 		return EBADF;
 	if (!w.in_backend)
 		w.gen = f->gen;
+	if (kernel_ == kernel_kind::uring) {
+		// POLL_REMOVE and a new POLL_ADD, submitted with the next
+		// look: the old poll's completions are stale (its sequence).
+		w.cqes.clear();
+		w.arm_due = true;
+		w.poll_live = false;
+		w.in_backend = true;
+		w.armed = want;
+		w.level = level;
+		w.exclusive = exclusive;
+		return 0;
+	}
 	// EPOLL_CTL_MOD keeps a queued item queued; DEL+ADD (exclusivity
 	// cannot be MODified) and a first ADD start afresh. Both poll the
 	// file and queue the item if it is ready.
@@ -151,6 +244,7 @@ int model_queue::attach_fd(uint64_t h) {
 // leave the registry at once so that the number can be registered again.
 void model_queue::break_watch(int fd, int err) {
 	std::vector<uint64_t> regs = watches_.at(fd).regs;
+	removed_ |= watches_.at(fd).in_backend;
 	watches_.erase(fd);
 	ready_.open();
 	for (uint64_t h : regs) {
@@ -205,35 +299,28 @@ void model_queue::free_node(uint64_t h) {
 // One look at the backend: report queued items whose file fires, expire
 // due timers. Everything it finds became ready together: one group.
 void model_queue::harvest() {
+	submit(); // io_uring: the wait submits what is queued, then reaps
 	ready_.open();
-	std::vector<int> fds;
-	for (auto &[fd, w] : watches_)
-		fds.push_back(fd);
-	for (int fd : fds) {
-		auto it = watches_.find(fd);
-		if (it == watches_.end())
+	for (auto &[fd, w] : watches_) {
+		if (kernel_ == kernel_kind::uring) {
+			// Every completion is one report; a level poll that
+			// completed is armed again, submitted with the next look.
+			std::vector<uint32_t> cqes;
+			cqes.swap(w.cqes);
+			if (w.level && !cqes.empty())
+				w.arm_due = true;
+			for (uint32_t ev : cqes)
+				report(w, ev);
 			continue;
-		sim_watch &w = it->second;
+		}
 		if (!alive(fd, w))
 			w.queued = false; // the kernel dropped it with the file
 		if (!w.queued)
 			continue;
 		uint32_t ev = file_of(fd)->revents() & (w.armed | always_reported);
 		w.queued = ev != 0 && w.level; // level items stay queued
-		if (!ev)
-			continue;
-		for (uint64_t h : std::vector<uint64_t>(w.regs)) {
-			registration &r = nodes_.at(h);
-			fd_outcome o = translate(r.uk, ev);
-			if (!o.fired && !o.broken)
-				continue;
-			r.uk.ret_data[0] |= o.fired;
-			if (o.broken && !r.broken) {
-				r.broken = true;
-				r.broken_errno = o.err;
-			}
-			make_ready(h);
-		}
+		if (ev)
+			report(w, ev);
 	}
 	for (auto &[h, r] : nodes_) {
 		if (!r.timer_due)
@@ -246,20 +333,37 @@ void model_queue::harvest() {
 	ready_.close();
 }
 
+// The backend reported `ev` for w's file: every kevent on it that fires.
+// (Reports change registrations only, never the watches.)
+void model_queue::report(sim_watch &w, uint32_t ev) {
+	for (uint64_t h : w.regs) {
+		registration &r = nodes_.at(h);
+		fd_outcome o = translate(r.uk, ev);
+		if (!o.fired && !o.broken)
+			continue;
+		r.uk.ret_data[0] |= o.fired;
+		if (o.broken && !r.broken) {
+			r.broken = true;
+			r.broken_errno = o.err;
+		}
+		make_ready(h);
+	}
+}
+
 // ---- kevent_ctl ----------------------------------------------------------------
 
 int model_queue::ctl(unsigned cmd, std::vector<ukevent> &arg) {
+	int r = 0;
 	if (arg.empty())
-		return 0; // READY with num == 0 only wakes waiters: none here
-	switch (cmd) {
-	case KEVENT_CTL_ADD:
-		return ctl_add(arg);
-	case KEVENT_CTL_READY:
-		return ctl_ready(arg);
-	default:
+		r = 0; // READY with num == 0 only wakes waiters: none here
+	else if (cmd == KEVENT_CTL_ADD)
+		r = ctl_add(arg);
+	else if (cmd == KEVENT_CTL_READY)
+		r = ctl_ready(arg);
+	else
 		ctl_remove_modify(cmd, arg);
-		return 0;
-	}
+	settle();
+	return r;
 }
 
 // 0 and a registration marked `adding`, or the entry's errno.
@@ -540,23 +644,35 @@ unsigned model_queue::settle_max(unsigned max_nr) const {
 std::string model_queue::take(const get_call &c, const ukevent *got, int n) {
 	if (n < 0 || unsigned(n) > c.max_nr)
 		return "returned " + std::to_string(n) + " for max_nr " + std::to_string(c.max_nr);
-	if (ready_.size() < c.max_nr)
-		harvest();
+	look(c);
 	unsigned k = 0;
 	std::string d = take_round(c.max_nr, got, n, k);
 	// Everything skipped (LAST_CHECK) and fewer than min_nr ready: a call
-	// with time left keeps waiting, which looks at the backend again. In
-	// a world that stands still, one more look finds all there is.
+	// with time left keeps waiting, which looks at the backend again.
 	if (d.empty() && k == 0 && c.min_nr > 0 && c.may_wait) {
 		harvest();
+		look(c);
 		d = take_round(c.max_nr, got, n, k);
 	}
+	settle();
 	if (!d.empty())
 		return d;
 	if (k < unsigned(n))
 		return "delivered " + std::to_string(n) + ", the model had " + std::to_string(k) +
 		       "; extra: " + describe(got[k]);
 	return "";
+}
+
+// The looks at the backend before a take: one if the list has room; a call
+// with time left that has fewer than min_nr looks again until it has them.
+// In a world that stands still a few looks find all there is (on io_uring
+// a level poll reports at one look and is re-armed, at its state, at the
+// next: two looks).
+void model_queue::look(const get_call &c) {
+	if (ready_.size() < c.max_nr)
+		harvest();
+	for (int i = 0; c.may_wait && i < 3 && ready_.size() < c.min_nr; i++)
+		harvest();
 }
 
 // Take from the ready list as the library's take() does, matching got[k..n).

@@ -14,6 +14,28 @@
 // that fires — the library's behaviour, which the model follows (see the
 // report of issue 8: spurious, never lost).
 //
+// The io_uring backend drives the kernel differently where docs/semantics.md
+// ("io_uring backend") says so, and the model follows (kernel_kind::uring):
+// - A registered file stays open: the poll holds the *file*, so closing or
+//   reusing its number leaves the watch on the old file (`held`), whose
+//   peer's hang-up is still reported. The number is checked as on epoll (a
+//   mirror epoll set): LAST_CHECK, ADD and MODIFY on it find BROKEN/EBADF.
+// - Every queue is woken (no exclusive watch): a change of exclusivity is a
+//   re-arm like any other, and no other queue exists here.
+// - Submission is lazy: a (re-)armed poll reaches the kernel with the next
+//   look at the backend — or at the end of a call that removed a watch
+//   (REMOVE then close(2) must find the file released) — and looks at the
+//   file then; completions of the poll it replaces are dropped.
+// - Multishot polls (default, ET) post one completion per wake-up whose
+//   key the poll asks for; level watches are single-shot polls armed again
+//   after each report (semantics.md "Delivery modes"). A completion carries
+//   the wake-up's key (the file's state when the wake-up has none, and at
+//   arming), masked by the interest plus ERR|HUP|NVAL|RDHUP — the kernel's
+//   io_poll_wake and io_poll_check_events — and the library reports it as
+//   it is, not the file's state at harvest. A keyed wake-up must match
+//   more than POLLPRI (IO_ASYNC_POLL_COMMON): a POLLPRI-only poll on a
+//   socket is not completed by incoming data (checked on Linux 6.18).
+//
 // Time: timers are either already due (interval 0, or an absolute first
 // expiry in the past) or far away (intervals of a day and more): a due timer
 // fires at the next look at the backend, with one expiration.
@@ -32,6 +54,9 @@
 #include <vector>
 
 namespace kevent_model {
+
+// The kernel interface behind the queue (the backend it compares with).
+enum class kernel_kind : uint8_t { epoll, uring };
 
 struct model_key {
 	uint64_t id;
@@ -59,14 +84,22 @@ struct sim_watch {
 	uint32_t armed = 0; // POLL bits
 	bool level = false;
 	bool exclusive = false;
-	bool queued = false;        // on the kernel's ready list
+	bool queued = false; // epoll: on the kernel's ready list
+	// io_uring: a POLL_ADD waits for the next submission; the poll in the
+	// kernel is armed and not completed; the completions it posted, not
+	// reaped yet; the file it holds once the number no longer names it.
+	bool arm_due = false;
+	bool poll_live = false;
+	std::vector<uint32_t> cqes;
+	std::optional<sim_file> held;
 	std::vector<uint64_t> regs; // registrations on this number
 };
 
 class model_queue {
 public:
 	// Slot i of `world` is fd number first_fd + i.
-	model_queue(const sim_world &world, int first_fd) : world_(world), first_fd_(first_fd) {}
+	model_queue(const sim_world &world, int first_fd, kernel_kind kernel = kernel_kind::epoll)
+	    : world_(world), first_fd_(first_fd), kernel_(kernel) {}
 
 	// kevent_ctl with a valid cmd: returns what the library returns and
 	// rewrites `arg` as it would.
@@ -74,6 +107,9 @@ public:
 
 	// The world changed a slot's file.
 	void on_wakeup(unsigned slot, wakeup w);
+	// The world is about to close the slot's number and its peer (close,
+	// or a new file on the number): on io_uring a watch keeps the file.
+	void on_close(unsigned slot);
 
 	// kevent_get_events(max_nr) never blocking: the max_nr to use so that
 	// the model can tell the outcome (a LAST_CHECK kevent that will be
@@ -92,6 +128,7 @@ public:
 
 	size_t registered() const { return nodes_.size(); }
 	size_t ready() const { return ready_.size(); }
+	std::string describe_ready() const; // the ready list, for a failure's message
 	uint64_t delivered() const { return delivered_; }
 	uint64_t broken_delivered() const { return broken_; }
 
@@ -111,17 +148,27 @@ private:
 	void free_node(uint64_t h);
 	void make_ready(uint64_t h);
 	void harvest();
+	void report(sim_watch &w, uint32_t ev);
+	// io_uring: a wake-up of the file a watch polls; queued SQEs reach
+	// the kernel; the end of a call (settle: submits if a watch went).
+	void uring_wakeup(sim_watch &w, const sim_file &f, uint32_t key);
+	void submit();
+	void settle();
+	const sim_file *polled_file(int fd, const sim_watch &w) const;
 
 	// Delivery of one ready kevent: the entry, or nullopt if LAST_CHECK
 	// skips it. `apply`: also change the registration as the check does.
 	std::optional<ukevent> predict(uint64_t h, bool apply);
 	bool skipped(uint64_t h) const;
+	void look(const get_call &c);
 	std::string take_round(unsigned max_nr, const ukevent *got, int n, unsigned &k);
 	void deliver(uint64_t h);
 	void skip(uint64_t h);
 
 	const sim_world &world_;
 	int first_fd_;
+	kernel_kind kernel_;
+	bool removed_ = false; // a watch left the backend during this call
 	std::map<uint64_t, registration> nodes_;
 	std::map<model_key, uint64_t> registry_;
 	std::map<int, sim_watch> watches_;
