@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/poll.h>
 #include <unistd.h>
@@ -43,6 +44,27 @@ struct signal_slot {
 signal_slot slots[max_signal];
 std::mutex reg_mu;
 std::atomic<int> notify_fd{-1}; // created once, lives as long as the process
+
+// fork(2): the child has no watchers of its own — the queues it inherited
+// are the parent's and never run their teardown there (docs/semantics.md,
+// "fork(2)") — so it gets back the dispositions we stood in for, and a
+// fresh eventfd at its first watcher rather than one shared with the parent
+// (whose wake-ups would reach the other process's queues). The lock is held
+// across fork so that the counts are not half-changed in the child.
+void child_after_fork() {
+	for (int sig = 1; sig < max_signal; sig++) {
+		signal_slot &s = slots[sig];
+		if (s.watchers > 0)
+			sigaction(sig, &s.old, nullptr);
+		s.watchers = s.nomask_watchers = 0;
+		s.consume.store(false, std::memory_order_relaxed);
+	}
+	if (int fd = notify_fd.exchange(-1); fd >= 0)
+		::close(fd);
+	reg_mu.unlock();
+}
+const int fork_hook =
+	pthread_atfork([] { reg_mu.lock(); }, [] { reg_mu.unlock(); }, child_after_fork);
 
 bool default_is_ignore(int sig) {
 	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
@@ -124,6 +146,7 @@ bool nomask(const ukevent &uk) { return (uk.id.raw_u64 & KEVENT_SIGNAL_NOMASK) !
 
 // First watcher: save the disposition, install ours. 0 or -errno.
 int watch_signal(int sig, bool consume) {
+	(void)fork_hook;
 	std::lock_guard lk(reg_mu);
 	if (notify_fd.load() < 0) {
 		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
