@@ -154,10 +154,10 @@ TEST_P(ForkUnderLoad, ChildrenCloseInitAndExitWhileEveryOriginIsBusy) {
 	// closed (the descriptor table and the I/O pool change during forks).
 	for (int n = 0; n < 2; n++)
 		threads.emplace_back([&] {
-			std::vector<char> buf(512);
+			std::vector<char> buf(4 * 512); // one part per read in flight
 			ukevent done[8];
 			while (!stop.load(std::memory_order_relaxed)) {
-				int q = kevent_init(nullptr, 0, flags);
+				int q = kevent_init(nullptr, 0, churn_backend(flags));
 				if (q < 0) {
 					errs++;
 					continue;
@@ -172,8 +172,8 @@ TEST_P(ForkUnderLoad, ChildrenCloseInitAndExitWhileEveryOriginIsBusy) {
 				kevent_ctl(q, KEVENT_CTL_ADD, 5, mine);
 				int io = 0;
 				for (int i = 0; i < 4; i++)
-					io += kevent_aio_read(q, file, buf.data(), buf.size(), 0,
-							      1) >= 0;
+					io += kevent_aio_read(q, file, &buf[size_t(i) * 512], 512,
+							      0, 1) >= 0;
 				timespec t = ms(5000);
 				for (int got = 0; got < io;) {
 					int r = kevent_get_events(q, 1, 8, &t, done, 0);

@@ -83,7 +83,7 @@ TEST_P(ForkChildHangsOnInheritedQueue, InitReturnsWhileParentThreadsCreateAndClo
 			ukevent buf[1];
 			timespec zero{};
 			while (!stop.load(std::memory_order_relaxed)) {
-				int q = kevent_init(nullptr, 0, flags);
+				int q = kevent_init(nullptr, 0, churn_backend(flags));
 				if (q < 0)
 					continue;
 				kevent_ctl(q, KEVENT_CTL_ADD, 1, &u);
