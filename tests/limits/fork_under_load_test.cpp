@@ -192,23 +192,12 @@ TEST_P(ForkUnderLoad, ChildrenCloseInitAndExitWhileEveryOriginIsBusy) {
 	// Over a thousand children (fewer under the sanitizers, where a fork costs
 	// tens of milliseconds: ctest's timeout is 60 s).
 	const int forks = (flags == KEVENT_INIT_URING ? 600 : 1200) / sanitizer_divisor;
-	int bad = 0;
-	std::string what;
 	int q = kfd, rd = child_pipe[0];
-	for (int i = 0; i < forks && bad < 3; i++) {
-		pid_t child = fork_child([=] { return child_body(q, flags, rd); });
-		if (child < 0)
-			continue;
-		child_end e = wait_child(child, 10);
-		if (!e.ok()) {
-			bad++;
-			what = e.describe();
-		}
-	}
+	fork_rounds rounds = fork_many(forks, 10, [=] { return child_body(q, flags, rd); });
 	stop = true;
 	for (auto &t : threads)
 		t.join();
-	EXPECT_EQ(0, bad) << "a child " << what << " (see child_body for the codes)";
+	EXPECT_EQ(0, rounds.bad) << "a child " << rounds.last << " (see child_body for the codes)";
 	EXPECT_EQ(0, errs.load()) << "a call of the parent's threads failed";
 
 	// Every registration of the parent still reports.

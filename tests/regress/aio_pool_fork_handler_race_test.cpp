@@ -82,23 +82,12 @@ TEST_P(AioPoolForkHandlerRace, ChildrenForkedWhileThePoolWorksExitCleanly) {
 	std::vector<std::thread> busy;
 	for (int t = 0; t < 2; t++)
 		busy.emplace_back(keep_pool_busy, flags, file, std::ref(stop), std::ref(errs));
-	int bad = 0;
-	std::string what;
-	for (int i = 0; i < forks && bad < 3; i++) {
-		pid_t child = fork_child([] { return 0; });
-		if (child < 0)
-			continue;
-		child_end e = wait_child(child, 10);
-		if (!e.ok()) {
-			bad++;
-			what = e.describe();
-		}
-	}
+	fork_rounds r = fork_many(forks, 10, [] { return 0; });
 	stop = true;
 	for (auto &t : busy)
 		t.join();
 	close(file);
-	EXPECT_EQ(0, bad) << "children did not exit cleanly, the last one " << what;
+	EXPECT_EQ(0, r.bad) << "children did not exit cleanly, the last one " << r.last;
 	EXPECT_EQ(0, errs.load()) << "an AIO call failed or never completed";
 }
 

@@ -73,20 +73,44 @@ template <class Body> pid_t fork_child(Body body) {
 	return pid;
 }
 
-#if defined(__SANITIZE_THREAD__)
+#if defined(__has_feature)
+#define KEVENT_TEST_FEATURE(x) __has_feature(x)
+#else
+#define KEVENT_TEST_FEATURE(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || KEVENT_TEST_FEATURE(thread_sanitizer)
 inline constexpr bool under_tsan = true;
-#elif defined(__has_feature)
-inline constexpr bool under_tsan = __has_feature(thread_sanitizer);
 #else
 inline constexpr bool under_tsan = false;
 #endif
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || KEVENT_TEST_FEATURE(address_sanitizer)
 inline constexpr bool under_asan = true;
-#elif defined(__has_feature)
-inline constexpr bool under_asan = __has_feature(address_sanitizer);
 #else
 inline constexpr bool under_asan = false;
 #endif
+
+// Children forked one after another, each waited for a bounded time.
+struct fork_rounds {
+	int bad = 0;      // children that did not exit 0 in time
+	std::string last; // how the last of them ended
+};
+
+// Fork up to `count` children running `body`, each given `seconds`; stop
+// after `max_bad` failures (each hang costs its full wait).
+template <class Body> fork_rounds fork_many(int count, int seconds, Body body, int max_bad = 3) {
+	fork_rounds r;
+	for (int i = 0; i < count && r.bad < max_bad; i++) {
+		pid_t child = fork_child(body);
+		if (child < 0)
+			continue;
+		child_end e = wait_child(child, seconds);
+		if (!e.ok()) {
+			r.bad++;
+			r.last = e.describe();
+		}
+	}
+	return r;
+}
 
 // Fewer iterations under the sanitizers, which make fork(2) and every
 // call several times slower; the assertions stay the same.
