@@ -124,6 +124,17 @@ public:
 	// old file as long as it lives.) One cheap syscall, no side effect.
 	virtual descriptor_match watching(int fd) const = 0;
 
+	// fork(2) child, a queue it inherited (kevent_close): close this
+	// process's copies of the backend's descriptors and nothing else — no
+	// lock (a vanished thread may hold it), no request to the kernel objects
+	// the parent goes on using, nothing freed. The caller has checked that
+	// the queue's own number is open in the child, so the descriptors opened
+	// before it (at kevent_init) are too; one opened later is closed only if
+	// a probe shows its number still names that file: fork(2) copies the
+	// descriptor table before memory, and a number in memory may be free,
+	// or another file, in the child.
+	virtual void close_inherited() noexcept = 0;
+
 	// System calls made so far (statistics).
 	uint64_t calls() const { return calls_.load(std::memory_order_relaxed); }
 

@@ -1,6 +1,16 @@
 // LOCKING: see descriptor_table.hpp. Orderings are seq_cst where a lookup
 // (raise active, then load the pointer) races a removal (clear the pointer,
 // then read active): at least one of the two sees the other.
+//
+// fork(2): in the child only the forking thread exists, but the table still
+// counts what the others were doing — lookups in progress, references taken
+// — and a queue's mutex may be held by one of them. So the child never
+// waits for, shuts down or frees a queue it inherited (the fork generation
+// tells them apart): kevent_close closes the child's copies of its
+// descriptors and forgets it, and a new queue installed over its slot just
+// takes the slot. The fork child handler clears the lookup counts, which
+// only vanished threads can hold, so that the child's own queues in those
+// slots can be closed.
 #include "core/descriptor_table.hpp"
 
 #include <cerrno>
@@ -68,9 +78,45 @@ void retire_stale(slot *s, queue_ref &ref) {
 
 std::atomic<uint32_t> fork_gen{0};
 
+bool inherited(const queue *q) { return q->fork_generation() != current_fork_generation(); }
+
+// The child of fork(2), before fork returns there. Nobody else runs, and
+// this thread is not in a lookup (it is in fork(), which a signal handler
+// interrupting a lookup may not call: POSIX allows no atfork handlers
+// there). The process-wide totals start again at zero: the inherited queues
+// and their registrations are the parent's, and never freed here.
+void child_after_fork() {
+	fork_gen.fetch_add(1, std::memory_order_relaxed);
+	for (auto &c : chunks)
+		if (slot *base = c.load(std::memory_order_relaxed))
+			for (size_t i = 0; i < chunk_slots; i++)
+				base[i].active.store(0, std::memory_order_relaxed);
+	global_stats &g = process_stats();
+	g.queues.store(0, std::memory_order_relaxed);
+	g.registered.store(0, std::memory_order_relaxed);
+	g.inflight_io.store(0, std::memory_order_relaxed);
+}
+
 // Registered once, before the first queue exists.
-const int fork_hook =
-	pthread_atfork(nullptr, nullptr, [] { fork_gen.fetch_add(1, std::memory_order_relaxed); });
+const int fork_hook = pthread_atfork(nullptr, nullptr, child_after_fork);
+
+// kevent_close, in a fork child, of a queue it inherited and has taken out
+// of its slot. The number is closed only if it still names the queue's file
+// (then so do the descriptors made before it: backend::close_inherited);
+// otherwise the queue is just forgotten.
+int close_inherited(queue *q, int kfd) {
+	switch (q->owns(kfd)) {
+	case descriptor_match::same:
+		q->close_inherited();
+		::close(kfd);
+		return 0;
+	case descriptor_match::not_open:
+		return -EBADF;
+	case descriptor_match::different:
+		break;
+	}
+	return -EINVAL;
+}
 
 int not_a_queue(int kfd) { return fcntl(kfd, F_GETFD) < 0 ? -EBADF : -EINVAL; }
 
@@ -94,7 +140,9 @@ void for_each_queue(void (*f)(const queue &, void *), void *arg) {
 		for (size_t i = 0; i < chunk_slots; i++) {
 			if (!base[i].q.load(std::memory_order_relaxed))
 				continue;
-			if (queue_ref ref(acquire(&base[i])); ref)
+			// An inherited queue's statistics are the parent's, and
+			// reading them would take a lock a vanished thread may hold.
+			if (queue_ref ref(acquire(&base[i])); ref && !inherited(ref.get()))
 				f(*ref.get(), arg);
 		}
 	}
@@ -111,10 +159,12 @@ int lookup_queue(int kfd, queue_ref &out, bool for_close) {
 	if (!q)
 		return not_a_queue(kfd);
 	queue_ref ref(q);
-	if (q->fork_generation() != current_fork_generation()) {
+	if (inherited(q)) {
 		if (!for_close)
-			return -EINVAL; // the parent's queue: see queue.hpp
-		q->disown_backend();
+			return not_a_queue(kfd); // the parent's queue: see queue.hpp
+		out.~queue_ref();
+		new (&out) queue_ref(std::move(ref));
+		return 0; // close_queue looks at the number itself
 	}
 	// Trusted (KEVENT_INIT_NO_FD_CHECK), but kevent_close still looks:
 	// once, and closing the wrong file would be worse than a syscall.
@@ -141,7 +191,10 @@ int install_queue(std::unique_ptr<queue> q) {
 	queue *old = s->q.exchange(q.release(), std::memory_order_seq_cst);
 	if (old) {
 		// A queue whose descriptor was closed with close(2): its number
-		// is ours now.
+		// is ours now. An inherited one is only forgotten: even its other
+		// numbers may be free, or ours, in this child.
+		if (inherited(old))
+			return 0;
 		drain(s);
 		destroy_when_idle(old, 1);
 	}
@@ -156,6 +209,8 @@ int close_queue(int kfd) {
 	queue *q = ref.get();
 	if (!s->q.compare_exchange_strong(q, nullptr, std::memory_order_seq_cst))
 		return -EBADF; // closed by another thread meanwhile
+	if (inherited(q))
+		return close_inherited(q, kfd); // never waited for, never freed
 	drain(s);
 	destroy_when_idle(ref.release(), 2, kfd);
 	return 0;

@@ -6,7 +6,9 @@
 // loads the queue pointer, takes a reference, and lowers the count; removal
 // clears the pointer and then waits for the count to drain, after which no
 // new reference can appear. The remover then waits for the references of
-// calls in progress to go, and deletes the queue.
+// calls in progress to go, and deletes the queue. fork(2): see
+// descriptor_table.cpp; a child never waits for a thread that did not come
+// along.
 #pragma once
 
 #include "core/queue.hpp"
@@ -37,18 +39,21 @@ private:
 // The queue behind kfd, checked to be still the same open file. -errno:
 // EBADF (not open), EINVAL (open, but not a kevent descriptor — including a
 // stale number now reused by another file; the stale queue is then freed).
-// A queue inherited through fork(2) gives EINVAL to every call but
-// kevent_close (`for_close`).
+// A queue inherited through fork(2) gives EINVAL (EBADF if the number is
+// not open) to every call but kevent_close (`for_close`), for which it is
+// returned unchecked: close_queue deals with it.
 int lookup_queue(int kfd, queue_ref &out, bool for_close = false);
 
-// Bumped in the child of every fork(2).
+// Bumped in the child of every fork(2): a queue made before is inherited.
 uint32_t current_fork_generation();
 
 // Install a new queue under its descriptor; a stale queue that still held
 // the number is freed. 0 or -ENOMEM.
 int install_queue(std::unique_ptr<queue> q);
 
-// kevent_close: remove, wake, wait, free; closes kfd. 0 or -errno.
+// kevent_close: remove, wake, wait, free; closes kfd. 0 or -errno. In a fork
+// child, an inherited queue is removed and its descriptors closed, but it is
+// not waited for or freed (descriptor_table.cpp).
 int close_queue(int kfd);
 
 // Call f(queue&) for every queue in the table, each held by a reference

@@ -26,18 +26,27 @@ pool_state &state() {
 	return *s;
 }
 
-// The pool's threads did not survive a fork: the child starts afresh, and
-// what the parent was running is the parent's.
-const int fork_reset = pthread_atfork(nullptr, nullptr, [] {
-	pool_state &s = state();
-	new (&s.mu) std::mutex;
-	new (&s.work) std::condition_variable;
-	new (&s.finished) std::condition_variable;
-	for (auto &j : s.jobs)
-		j->state = io_job::done;
-	s.jobs.clear();
-	s.threads = s.idle = 0;
-});
+// fork(2). The pool's threads do not survive it: the child starts afresh,
+// and what the parent queued or was running is the parent's. `prepare`
+// takes the pool's lock so that no worker is in the middle of changing the
+// job list when memory is copied (the child used to walk a deque a worker
+// was popping: use-after-free). The parent's handler just lets go; the
+// child's, holding the lock, empties the list — each entry only drops a
+// count on a job its queue still holds (inherited queues are never freed
+// in the child) — and lets go. The condition variables are made anew: the
+// parent's idle workers were waiting on them, and a signal in the child
+// could go to a waiter that no longer exists.
+const int fork_reset = pthread_atfork([] { state().mu.lock(); }, [] { state().mu.unlock(); },
+				      [] {
+					      pool_state &s = state();
+					      new (&s.work) std::condition_variable;
+					      new (&s.finished) std::condition_variable;
+					      for (auto &j : s.jobs)
+						      j->state = io_job::done;
+					      s.jobs.clear();
+					      s.threads = s.idle = 0;
+					      s.mu.unlock();
+				      });
 
 void deliver(io_job &job) {
 	std::lock_guard lk(job.home->mu);

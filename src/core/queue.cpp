@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <unistd.h>
 
 namespace kevent::detail {
 
@@ -75,6 +76,14 @@ void queue::shutdown() {
 		free_node(n);
 	for (auto &s : states_)
 		s.reset(); // after their kevents: they may share the origin's fds
+}
+
+void queue::close_inherited() noexcept {
+	be_->close_inherited();
+	// The shared ring's memfd was made at kevent_init too. Closed by
+	// number: this queue is never destroyed in this process.
+	if (ring_ && ring_->shared_fd() >= 0)
+		::close(ring_->shared_fd());
 }
 
 int queue::watch_source(fd_source &src, int fd, uint32_t events) {

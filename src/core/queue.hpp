@@ -67,12 +67,18 @@ public:
 
 	// fork(2): the child shares the parent's epoll file, so a queue it
 	// inherited must not touch the backend. It may only be closed, which
-	// frees the child's copy and leaves the parent's registrations alone.
+	// leaves the parent's registrations alone.
 	uint32_t fork_generation() const { return fork_gen_; }
+	// The fork child's kevent_close of an inherited queue: close the
+	// child's copies of the descriptors the queue opened at kevent_init
+	// (the caller closes the user's number). Takes no lock and frees
+	// nothing: a thread that did not survive the fork may have held mu_ or
+	// been changing the registrations, and the child cannot wait for it.
+	// The queue's memory is the child's to leak.
+	void close_inherited() noexcept;
 	// KEVENT_INIT_NO_FD_CHECK: the caller never close(2)s the number.
 	void skip_fd_check() { checks_fd_ = false; }
 	bool checks_fd() const { return checks_fd_; }
-	void disown_backend() { backend_off_ = true; }
 
 	// origin_services (origins call these under mu_).
 	timer_service &timers() override { return timers_; }
@@ -150,9 +156,9 @@ private:
 	unsigned waiters_ = 0;
 	bool signalled_ = false; // backend ready flag mirrors !ready_.empty()
 	bool closed_ = false;
-	// Never call the backend again: the queue was inherited by a fork
-	// child, or is being closed (the epoll file goes with it, so taking
-	// each fd out first would be a wasted syscall per registration).
+	// Never call the backend again: the queue is being closed (the epoll
+	// file goes with it, so taking each fd out first would be a wasted
+	// syscall per registration).
 	bool backend_off_ = false;
 	uint32_t fork_gen_ = 0;
 	bool checks_fd_ = true;

@@ -60,13 +60,31 @@ signal_slot slots[max_signal];
 std::mutex reg_mu;
 std::atomic<int> notify_fd{-1}; // created once, lives as long as the process
 
-// fork(2) copies reg_mu as it is: held by a parent thread that the child
-// does not have, it would stay locked there for ever (the child's first
-// SIGNAL ADD, or its kevent_close, hung: tests/regress/
-// signal_fork_child_hangs_test.cpp). Held across the fork, it is free on
-// both sides. Nothing is taken while reg_mu is held, so no lock order.
-const int fork_guard =
-	pthread_atfork([] { reg_mu.lock(); }, [] { reg_mu.unlock(); }, [] { reg_mu.unlock(); });
+// fork(2): the child has no watchers of its own — the queues it inherited
+// are the parent's and never run their teardown there (docs/semantics.md,
+// "fork(2)") — so it gets back the dispositions we stood in for, and a
+// fresh eventfd at its first watcher rather than one shared with the parent
+// (whose wake-ups would reach the other process's queues). The lock is held
+// across fork: held by a parent thread that the child does not have, it
+// would stay locked there for ever (tests/regress/
+// signal_fork_child_hangs_test.cpp), and the counts would be half-changed.
+// Nothing is taken while reg_mu is held, so no lock order.
+void child_after_fork() {
+	for (int sig = 1; sig < max_signal; sig++) {
+		signal_slot &s = slots[sig];
+		if (s.watchers > 0 && s.installed)
+			sigaction(sig, &s.old, nullptr);
+		s.watchers = s.nomask_watchers = 0;
+		s.installed = false;
+		s.consume.store(false, std::memory_order_relaxed);
+		s.reset_done.store(false, std::memory_order_relaxed);
+	}
+	if (int fd = notify_fd.exchange(-1); fd >= 0)
+		::close(fd);
+	reg_mu.unlock();
+}
+const int fork_hook =
+	pthread_atfork([] { reg_mu.lock(); }, [] { reg_mu.unlock(); }, child_after_fork);
 
 bool default_is_ignore(int sig) {
 	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
@@ -168,6 +186,7 @@ bool nomask(const ukevent &uk) { return (uk.id.raw_u64 & KEVENT_SIGNAL_NOMASK) !
 // First watcher: save the disposition, install ours (unless SIGCHLD is
 // ignored: see kernel_discards). 0 or -errno.
 int watch_signal(int sig, bool consume) {
+	(void)fork_hook;
 	std::lock_guard lk(reg_mu);
 	if (notify_fd.load() < 0) {
 		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -7,6 +7,7 @@
 #include "kevent_test.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +70,36 @@ TEST_P(Fork, ChildMayOnlyCloseTheInheritedQueue) {
 	EXPECT_EQ(1u, get(kfd, 1, 4, 2000).size());
 	close(p[0]);
 	close(p[1]);
+}
+
+// The child has no signal watchers of its own: a signal the parent's queue
+// consumes (NOMASK) has the child's own disposition again, since the
+// inherited queue's teardown never runs in the child (docs/semantics.md,
+// "fork(2)"); the parent's kevent still counts the parent's signals.
+TEST_P(Fork, ChildGetsItsOwnSignalDispositionsBack) {
+	ukevent uk =
+		make(KEVENT_SIGNAL, SIGUSR1 | KEVENT_SIGNAL_NOMASK, KEVENT_SIGNAL_DELIVERY, 0, 9);
+	ASSERT_EQ(0, add(uk));
+	int q = kfd;
+	pid_t child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		struct sigaction sa {};
+		if (sigaction(SIGUSR1, nullptr, &sa) != 0 || sa.sa_handler != SIG_DFL)
+			_exit(1);
+		if (kevent_close(q) != 0)
+			_exit(2);
+		raise(SIGUSR1); // the default action: the child dies of it
+		_exit(3);
+	}
+	int status = 0;
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGUSR1)
+		<< "exit status " << status << " (see the child's codes)";
+	ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+	auto got = get(kfd, 1, 4, 2000);
+	ASSERT_EQ(1u, got.size());
+	EXPECT_EQ(9u, cookie_of(got[0]));
 }
 
 KEVENT_INSTANTIATE_BACKENDS(Fork);

@@ -12,6 +12,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
+#include <map>
 #include <ostream>
 #include <string>
 #include <time.h>
@@ -91,6 +93,29 @@ inline std::vector<ukevent> get(int kfd, unsigned min_nr, unsigned max_nr, long 
 	EXPECT_GE(n, 0) << std::strerror(errno);
 	buf.resize(n < 0 ? 0 : static_cast<size_t>(n));
 	return buf;
+}
+
+// Deliveries from kfd, by cookie, until every cookie in `want` came (or 2 s
+// passed without any event); a BROKEN delivery fails the test.
+inline std::map<uint64_t, ukevent> collect(int kfd, std::initializer_list<uint64_t> want) {
+	std::map<uint64_t, ukevent> seen;
+	for (;;) {
+		bool all = true;
+		for (uint64_t c : want)
+			all &= seen.count(c) != 0;
+		if (all)
+			break;
+		auto got = get(kfd, 1, 16, 2000);
+		if (got.empty())
+			break;
+		for (const ukevent &uk : got) {
+			EXPECT_FALSE(uk.ret_flags & KEVENT_RET_BROKEN)
+				<< "cookie " << cookie_of(uk) << " broken, error "
+				<< static_cast<int32_t>(uk.ret_data[1]);
+			seen.emplace(cookie_of(uk), uk);
+		}
+	}
+	return seen;
 }
 
 // Fixture: one queue per case on the backend under test.

@@ -194,6 +194,18 @@ public:
 		return epoll_probe(epfd_.get(), fd);
 	}
 
+	void close_inherited() noexcept override {
+		// The timerfds are made on first use, maybe after the child's
+		// descriptor table was copied: only a number that still names
+		// the file in our set is ours to close.
+		for (auto &t : timerfd_)
+			if (t && epoll_probe(epfd_.get(), t.get()) == descriptor_match::same)
+				::close(t.release());
+		::close(readyfd_.release());
+		::close(wakefd_.release());
+		::close(epfd_.release());
+	}
+
 private:
 	// glibc's wrappers, not syscall(): they are cancellation points, so
 	// pthread_cancel can end a thread blocked here (SPEC §6).

@@ -305,6 +305,19 @@ public:
 
 	descriptor_match owns(int fd) const override { return epoll_probe(fd, wakefd_.get()); }
 
+	// Everything here was opened at kevent_init. The rings' mappings go
+	// too: each holds the ring's file, which would keep the parent's
+	// requests alive after the parent closed its queue.
+	void close_inherited() noexcept override {
+		if (ring_ok_) {
+			io_uring_queue_exit(&ring_); // unmaps and closes; no request
+			ring_ok_ = false;
+		}
+		for (sys::unique_fd *f : {&readyfd_, &wakefd_, &shadow_, &front_})
+			if (*f)
+				::close(f->release());
+	}
+
 	descriptor_match watching(int fd) const override {
 		count();
 		return epoll_probe(shadow_.get(), fd);
