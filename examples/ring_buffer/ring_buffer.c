@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: MIT
 /*
  * ring_buffer — a single consumer of a kevent ring (SPEC §6) that harvests
  * events with kevent_wait(3) and releases them with kevent_commit(3) only:
  * no kevent_get_events, no copy into a buffer.
  *
- *   ring_buffer [COUNT]     stop after COUNT events (default 12)
+ *   ring_buffer [--count N] [--backend auto|epoll|uring]
+ *                           stop after N events (default 12)
  *
  * The queue watches a periodic timer (every 50 ms) and one end of a
  * socketpair; every third tick the program writes to the other end, so a
@@ -23,6 +25,8 @@
  */
 #define _GNU_SOURCE
 #include <kevent/kevent.h>
+
+#include "example_args.h"
 
 #include <errno.h>
 #include <stdalign.h>
@@ -64,10 +68,31 @@ static void commit(int kfd, unsigned *uidx, unsigned *over, unsigned n) {
 	*uidx = next;
 }
 
+static const char usage[] = "usage: ring_buffer [--count N] [--backend " EXAMPLE_BACKEND_HELP "]\n"
+			    "  one consumer of a kevent ring: a 50 ms timer and a socket, every "
+			    "entry\n"
+			    "  read in place with kevent_wait(3), released with kevent_commit(3)\n"
+			    "  --count N    stop after N events (default 12)\n"
+			    "  --backend B  kevent backend (default auto)\n";
+
 int main(int argc, char **argv) {
-	long count = argc > 1 ? strtol(argv[1], NULL, 10) : 12;
+	long count = 12;
+	unsigned backend = KEVENT_INIT_AUTO;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			example_help(usage);
+		else if (!strcmp(argv[i], "--count"))
+			count = example_number(example_value(argc, argv, &i, "ring_buffer", usage),
+					       1, 1000000, "--count", "ring_buffer", usage);
+		else if (!strcmp(argv[i], "--backend"))
+			backend =
+				example_backend(example_value(argc, argv, &i, "ring_buffer", usage),
+						"ring_buffer", usage);
+		else
+			example_bad_arg("ring_buffer", usage, "unexpected argument '%s'", argv[i]);
+	}
 	struct kevent_ring *ring = &ring_mem.hdr;
-	int kfd = kevent_init(ring, SIZE, KEVENT_INIT_AUTO);
+	int kfd = kevent_init(ring, SIZE, backend);
 	if (kfd < 0)
 		die("kevent_init");
 

@@ -145,7 +145,8 @@ struct ukevent {
  * -Wpedantic, so the warning is silenced for these two definitions only.
  */
 #if defined(__cplusplus) && defined(__GNUC__)
-#define KEVENT_FLEX_PUSH_ _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wpedantic\"")
+#define KEVENT_FLEX_PUSH_ \
+	_Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wpedantic\"")
 #define KEVENT_FLEX_POP_ _Pragma("GCC diagnostic pop")
 #else
 #define KEVENT_FLEX_PUSH_

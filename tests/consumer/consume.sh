@@ -1,4 +1,5 @@
-# consume.sh — sourced by tests/scripts/install_consume.sh and deb_package.sh:
+# consume.sh — sourced by tests/scripts/install_consume.sh, readme_examples.sh
+# and scripts/check-deb:
 # build the outside consumer of this directory against an installed libkevent
 # tree and run it.
 #
@@ -9,8 +10,8 @@
 #   CMake find_package(kevent CONFIG): a C-only project (kevent::kevent and
 #     kevent::static), a C++-only project (no CXX_STANDARD of its own), and a
 #     C+C++ project that links kevent::static;
-#   pkg-config: kevent in C and C++ (kevent.hpp only), kevent-static in C;
-#   README.md's examples, verbatim (readme.sh).
+#   pkg-config: kevent in C and C++ (kevent.hpp only), kevent-static in C.
+# consume_readme (readme.sh, sourced here) builds README.md's examples.
 # Each program must be linked against PREFIX's libkevent.so.0 (or libkevent.a)
 # and print "ok: ...". Returns non-zero with the reason printed on the first
 # failure. Needs pkg-config (the callers skip without it).
@@ -117,6 +118,5 @@ consume() {
 	consume_cmake "$src" "$prefix" "$libdir" "$work/cmake-c" C consumer_c consumer_static &&
 		consume_cmake "$src" "$prefix" "$libdir" "$work/cmake-cxx" CXX consumer_cpp &&
 		consume_cmake "$src" "$prefix" "$libdir" "$work/cmake-both" "C;CXX" consumer_static &&
-		consume_pkgconfig "$src" "$libdir" "$work/pkg-config" &&
-		consume_readme "$src" "$prefix" "$libdir" "$work/readme"
+		consume_pkgconfig "$src" "$libdir" "$work/pkg-config"
 }
