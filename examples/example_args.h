@@ -68,6 +68,24 @@ static inline long example_number(const char *s, long min, long max, const char 
 	return v;
 }
 
+/* The whole command line of a program that takes only --count N (1 to
+ * 1000000) and --backend B: what the two ring examples take. */
+static inline void example_count_and_backend(int argc, char **argv, const char *prog,
+					     const char *usage, long *count, unsigned *backend) {
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			example_help(usage);
+		else if (!strcmp(argv[i], "--count"))
+			*count = example_number(example_value(argc, argv, &i, prog, usage), 1,
+						1000000, "--count", prog, usage);
+		else if (!strcmp(argv[i], "--backend"))
+			*backend = example_backend(example_value(argc, argv, &i, prog, usage), prog,
+						   usage);
+		else
+			example_bad_arg(prog, usage, "unexpected argument '%s'", argv[i]);
+	}
+}
+
 /* The backend a queue uses (kevent_get_stats), by name. */
 static inline const char *example_backend_name(unsigned backend) {
 	switch (backend) {

@@ -78,19 +78,7 @@ static const char usage[] = "usage: ring_buffer [--count N] [--backend " EXAMPLE
 int main(int argc, char **argv) {
 	long count = 12;
 	unsigned backend = KEVENT_INIT_AUTO;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			example_help(usage);
-		else if (!strcmp(argv[i], "--count"))
-			count = example_number(example_value(argc, argv, &i, "ring_buffer", usage),
-					       1, 1000000, "--count", "ring_buffer", usage);
-		else if (!strcmp(argv[i], "--backend"))
-			backend =
-				example_backend(example_value(argc, argv, &i, "ring_buffer", usage),
-						"ring_buffer", usage);
-		else
-			example_bad_arg("ring_buffer", usage, "unexpected argument '%s'", argv[i]);
-	}
+	example_count_and_backend(argc, argv, "ring_buffer", usage, &count, &backend);
 	struct kevent_ring *ring = &ring_mem.hdr;
 	int kfd = kevent_init(ring, SIZE, backend);
 	if (kfd < 0)

@@ -95,19 +95,7 @@ static const char usage[] = "usage: ring_watch [--count N] [--backend " EXAMPLE_
 int main(int argc, char **argv) {
 	long count = 10;
 	unsigned backend = KEVENT_INIT_AUTO;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			example_help(usage);
-		else if (!strcmp(argv[i], "--count"))
-			count = example_number(example_value(argc, argv, &i, "ring_watch", usage),
-					       1, 1000000, "--count", "ring_watch", usage);
-		else if (!strcmp(argv[i], "--backend"))
-			backend =
-				example_backend(example_value(argc, argv, &i, "ring_watch", usage),
-						"ring_watch", usage);
-		else
-			example_bad_arg("ring_watch", usage, "unexpected argument '%s'", argv[i]);
-	}
+	example_count_and_backend(argc, argv, "ring_watch", usage, &count, &backend);
 	int kfd = kevent_init(NULL, SIZE, backend | KEVENT_INIT_SHARED_RING);
 	if (kfd < 0)
 		die("kevent_init");
