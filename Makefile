@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A thin wrapper over the CMake presets in CMakePresets.json.
 #   make [build] | test | asan | tsan | fuzz | fuzz-offline | demo | bench [FULL=1] | format | lint
 #        | install PREFIX=... | deb | clean
@@ -50,7 +51,10 @@ fuzz-offline:
 	cmake --build --preset fuzz -j$(JOBS) -t differential_fuzzer
 	fuzz/offline.sh build/fuzz $(FUZZ_OPS) $(FUZZ_BACKEND)
 
-demo: build
+# Only what the demo runs: the library, evserver and evload (not the tests).
+demo: deps
+	cmake --preset default
+	cmake --build --preset default -j$(JOBS) --target evserver evload
 	bash scripts/demo.sh build/default
 
 # libkevent against raw epoll, raw io_uring, libevent, libev, libuv, Asio and
@@ -79,12 +83,18 @@ install:
 	cmake --build --preset release -j$(JOBS)
 	cmake --install build/release
 
-# libkevent-dev_<version>_<arch>.deb in build/release (cmake/package.cmake).
+# The Debian packages libkevent0 and libkevent-dev (debian/), built as Debian
+# builds them: dpkg-buildpackage -b in a copy of the tree under build/deb (it
+# writes the packages to the parent directory, build/deb), then checked by
+# scripts/check-deb: lintian clean, the right files in the right places, and
+# an outside project builds against the unpacked packages.
 deb:
-	@scripts/install-deps
-	cmake --preset release
-	cmake --build --preset release -j$(JOBS)
-	cd build/release && cpack -G DEB
+	@scripts/install-deps base deb
+	rm -rf build/deb
+	mkdir -p build/deb/libkevent
+	tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C build/deb/libkevent
+	cd build/deb/libkevent && dpkg-buildpackage -us -uc -b -j$(JOBS)
+	scripts/check-deb build/deb
 
 clean:
 	rm -rf build

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -28,7 +29,9 @@ else()
   set(KEVENT_PC_PREFIX "\${pcfiledir}/${KEVENT_PC_UP}")
 endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/kevent.pc.in ${CMAKE_CURRENT_BINARY_DIR}/kevent.pc @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/kevent.pc
+configure_file(${CMAKE_CURRENT_LIST_DIR}/kevent-static.pc.in
+  ${CMAKE_CURRENT_BINARY_DIR}/kevent-static.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/kevent.pc ${CMAKE_CURRENT_BINARY_DIR}/kevent-static.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/man/ DESTINATION ${CMAKE_INSTALL_MANDIR}
   FILES_MATCHING PATTERN "*.[37]")

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # demo.sh BUILD_DIR [SECONDS] — run evserver on 127.0.0.1 (ephemeral port),
 # drive it for SECONDS (default 5) with 100 keep-alive connections — wrk
 # -t1 -c100 if installed, else evload -c 100 — and print requests/s, latency

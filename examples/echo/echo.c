@@ -1,16 +1,22 @@
+// SPDX-License-Identifier: MIT
 /*
  * echo — a TCP echo server on asynchronous socket I/O (kevent_aio_*(3)):
  * no readiness, no read/write calls of its own. An accept is always in
  * flight; each connection has a recv in flight, and when it completes, a
  * send of what came, then the next recv.
  *
- *   echo [-b epoll|uring] [PORT]      (default port 7007; 0 picks one)
+ *   echo [--backend auto|epoll|uring] [PORT]   (default port 7007; 0 picks one)
+ *
+ * Try it from bash, without any other tool:
+ *   exec 3<>/dev/tcp/127.0.0.1/7007; echo hello >&3; head -n 1 <&3
  *
  * On the io_uring backend the operations go to the kernel with the next
  * wait: one io_uring_enter per batch of completions. SIGINT or SIGTERM
  * ends it, printing the queue's statistics.
  */
 #include <kevent/kevent.h>
+
+#include "example_args.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -75,14 +81,31 @@ static int listen_on(unsigned port) {
 	return l;
 }
 
+static const char usage[] = "usage: echo [--backend " EXAMPLE_BACKEND_HELP "] [PORT]\n"
+			    "  a TCP echo server on 127.0.0.1:PORT (default 7007; 0 picks a free "
+			    "port)\n"
+			    "  on asynchronous socket I/O only (kevent_aio_accept/recv/send)\n"
+			    "  --backend B  kevent backend (default auto: io_uring where it "
+			    "works)\n"
+			    "  try it from bash: exec 3<>/dev/tcp/127.0.0.1/7007; echo hello >&3; "
+			    "head -n 1 <&3\n";
+
 int main(int argc, char **argv) {
 	unsigned flags = KEVENT_INIT_AUTO;
-	int arg = 1;
-	if (arg + 1 < argc && strcmp(argv[arg], "-b") == 0) {
-		flags = strcmp(argv[arg + 1], "uring") == 0 ? KEVENT_INIT_URING : KEVENT_INIT_EPOLL;
-		arg += 2;
+	long port = 7007;
+	int have_port = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			example_help(usage);
+		else if (!strcmp(a, "-b") || !strcmp(a, "--backend"))
+			flags = example_backend(example_value(argc, argv, &i, "echo", usage),
+						"echo", usage);
+		else if (a[0] != '-' && !have_port && (have_port = 1))
+			port = example_number(a, 0, 65535, "PORT", "echo", usage);
+		else
+			example_bad_arg("echo", usage, "unexpected argument '%s'", a);
 	}
-	unsigned port = arg < argc ? (unsigned)atoi(argv[arg]) : 7007;
 	/* Closed with kevent_close only: skip the per-call descriptor check. */
 	kfd = kevent_init(NULL, 0, flags | KEVENT_INIT_NO_FD_CHECK);
 	if (kfd < 0) {
@@ -91,7 +114,7 @@ int main(int argc, char **argv) {
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	int l = listen_on(port);
+	int l = listen_on((unsigned)port);
 	/* The listener's accept carries cookie 0; connections their pointer. */
 	if (kevent_aio_accept(kfd, l, SOCK_CLOEXEC, 0) < 0) {
 		perror("kevent_aio_accept");
@@ -153,7 +176,7 @@ int main(int argc, char **argv) {
 	memset(&st, 0, sizeof st);
 	kevent_get_stats(kfd, &st, sizeof st);
 	fprintf(stderr, "echo: %lu connections, %lu messages, backend %s, %llu backend calls\n",
-		conns, echoed, st.backend == KEVENT_BACKEND_URING ? "uring" : "epoll",
+		conns, echoed, example_backend_name(st.backend),
 		(unsigned long long)st.backend_calls);
 	kevent_close(kfd); /* cancels the operations still in flight */
 	close(l);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // evload — a bounded HTTP/1.1 load client for evserver (and any server that
 // answers with a Content-Length).
 //
@@ -11,6 +12,9 @@
 //   evload -p PORT [-c CONNECTIONS] [-d SECONDS] [-n MAX_REQUESTS] [--path /]
 //
 // Exit status: 0 when at least one request succeeded and none failed.
+// Only for the shared command-line helpers: evload makes no kevent call.
+#include "example_args.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -67,17 +71,25 @@ struct results {
 	std::vector<uint64_t> latency_ns;
 };
 
-[[noreturn]] void usage(int code) {
-	std::fprintf(code ? stderr : stdout,
-		     "usage: evload -p PORT [-c CONNECTIONS] [-d SECONDS] [-n MAX_REQUESTS] "
-		     "[--path PATH]\n"
-		     "  -p PORT         server port on 127.0.0.1 (required)\n"
-		     "  -c CONNECTIONS  keep-alive connections (default 10, at most %ld)\n"
-		     "  -d SECONDS      duration (default 5, at most %.0f)\n"
-		     "  -n MAX          hard cap on requests (default %llu, at most %llu)\n",
-		     max_connections, max_seconds, static_cast<unsigned long long>(default_cap),
-		     static_cast<unsigned long long>(max_cap));
-	std::exit(code);
+// The usage text, with the limits filled in once.
+const char *usage() {
+	static char text[512];
+	if (!text[0])
+		std::snprintf(text, sizeof text,
+			      "usage: evload -p PORT [-c CONNECTIONS] [-d SECONDS] [-n "
+			      "MAX_REQUESTS] "
+			      "[--path PATH]\n"
+			      "  the load client of evserver (plain epoll, no libkevent)\n"
+			      "  -p PORT         server port on 127.0.0.1 (required)\n"
+			      "  -c CONNECTIONS  keep-alive connections (default 10, at most %ld)\n"
+			      "  -d SECONDS      duration (default 5, at most %.0f)\n"
+			      "  -n MAX          hard cap on requests (default %llu, at most "
+			      "%llu)\n"
+			      "  --path PATH     the request's path (default /)\n",
+			      max_connections, max_seconds,
+			      static_cast<unsigned long long>(default_cap),
+			      static_cast<unsigned long long>(max_cap));
+	return text;
 }
 
 options parse_args(int argc, char **argv) {
@@ -85,41 +97,47 @@ options parse_args(int argc, char **argv) {
 	for (int i = 1; i < argc; ++i) {
 		std::string_view a = argv[i];
 		if (a == "-h" || a == "--help")
-			usage(0);
-		if (i + 1 >= argc)
-			usage(2);
-		const char *v = argv[++i];
-		char *end = nullptr;
+			example_help(usage());
 		if (a == "-p" || a == "--port") {
-			unsigned long p = std::strtoul(v, &end, 10);
-			if (*end || p == 0 || p > 65535)
-				usage(2);
-			o.port = static_cast<unsigned>(p);
+			o.port = static_cast<unsigned>(
+				example_number(example_value(argc, argv, &i, "evload", usage()), 1,
+					       65535, argv[i - 1], "evload", usage()));
 		} else if (a == "-c" || a == "--connections") {
-			o.connections = std::strtol(v, &end, 10);
-			if (*end || o.connections < 1 || o.connections > max_connections)
-				usage(2);
+			o.connections =
+				example_number(example_value(argc, argv, &i, "evload", usage()), 1,
+					       max_connections, argv[i - 1], "evload", usage());
 		} else if (a == "-d" || a == "--duration") {
+			const char *v = example_value(argc, argv, &i, "evload", usage());
+			char *end = nullptr;
 			o.seconds = std::strtod(v, &end);
 			if (*end == 's')
 				++end;
-			if (*end || !(o.seconds > 0) || o.seconds > max_seconds)
-				usage(2);
+			if (end == v || *end || !(o.seconds > 0) || o.seconds > max_seconds)
+				example_bad_arg("evload", usage(),
+						"%s: '%s' is not a duration in seconds",
+						argv[i - 1], v);
 		} else if (a == "-n" || a == "--requests") {
+			const char *v = example_value(argc, argv, &i, "evload", usage());
+			char *end = nullptr;
 			unsigned long long n = std::strtoull(v, &end, 10);
-			if (*end || n == 0 || n > max_cap)
-				usage(2);
+			if (end == v || *end || n == 0 || n > max_cap)
+				example_bad_arg("evload", usage(),
+						"%s: '%s' is not a number from 1 to %llu",
+						argv[i - 1], v,
+						static_cast<unsigned long long>(max_cap));
 			o.cap = n;
 		} else if (a == "--path") {
+			const char *v = example_value(argc, argv, &i, "evload", usage());
 			if (*v != '/')
-				usage(2);
+				example_bad_arg("evload", usage(),
+						"--path: '%s' does not start with /", v);
 			o.path = v;
 		} else {
-			usage(2);
+			example_bad_arg("evload", usage(), "unknown option '%s'", argv[i]);
 		}
 	}
 	if (o.port == 0)
-		usage(2);
+		example_bad_arg("evload", usage(), "which port? (-p PORT)");
 	return o;
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // evserver — a small HTTP/1.1 server on one kevent queue (the patches'
 // evserver_kevent.c, in C++ over kevent.hpp).
 //
@@ -14,13 +15,15 @@
 // drains: accept4 until EAGAIN, read until EAGAIN, write until done or
 // EAGAIN.
 //
-//   evserver [--port N] [--stats] [--backend auto|epoll]
+//   evserver [--port N] [--stats] [--backend auto|epoll|uring]
 //
 // --port 0 (the default) picks an ephemeral port; the chosen one is printed
 // as "listening on 127.0.0.1:PORT". On SIGINT/SIGTERM it stops, prints its
 // counters (and with --stats the queue's kevent_get_stats), closes every
 // connection and exits 0.
 #include <kevent/kevent.hpp>
+
+#include "example_args.h"
 
 #include "http.hpp"
 
@@ -264,22 +267,13 @@ private:
 	std::unordered_map<uint64_t, std::unique_ptr<connection>> conns_;
 };
 
-const char *backend_name(uint32_t b) {
-	switch (b) {
-	case KEVENT_BACKEND_EPOLL:
-		return "epoll";
-	default:
-		return "other";
-	}
-}
-
 void print_queue_stats(const kevent_stats &st) {
 	static const char *const names[KEVENT_MAX] = {"socket",      "inode",   "timer", "poll",
 						      "naio",        "aio",     "pipe",  "signal",
 						      "posix_timer", "unotify", "proc"};
 	std::printf("kevent stats: backend=%s queues=%llu registered=%llu ready=%llu "
 		    "inflight_io=%llu\n",
-		    backend_name(st.backend), static_cast<unsigned long long>(st.queues),
+		    example_backend_name(st.backend), static_cast<unsigned long long>(st.queues),
 		    static_cast<unsigned long long>(st.registered),
 		    static_cast<unsigned long long>(st.ready),
 		    static_cast<unsigned long long>(st.inflight_io));
@@ -299,16 +293,11 @@ void print_queue_stats(const kevent_stats &st) {
 		    static_cast<unsigned long long>(st.backend_calls));
 }
 
-[[noreturn]] void usage(int code) {
-	std::fprintf(code ? stderr : stdout, "usage: evserver [--port N] [--stats] [--backend "
-					     "auto|epoll]\n"
-					     "  --port N     listen on 127.0.0.1:N (0 = ephemeral, "
-					     "the default)\n"
-					     "  --stats      print the queue's kevent statistics "
-					     "at exit\n"
-					     "  --backend B  kevent backend (default auto)\n");
-	std::exit(code);
-}
+const char usage[] = "usage: evserver [--port N] [--stats] [--backend " EXAMPLE_BACKEND_HELP "]\n"
+		     "  an HTTP/1.1 server on one kevent queue\n"
+		     "  --port N     listen on 127.0.0.1:N (0 = ephemeral, the default)\n"
+		     "  --stats      print the queue's kevent statistics at exit\n"
+		     "  --backend B  kevent backend (default auto: io_uring where it works)\n";
 
 } // namespace
 
@@ -318,26 +307,20 @@ int main(int argc, char **argv) {
 	kevent::backend be = kevent::backend::automatic;
 	for (int i = 1; i < argc; ++i) {
 		std::string_view a = argv[i];
-		if (a == "--port" && i + 1 < argc) {
-			char *end = nullptr;
-			unsigned long p = std::strtoul(argv[++i], &end, 10);
-			if (*end || p > 65535)
-				usage(2);
-			port = static_cast<unsigned>(p);
+		if (a == "--port") {
+			port = static_cast<unsigned>(
+				example_number(example_value(argc, argv, &i, "evserver", usage), 0,
+					       65535, "--port", "evserver", usage));
 		} else if (a == "--stats") {
 			want_stats = true;
-		} else if (a == "--backend" && i + 1 < argc) {
-			std::string_view b = argv[++i];
-			if (b == "auto")
-				be = kevent::backend::automatic;
-			else if (b == "epoll")
-				be = kevent::backend::epoll;
-			else
-				usage(2);
+		} else if (a == "--backend") {
+			be = static_cast<kevent::backend>(
+				example_backend(example_value(argc, argv, &i, "evserver", usage),
+						"evserver", usage));
 		} else if (a == "-h" || a == "--help") {
-			usage(0);
+			example_help(usage);
 		} else {
-			usage(2);
+			example_bad_arg("evserver", usage, "unknown option '%s'", argv[i]);
 		}
 	}
 

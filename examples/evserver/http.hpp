@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // http.hpp — the HTTP/1.1 subset evserver speaks, in one place: the request
 // parser, the fixed responses and the listening socket. The benchmark servers of the other
 // libraries (bench/compare) include it too, so that every server of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * evtest — watch timers and file descriptors on one kevent queue and print
  * every delivered ukevent, in the spirit of Polyakov's evtest.c from the 2006
@@ -19,6 +20,7 @@
  *   --oneshot --et --level --last-check   request flags
  *   --no-read         do not read the data that made an fd ready
  *   --stats           print kevent_get_stats at exit
+ *   --backend B       auto (default), epoll or uring: the kevent backend
  *
  * By default evtest reads (FIONREAD bytes) from an fd when it is reported,
  * so that an interactive --fd 0 shows one event per line typed; the default
@@ -28,8 +30,11 @@
 #define _GNU_SOURCE
 #include <kevent/kevent.h>
 
+#include "example_args.h"
+
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -126,14 +131,13 @@ static int parse_interval(const char *s, uint32_t *sec, uint32_t *nsec) {
 	return 0;
 }
 
-static void usage(int code) {
-	fprintf(code ? stderr : stdout, "usage: evtest [--timer INTERVAL]... [--fd N]... [--count "
-					"N] [--timeout MS]\n"
-					"              [--poll] [--oneshot] [--et] [--level] "
-					"[--last-check] [--no-read] [--stats]\n"
-					"  e.g. evtest --timer 500ms --count 5;  evtest --fd 0\n");
-	exit(code);
-}
+static const char usage[] = "usage: evtest [--timer INTERVAL]... [--fd N]... [--count N] "
+			    "[--timeout MS]\n"
+			    "              [--poll] [--oneshot] [--et] [--level] [--last-check] "
+			    "[--no-read]\n"
+			    "              [--stats] [--backend " EXAMPLE_BACKEND_HELP "]\n"
+			    "  INTERVAL: a number with s (the default), ms, us or ns: 500ms, 1.5s\n"
+			    "  e.g. evtest --timer 500ms --count 5;  evtest --fd 0\n";
 
 int main(int argc, char **argv) {
 	struct ukevent watches[MAX_WATCHES];
@@ -143,36 +147,40 @@ int main(int argc, char **argv) {
 	int force_poll = 0, do_read = 1, want_stats = 0;
 	uint32_t req_flags = 0;
 
+	unsigned backend = KEVENT_INIT_AUTO;
 	memset(watches, 0, sizeof watches);
 	for (int i = 1; i < argc; ++i) {
 		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--timer") && v) {
+		if (!strcmp(a, "--timer") || !strcmp(a, "--fd")) {
+			const char *v = example_value(argc, argv, &i, "evtest", usage);
+			if (nwatch == MAX_WATCHES)
+				example_bad_arg("evtest", usage, "at most %d watches", MAX_WATCHES);
 			struct ukevent *uk = &watches[nwatch];
-			if (nwatch == MAX_WATCHES ||
-			    parse_interval(v, &uk->id.raw[0], &uk->id.raw[1]) < 0)
-				usage(2);
-			uk->type = KEVENT_TIMER;
-			uk->event = KEVENT_TIMER_FIRED;
+			if (!strcmp(a, "--timer")) {
+				if (parse_interval(v, &uk->id.raw[0], &uk->id.raw[1]) < 0)
+					example_bad_arg("evtest", usage,
+							"--timer: '%s' is not an interval (500ms, "
+							"2s ...)",
+							v);
+				uk->type = KEVENT_TIMER;
+				uk->event = KEVENT_TIMER_FIRED;
+			} else {
+				uk->id.raw[0] = (uint32_t)example_number(v, 0, INT32_MAX, "--fd",
+									 "evtest", usage);
+				uk->type = KEVENT_POLL; /* origin chosen below, after --poll */
+				++fds;
+			}
 			uk->user[0] = nwatch++;
-			++i;
-		} else if (!strcmp(a, "--fd") && v) {
-			char *end;
-			long fd = strtol(v, &end, 10);
-			if (*end || fd < 0 || fd > INT32_MAX || nwatch == MAX_WATCHES)
-				usage(2);
-			struct ukevent *uk = &watches[nwatch];
-			uk->id.raw[0] = (uint32_t)fd;
-			uk->type = KEVENT_POLL; /* origin chosen below, after --poll is known */
-			uk->user[0] = nwatch++;
-			++fds;
-			++i;
-		} else if (!strcmp(a, "--count") && v) {
-			count = strtoul(v, NULL, 10);
-			++i;
-		} else if (!strcmp(a, "--timeout") && v) {
-			timeout_ms = strtol(v, NULL, 10);
-			++i;
+		} else if (!strcmp(a, "--count")) {
+			count = (unsigned long)example_number(
+				example_value(argc, argv, &i, "evtest", usage), 0, LONG_MAX,
+				"--count", "evtest", usage);
+		} else if (!strcmp(a, "--timeout")) {
+			timeout_ms = example_number(example_value(argc, argv, &i, "evtest", usage),
+						    -1, LONG_MAX, "--timeout", "evtest", usage);
+		} else if (!strcmp(a, "--backend")) {
+			backend = example_backend(example_value(argc, argv, &i, "evtest", usage),
+						  "evtest", usage);
 		} else if (!strcmp(a, "--poll")) {
 			force_poll = 1;
 		} else if (!strcmp(a, "--oneshot")) {
@@ -188,13 +196,13 @@ int main(int argc, char **argv) {
 		} else if (!strcmp(a, "--stats")) {
 			want_stats = 1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(0);
+			example_help(usage);
 		} else {
-			usage(2);
+			example_bad_arg("evtest", usage, "unknown option '%s'", a);
 		}
 	}
 	if (nwatch == 0)
-		usage(2);
+		example_bad_arg("evtest", usage, "nothing to watch: give --timer or --fd");
 	(void)fds;
 
 	for (unsigned i = 0; i < nwatch; ++i) {
@@ -220,7 +228,7 @@ int main(int argc, char **argv) {
 		}
 	}
 
-	int kfd = kevent_init(NULL, 0, 0);
+	int kfd = kevent_init(NULL, 0, backend);
 	if (kfd < 0) {
 		fprintf(stderr, "evtest: kevent_init: %s\n", strerror(errno));
 		return 1;
@@ -309,12 +317,15 @@ int main(int argc, char **argv) {
 	if (want_stats) {
 		struct kevent_stats st;
 		memset(&st, 0, sizeof st);
-		if (kevent_get_stats(kfd, &st, sizeof st) == 0)
-			printf("stats: registered=%" PRIu64 " ready=%" PRIu64 " added=%" PRIu64
-			       " removed=%" PRIu64 " delivered=%" PRIu64 " broken=%" PRIu64
-			       " wakeups=%" PRIu64 " backend_calls=%" PRIu64 "\n",
-			       st.registered, st.ready, st.added, st.removed, st.delivered,
+		if (kevent_get_stats(kfd, &st, sizeof st) == 0) {
+			printf("stats: backend=%s registered=%" PRIu64 " ready=%" PRIu64,
+			       example_backend_name(st.backend), st.registered, st.ready);
+			printf(" added=%" PRIu64 " removed=%" PRIu64 " delivered=%" PRIu64,
+			       st.added, st.removed, st.delivered);
+			printf(" broken=%" PRIu64 " wakeups=%" PRIu64 " backend_calls=%" PRIu64
+			       "\n",
 			       st.broken, st.wakeups, st.backend_calls);
+		}
 	}
 	kfd_for_signal = -1;
 	kevent_close(kfd);

@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: MIT
 /*
  * ring_buffer — a single consumer of a kevent ring (SPEC §6) that harvests
  * events with kevent_wait(3) and releases them with kevent_commit(3) only:
  * no kevent_get_events, no copy into a buffer.
  *
- *   ring_buffer [COUNT]     stop after COUNT events (default 12)
+ *   ring_buffer [--count N] [--backend auto|epoll|uring]
+ *                           stop after N events (default 12)
  *
  * The queue watches a periodic timer (every 50 ms) and one end of a
  * socketpair; every third tick the program writes to the other end, so a
@@ -23,6 +25,8 @@
  */
 #define _GNU_SOURCE
 #include <kevent/kevent.h>
+
+#include "example_args.h"
 
 #include <errno.h>
 #include <stdalign.h>
@@ -64,10 +68,19 @@ static void commit(int kfd, unsigned *uidx, unsigned *over, unsigned n) {
 	*uidx = next;
 }
 
+static const char usage[] = "usage: ring_buffer [--count N] [--backend " EXAMPLE_BACKEND_HELP "]\n"
+			    "  one consumer of a kevent ring: a 50 ms timer and a socket, every "
+			    "entry\n"
+			    "  read in place with kevent_wait(3), released with kevent_commit(3)\n"
+			    "  --count N    stop after N events (default 12)\n"
+			    "  --backend B  kevent backend (default auto)\n";
+
 int main(int argc, char **argv) {
-	long count = argc > 1 ? strtol(argv[1], NULL, 10) : 12;
+	long count = 12;
+	unsigned backend = KEVENT_INIT_AUTO;
+	example_count_and_backend(argc, argv, "ring_buffer", usage, &count, &backend);
 	struct kevent_ring *ring = &ring_mem.hdr;
-	int kfd = kevent_init(ring, SIZE, KEVENT_INIT_AUTO);
+	int kfd = kevent_init(ring, SIZE, backend);
 	if (kfd < 0)
 		die("kevent_init");
 

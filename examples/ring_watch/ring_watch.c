@@ -1,15 +1,18 @@
+// SPDX-License-Identifier: MIT
 /*
  * ring_watch — two processes and one shared ring (KEVENT_INIT_SHARED_RING,
  * kevent_ring_fd(3)).
  *
- *   ring_watch [COUNT]      stop after COUNT events (default 10)
+ *   ring_watch [--count N] [--backend auto|epoll|uring]
+ *                           stop after N events (default 10)
  *
  * The parent runs a queue whose ring the library places in a sealed memfd,
  * with a periodic timer (every 30 ms). It harvests with kevent_wait and
  * releases with kevent_commit. The child maps the ring read-only from the
  * descriptor kevent_ring_fd gave (inherited across fork; it makes no kevent
  * call, see kevent_init(3) on fork) and prints every entry that appears, by
- * watching ring_kidx. A writable mapping is refused to it (EPERM).
+ * watching ring_kidx. A writable mapping is refused to it (EPERM): it says
+ * so first, as the proof that the watcher cannot corrupt the ring.
  *
  * A read-only watcher cannot hold the producer back, and ring_kidx alone
  * cannot tell "nothing new" from "a whole lap new". So here the parent
@@ -19,6 +22,8 @@
  */
 #define _GNU_SOURCE
 #include <kevent/kevent.h>
+
+#include "example_args.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -49,7 +54,10 @@ static int watch(int ring_fd, int ack_fd, long count) {
 		fprintf(stderr, "watcher: a writable mapping was allowed!\n");
 		return 1;
 	}
-	printf("watcher: writable mapping refused: %s\n", strerror(errno));
+	/* Expected: the memfd is sealed against writes (F_SEAL_FUTURE_WRITE). */
+	printf("watcher: as intended, the ring cannot be mapped writable (%s); mapping it "
+	       "read-only\n",
+	       strerror(errno));
 	p = mmap(NULL, ring_bytes(), PROT_READ, MAP_SHARED, ring_fd, 0);
 	if (p == MAP_FAILED)
 		die("watcher: mmap");
@@ -75,9 +83,20 @@ static int watch(int ring_fd, int ack_fd, long count) {
 	return 0;
 }
 
+static const char usage[] = "usage: ring_watch [--count N] [--backend " EXAMPLE_BACKEND_HELP "]\n"
+			    "  a kevent ring shared with a child process "
+			    "(KEVENT_INIT_SHARED_RING,\n"
+			    "  kevent_ring_fd(3)): the parent harvests a 30 ms timer, the child "
+			    "maps the\n"
+			    "  ring read-only and prints every entry\n"
+			    "  --count N    stop after N events (default 10)\n"
+			    "  --backend B  kevent backend (default auto)\n";
+
 int main(int argc, char **argv) {
-	long count = argc > 1 ? strtol(argv[1], NULL, 10) : 10;
-	int kfd = kevent_init(NULL, SIZE, KEVENT_INIT_AUTO | KEVENT_INIT_SHARED_RING);
+	long count = 10;
+	unsigned backend = KEVENT_INIT_AUTO;
+	example_count_and_backend(argc, argv, "ring_watch", usage, &count, &backend);
+	int kfd = kevent_init(NULL, SIZE, backend | KEVENT_INIT_SHARED_RING);
 	if (kfd < 0)
 		die("kevent_init");
 	int ring_fd = kevent_ring_fd(kfd);

@@ -1,18 +1,24 @@
+// SPDX-License-Identifier: MIT
 // watch — print what changes in a directory, name by name.
 //
-//   watch DIR [--count N]
+//   watch [--count N] [--backend auto|epoll|uring] DIR
 //
 // The C++ example: one kevent::queue, one INODE kevent built with
 // kevent::inode_event, the names read with kevent_inode_names(3) after each
 // delivery. Stops after N changes (default: never) or when DIR is deleted.
 #include <kevent/kevent.hpp>
 
+#include "example_args.h"
+
 #include <array>
+#include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <string>
+#include <string_view>
 #include <unistd.h>
 
 namespace {
@@ -57,33 +63,51 @@ long print_names(int kfd, const ukevent &ev) {
 
 } // namespace
 
+const char usage[] = "usage: watch [--count N] [--backend " EXAMPLE_BACKEND_HELP "] DIR\n"
+		     "  print every name created, removed, moved or written in DIR\n"
+		     "  --count N    stop after N changes (default: until DIR is deleted)\n"
+		     "  --backend B  kevent backend (default auto)\n";
+
 int main(int argc, char **argv) {
-	if (argc < 2) {
-		std::fprintf(stderr, "usage: %s DIR [--count N]\n", argv[0]);
-		return 2;
-	}
 	long limit = -1;
-	if (argc >= 4 && std::strcmp(argv[2], "--count") == 0)
-		limit = std::strtol(argv[3], nullptr, 10);
-	int dfd = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	unsigned backend = KEVENT_INIT_AUTO;
+	const char *dir = nullptr;
+	for (int i = 1; i < argc; i++) {
+		std::string_view a = argv[i];
+		if (a == "-h" || a == "--help")
+			example_help(usage);
+		else if (a == "--count")
+			limit = example_number(example_value(argc, argv, &i, "watch", usage), 1,
+					       LONG_MAX, "--count", "watch", usage);
+		else if (a == "--backend")
+			backend = example_backend(example_value(argc, argv, &i, "watch", usage),
+						  "watch", usage);
+		else if (a.starts_with("-") || dir)
+			example_bad_arg("watch", usage, "unexpected argument '%s'", argv[i]);
+		else
+			dir = argv[i];
+	}
+	if (!dir)
+		example_bad_arg("watch", usage, "which directory? (watch /tmp)");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
-		std::perror(argv[1]);
+		std::fprintf(stderr, "watch: %s: %s\n", dir, std::strerror(errno));
 		return 1;
 	}
 	try {
-		kevent::queue q;
+		kevent::queue q(static_cast<kevent::backend>(backend));
 		namespace in = kevent::inode;
 		ukevent watch = kevent::inode_event(dfd, in::create | in::remove | in::moved_from |
 								 in::moved_to | in::close_write);
 		q.add(watch);
-		std::printf("watching %s\n", argv[1]);
+		std::printf("watching %s\n", dir);
 		std::fflush(stdout);
 		std::array<ukevent, 16> buf;
 		long seen = 0;
 		while (limit < 0 || seen < limit) {
 			for (const ukevent &ev : q.get_events(buf, 1, std::nullopt)) {
 				if (kevent::broken(ev)) {
-					std::printf("%s is gone\n", argv[1]);
+					std::printf("%s is gone\n", dir);
 					return 0;
 				}
 				if (ev.ret_data[0] & KEVENT_INODE_OVERFLOW)

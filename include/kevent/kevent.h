@@ -3,8 +3,9 @@
  *
  * libkevent is a userspace implementation of kevent, the generic event
  * handling mechanism proposed for Linux in 2006: one queue reports sockets,
- * any pollable fd, pipes, timers, user events (and, as they land, signals,
- * file-system changes, process exits and asynchronous I/O completions).
+ * any pollable fd, pipes, timers, user events, signals, file-system
+ * changes, process exits and asynchronous I/O completions. kevent(7) is the
+ * overview; every call has its page in section 3.
  *
  * This header is the only binary interface of the library. It compiles as
  * C11 and as C++20. The layout of every struct below is part of the ABI.
@@ -138,12 +139,28 @@ struct ukevent {
 #define KEVENT_INODE_CLOSE_WRITE 0x40u
 #define KEVENT_INODE_OVERFLOW 0x80u
 
+/*
+ * Two structs end in a flexible array member (C99). C++ has none: g++ and
+ * clang++ accept it as an extension with the same layout and warn under
+ * -Wpedantic, so the warning is silenced for these two definitions only.
+ */
+#if defined(__cplusplus) && defined(__GNUC__)
+#define KEVENT_FLEX_PUSH_ \
+	_Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wpedantic\"")
+#define KEVENT_FLEX_POP_ _Pragma("GCC diagnostic pop")
+#else
+#define KEVENT_FLEX_PUSH_
+#define KEVENT_FLEX_POP_
+#endif
+
 /* One name returned by kevent_inode_names(3); records are 8-aligned. */
+KEVENT_FLEX_PUSH_
 struct kevent_inode_name {
 	uint32_t event; /* the KEVENT_INODE_* bit of this change                */
 	uint32_t len;   /* bytes of name[], NUL and padding included            */
 	char name[];    /* NUL-terminated; "" for the watched object itself     */
 };
+KEVENT_FLEX_POP_
 
 /*
  * Timers. id.raw[0] = seconds, id.raw[1] = nanoseconds of the interval.
@@ -198,11 +215,15 @@ struct kevent_inode_name {
 #define KEVENT_BACKEND_URING 2u
 
 /* ---- the ring (§6; see kevent_init(3)) -------------------------------- */
+KEVENT_FLEX_PUSH_
 struct kevent_ring {
 	uint32_t ring_kidx;
 	uint32_t ring_over;
 	struct ukevent event[];
 };
+KEVENT_FLEX_POP_
+#undef KEVENT_FLEX_PUSH_
+#undef KEVENT_FLEX_POP_
 
 /* ---- statistics (§7) -------------------------------------------------- */
 /*
@@ -259,7 +280,7 @@ KEVENT_API int kevent_ukevent_str(const struct ukevent *ev, char *buf, size_t si
  * kevent is delivered, or until a KEVENT_CTL_REMOVE of (type, id) — which
  * cancels the operation and returns once the kernel no longer touches it —
  * or kevent_close. off == -1: the file position (read/write). See
- * kevent_aio(3).
+ * kevent_aio_read(3), the page of all eight calls.
  */
 struct sockaddr;
 KEVENT_API int64_t kevent_aio_read(int kfd, int fd, void *buf, size_t len, int64_t off,

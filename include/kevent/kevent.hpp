@@ -43,6 +43,15 @@
 // becomes ambiguous, so qualify those.
 #pragma once
 
+// One clear line instead of hundreds of errors about std::span and concepts
+// when the compiler's default is older than C++20 (g++ 12 defaults to C++17).
+// The missing include then stops the compiler at once: #error alone lets it
+// go on through the whole header.
+#if !defined(__cplusplus) || __cplusplus < 202002L
+#error "kevent.hpp needs C++20: compile with -std=c++20 (CMake: link kevent::kevent, which requires it); C code uses kevent.h"
+#include <kevent/kevent_hpp_needs_cxx20> // does not exist, on purpose
+#endif
+
 #include <kevent/kevent.h>
 #include <sys/types.h>
 

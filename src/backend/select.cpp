@@ -16,7 +16,8 @@ int make_backend(unsigned flags, std::unique_ptr<backend> &out) {
 		if (const char *env = std::getenv("KEVENT_BACKEND"); env && *env) {
 			if (std::strcmp(env, "epoll") == 0)
 				want = KEVENT_INIT_EPOLL;
-			else if (std::strcmp(env, "uring") == 0)
+			else if (std::strcmp(env, "uring") == 0 ||
+				 std::strcmp(env, "io_uring") == 0) // the kernel's name
 				want = KEVENT_INIT_URING;
 			else
 				return -EINVAL;

@@ -161,7 +161,13 @@ void add_id_and_events(writer &w, const ukevent &ev) {
 		add_bits(w, ev.event, inode_names);
 		return;
 	case KEVENT_TIMER:
-		w.add("interval=%" PRIu32 ".%09" PRIu32 "s ", raw[0], raw[1]);
+		// Nanoseconds of 1e9 or more are no interval (ADD refuses them):
+		// as a decimal fraction they would read as a valid, wrong one
+		// (0.1000000000s for 1e9 ns).
+		if (raw[1] < 1000000000u)
+			w.add("interval=%" PRIu32 ".%09" PRIu32 "s ", raw[0], raw[1]);
+		else
+			w.add("interval=%" PRIu32 "s+%" PRIu32 "ns(invalid) ", raw[0], raw[1]);
 		add_bits(w, ev.event, timer_names);
 		return;
 	case KEVENT_SIGNAL:

@@ -1,4 +1,5 @@
-# consume.sh — sourced by tests/scripts/install_consume.sh and deb_package.sh:
+# consume.sh — sourced by tests/scripts/install_consume.sh, readme_examples.sh
+# and scripts/check-deb:
 # build the outside consumer of this directory against an installed libkevent
 # tree and run it.
 #
@@ -6,12 +7,17 @@
 #
 # PREFIX is where include/kevent and the lib directory are (a --prefix of
 # cmake --install, or usr/ of an unpacked .deb). Builds and runs:
-#   CMake find_package(kevent CONFIG): a C-only project, a C++-only project,
-#     and a C+C++ project that also links kevent::static;
-#   pkg-config kevent: C, C++ (kevent.hpp only), and C with --static.
+#   CMake find_package(kevent CONFIG): a C-only project (kevent::kevent and
+#     kevent::static), a C++-only project (no CXX_STANDARD of its own), and a
+#     C+C++ project that links kevent::static;
+#   pkg-config: kevent in C and C++ (kevent.hpp only), kevent-static in C.
+# consume_readme (readme.sh, sourced here) builds README.md's examples.
 # Each program must be linked against PREFIX's libkevent.so.0 (or libkevent.a)
 # and print "ok: ...". Returns non-zero with the reason printed on the first
 # failure. Needs pkg-config (the callers skip without it).
+
+# shellcheck source=readme.sh
+. "$(dirname "${BASH_SOURCE[0]}")/readme.sh"
 
 consume_fail() {
 	echo "FAIL: $*"
@@ -74,12 +80,13 @@ consume_cmake() {
 
 # consume_pkgconfig SRC LIBDIR BUILD_DIR
 consume_pkgconfig() {
-	local src=$1 libdir=$2 dir=$3 cflags libs static_libs
+	local src=$1 libdir=$2 dir=$3 cflags libs static_cflags static_libs
 	mkdir -p "$dir"
 	# Only the installed kevent.pc: neither the system's nor the build tree's.
 	export PKG_CONFIG_LIBDIR="$libdir/pkgconfig" PKG_CONFIG_PATH=
 	cflags=$(pkg-config --cflags kevent) && libs=$(pkg-config --libs kevent) &&
-		static_libs=$(pkg-config --static --libs kevent) ||
+		static_cflags=$(pkg-config --cflags kevent-static) &&
+		static_libs=$(pkg-config --libs kevent-static) ||
 		consume_fail "pkg-config does not know kevent in $libdir/pkgconfig" || return 1
 	echo "  pkg-config: cflags '$cflags', libs '$libs'"
 	# shellcheck disable=SC2086 # word splitting of the flags is meant
@@ -88,8 +95,8 @@ consume_pkgconfig() {
 			"$src/tests/consumer/main.c" $libs &&
 			c++ -std=c++20 -Wall -Wextra -Werror $cflags -o "$dir/pc_cpp" \
 				"$src/tests/consumer/main.cpp" $libs &&
-			cc -std=c11 -Wall -Wextra -Werror $cflags -o "$dir/pc_static" \
-				"$src/tests/consumer/main.c" ${static_libs//-lkevent/-l:libkevent.a}
+			cc -std=c11 -Wall -Wextra -Werror $static_cflags -o "$dir/pc_static" \
+				"$src/tests/consumer/main.c" $static_libs
 	} >"$dir/build.log" 2>&1 || {
 		cat "$dir/build.log"
 		consume_fail "the pkg-config consumer did not build"
@@ -108,7 +115,7 @@ consume() {
 		consume_fail "no libkevent.so.0 under $prefix" || return 1
 	[ -f "$prefix/include/kevent/kevent.h" ] && [ -f "$prefix/include/kevent/kevent.hpp" ] ||
 		consume_fail "no include/kevent/kevent.h{,pp} under $prefix" || return 1
-	consume_cmake "$src" "$prefix" "$libdir" "$work/cmake-c" C consumer_c &&
+	consume_cmake "$src" "$prefix" "$libdir" "$work/cmake-c" C consumer_c consumer_static &&
 		consume_cmake "$src" "$prefix" "$libdir" "$work/cmake-cxx" CXX consumer_cpp &&
 		consume_cmake "$src" "$prefix" "$libdir" "$work/cmake-both" "C;CXX" consumer_static &&
 		consume_pkgconfig "$src" "$libdir" "$work/pkg-config"

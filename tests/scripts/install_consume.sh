@@ -4,7 +4,8 @@
 #   - libkevent.so.0 has SONAME libkevent.so.0, the libtool-style symlinks
 #     libkevent.so -> libkevent.so.0 -> libkevent.so.0.x.y, and exports
 #     kevent_* only, every one under the version node KEVENT_0;
-#   - headers, libkevent.a, the CMake package, kevent.pc and the man pages
+#   - headers, libkevent.a, the CMake package, kevent.pc, kevent-static.pc
+#     and the man pages
 #     are in place;
 #   - the outside consumer of tests/consumer builds against that tree with
 #     CMake (find_package(kevent CONFIG), C and C++) and with pkg-config (C,
@@ -52,7 +53,7 @@ libdir=$(dirname "$so")
 for f in include/kevent/kevent.h include/kevent/kevent.hpp; do
 	[ -f "$prefix/$f" ] || fail "$f is not installed"
 done
-for f in libkevent.a pkgconfig/kevent.pc cmake/kevent/keventConfig.cmake \
+for f in libkevent.a pkgconfig/kevent.pc pkgconfig/kevent-static.pc cmake/kevent/keventConfig.cmake \
 	cmake/kevent/keventConfigVersion.cmake cmake/kevent/keventTargets.cmake; do
 	[ -f "$libdir/$f" ] || fail "${libdir#"$prefix"/}/$f is not installed"
 done
