@@ -316,6 +316,8 @@ public:
 		// send(2), so a ping-pong with nothing to submit reaps them with no
 		// system call at all (as raw io_uring loops that peek first do).
 		// Reaping first also frees the room the re-arms below may use.
+		// Any CQE (a wake-up, a deadline: reported as none) ends the wait.
+		bool posted = io_uring_cq_ready(&ring_) > 0 || cq_overflowed();
 		k += reap(out + k, max - k, woken);
 		// LEVEL watches look again once their reports were handed over
 		// (epoll re-reports a level item at each epoll_wait, not twice in
@@ -325,7 +327,7 @@ public:
 		arm_parked(ended_);
 		// Something to report already, or polls still to arm (more than
 		// the CQ had room for): do not block.
-		if (k > 0 || !ended_.empty() || !relook_.empty())
+		if (posted || k > 0 || !ended_.empty() || !relook_.empty())
 			timeout_ns = 0;
 		unsigned to_submit = flush_sq();
 		int r = 0;
