@@ -3,13 +3,42 @@
 // Kernel behaviours this file depends on (Linux 5.17+; init() checks the
 // feature bits and opcodes and answers ENOSYS without them):
 // - Multishot POLL_ADD: one CQE per wake-up of the file's wait queue, the same
-//   edges as EPOLLET. A CQE without IORING_CQE_F_MORE means the poll ended
-//   (a full CQ, say): it is armed again.
+//   edges as EPOLLET. A new poll looks at the file at once (vfs_poll) and
+//   posts a CQE if it is ready.
+// - A multishot poll that cannot post because the CQ ring is full (or the
+//   kernel's overflow list is not empty: new CQEs queue behind it) ends: its
+//   final CQE (no IORING_CQE_F_MORE) carries the mask and goes to the
+//   overflow list (IORING_FEAT_NODROP). That mask is NOT reported: the poll
+//   is armed again and its first CQE, which reflects what the file says
+//   then, is the report — as epoll re-polls an item before reporting it
+//   (ep_send_events), so a file that is no longer ready is not reported and
+//   one that is, is reported once (issue 14 item 1: re-arming at once and
+//   reporting the final mask too gave a duplicate per ended poll, and with
+//   4,096+ ready files a livelock, each re-arm ending again in a full CQ).
+// - Polls armed again (those, and LEVEL watches after each report) wait in
+//   a backlog and are armed only while the CQ has room for the CQE each may
+//   post at once, after a reap, with the overflow list empty: re-arms can
+//   never overflow the CQ themselves, so every round makes progress.
+// - The overflow list is moved into the CQ only by an io_uring_enter with
+//   IORING_ENTER_GETEVENTS: reaping does that whenever IORING_SQ_CQ_OVERFLOW
+//   is set.
 // - Level-triggered watches are single-shot polls armed again after each
-//   report: the new poll completes at the next submission while the file is
-//   still ready, which is what epoll's level mode does at each epoll_wait.
+//   report, at the next wait once the report was handed over: the new poll
+//   completes at once while the file is still ready, which is what epoll's
+//   level mode does at each epoll_wait. A single-shot CQE is never lost to a
+//   full CQ (it overflows), so its mask is the report.
 // - A oneshot watch (a parked level watch, watch_mode::oneshot) is a
 //   single-shot poll that is not armed again after its report.
+// - IORING_OP_ASYNC_CANCEL of a poll always ends it: the cancel marks it and
+//   its owner posts the final CQE (-ECANCELED), or answers -ENOENT when the
+//   poll has ended already. POLL_REMOVE is not used: it fails with -EALREADY
+//   and leaves the poll armed when the poll's task work is pending (the
+//   file just became ready), so a removed watch would keep its file open,
+//   and the close path's count of owed CQEs never balanced (issue 14 item
+//   8: a queue that never waited took 10.6 ms to close).
+// - Every SQE ends with exactly one CQE without IORING_CQE_F_MORE (a cancel
+//   or TIMEOUT_REMOVE too, found or not; -EALREADY from TIMEOUT_REMOVE means
+//   the timeout is firing and posts its own). retire_all() counts on it.
 // - EPOLLEXCLUSIVE is not used: an exclusive io_uring poll always consumes
 //   the wake-up, so the first queue to watch a file would take every event,
 //   waiting or not (epoll passes it on to a file with a waiter). Every queue
@@ -19,7 +48,16 @@
 //   (docs/semantics.md). What a number names is checked through a private
 //   epoll set that mirrors the watches with empty interest (epoll_probe); its
 //   EPOLL_CTL_ADD also gives a new watch epoll's errors (EPERM for a regular
-//   file, EBADF, ELOOP ...), so both backends refuse the same ADDs.
+//   file, EBADF, ENOSPC ...), so both backends refuse the same ADDs.
+// - A watched file that is itself an epoll file (another queue's descriptor,
+//   or any epoll set) is also added to front_ with empty interest, so the
+//   kernel's graph of nested epoll files holds the same edge as on the epoll
+//   backend: a queue watching itself gets EINVAL, a loop ELOOP, and the same
+//   depth limit applies (issue 14 item 10). An epoll file never reports
+//   ERR/HUP, so the item never makes front_ readable. It is told apart for
+//   free: the mirror's ADD asks for EPOLLEXCLUSIVE, which epoll refuses with
+//   EINVAL for an epoll file only. (An exclusive item that nobody waits on
+//   never consumes an exclusive wake-up: ep_poll_callback returns 0 for it.)
 // - IORING_OP_TIMEOUT with IORING_TIMEOUT_ABS and a clock flag (5.15): the
 //   core's deadlines, one per clock, moved by TIMEOUT_REMOVE + TIMEOUT in the
 //   next submission — never a syscall of their own.
@@ -93,9 +131,11 @@ constexpr unsigned needed_features = IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG |
 // One watched fd number.
 struct fd_slot {
 	uint64_t token = 0;
-	uint32_t seq = 0; // changes with every re-arm: older CQEs are stale
+	uint32_t seq = 0; // changes with every arm: older CQEs are stale
 	watch_mode mode;
 	bool active = false;
+	bool parked = false;   // no poll in the kernel: waits in a backlog to be armed
+	bool in_front = false; // an epoll file, mirrored in front_ too (loop checks)
 };
 
 class uring_backend final : public backend {
@@ -176,13 +216,10 @@ public:
 			if (static_cast<size_t>(fd) >= slots_.size())
 				slots_.resize(static_cast<size_t>(fd) + 1 + slots_.size() / 2);
 		}
+		bool nested = false;
 		if (!was) {
-			// The mirror: identity for watching(), and epoll's verdict
-			// on whether this file can be watched at all.
-			epoll_event ev{};
-			count();
-			if (epoll_ctl(shadow_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
-				return -errno;
+			if (int r = mirror(fd, nested); r < 0)
+				return r;
 		} else {
 			// Re-arming a number that was closed (or names another
 			// file now) fails, as EPOLL_CTL_MOD does.
@@ -192,34 +229,74 @@ public:
 		}
 		std::lock_guard lk(mu_);
 		fd_slot &s = slots_[fd];
-		if (s.active)
+		if (s.active && !s.parked)
 			remove_poll(fd, s);
 		s.token = token;
-		s.seq = next_seq(s.seq);
 		s.mode = want;
 		s.active = true;
+		s.parked = false; // a stale backlog entry is skipped
+		if (!was)
+			s.in_front = nested;
 		arm_poll(fd, s);
 		submit_if_blocked();
 		return 0;
 	}
 
+	// Add a new watch's file to the mirror: identity for watching(), and
+	// epoll's verdict on whether this file can be watched at all. An epoll
+	// file (EPOLLEXCLUSIVE refused: the ledger at the top) goes into front_
+	// too, where the kernel checks it for loops and depth as the epoll
+	// backend's own set would. 0 or -errno, nothing added.
+	int mirror(int fd, bool &nested) {
+		epoll_event ev{};
+		ev.events = EPOLLEXCLUSIVE;
+		count();
+		if (epoll_ctl(shadow_.get(), EPOLL_CTL_ADD, fd, &ev) == 0) {
+			nested = false;
+			return 0;
+		}
+		if (errno != EINVAL)
+			return -errno;
+		ev.events = 0;
+		count();
+		if (epoll_ctl(shadow_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
+			return -errno; // EINVAL: our own mirror's number
+		count();
+		if (epoll_ctl(front_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) {
+			int err = errno; // EINVAL: ourselves; ELOOP: a loop or too deep
+			count();
+			epoll_ctl(shadow_.get(), EPOLL_CTL_DEL, fd, nullptr);
+			return -err;
+		}
+		nested = true;
+		return 0;
+	}
+
 	int unwatch(int fd) override {
+		bool nested;
 		{
 			std::lock_guard lk(mu_);
 			if (static_cast<size_t>(fd) >= slots_.size() || !slots_[fd].active)
 				return -ENOENT;
 			fd_slot &s = slots_[fd];
-			remove_poll(fd, s);
-			s.active = false;
-			s.seq = next_seq(s.seq);
-			removed_ = true; // settle() submits it
+			if (!s.parked) {
+				remove_poll(fd, s);
+				removed_ = true; // settle() submits it
+			}
+			s.active = s.parked = false;
+			nested = s.in_front;
+			s.in_front = false;
 			submit_if_blocked();
+		}
+		if (nested) {
+			count();
+			epoll_ctl(front_.get(), EPOLL_CTL_DEL, fd, nullptr);
 		}
 		count();
 		return epoll_ctl(shadow_.get(), EPOLL_CTL_DEL, fd, nullptr) < 0 ? -errno : 0;
 	}
 
-	// A poll request holds its file: the POLL_REMOVE of an unwatch cannot
+	// A poll request holds its file: the cancel of an unwatch cannot
 	// wait for the next wait (lazy submission), or REMOVE then close(2)
 	// would leave the socket open — its peer sees no EOF — until the queue
 	// next waits (tests/core/reregister_test). One io_uring_enter per call
@@ -236,17 +313,27 @@ public:
 	int wait(backend_event *out, int max, int64_t timeout_ns, bool &woken) override {
 		std::unique_lock lk(mu_);
 		int k = take_pending(out, max);
-		// Something to report already: do not block. Completions are
-		// often in the CQ ring before we ask: a poll's wake-up runs as task
-		// work when this thread returns from its own send(2), so a
-		// ping-pong with nothing to submit reaps them with no system call
-		// at all (as raw io_uring loops that peek first do).
-		if (k > 0 || io_uring_cq_ready(&ring_) > 0)
+		// Completions are often in the CQ ring before we ask: a poll's
+		// wake-up runs as task work when this thread returns from its own
+		// send(2), so a ping-pong with nothing to submit reaps them with no
+		// system call at all (as raw io_uring loops that peek first do).
+		// Reaping first also frees the room the re-arms below may use.
+		// Any CQE (a wake-up, a deadline: reported as none) ends the wait.
+		bool posted = io_uring_cq_ready(&ring_) > 0 || cq_overflowed();
+		k += reap(out + k, max - k, woken);
+		// LEVEL watches look again once their reports were handed over
+		// (epoll re-reports a level item at each epoll_wait, not twice in
+		// one); polls the kernel ended are armed again now.
+		if (pending_.empty())
+			arm_parked(relook_);
+		arm_parked(ended_);
+		// Something to report already, or polls still to arm (more than
+		// the CQ had room for): do not block.
+		if (posted || k > 0 || !ended_.empty() || !relook_.empty())
 			timeout_ns = 0;
 		unsigned to_submit = flush_sq();
-		bool overflow = IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW;
 		int r = 0;
-		if (timeout_ns != 0 || to_submit > 0 || overflow) {
+		if (timeout_ns != 0 || to_submit > 0) {
 			bool blocks = timeout_ns != 0;
 			// Cancellation unwinds from enter(): the flag must not
 			// outlive the wait.
@@ -268,6 +355,19 @@ public:
 			poller_blocked_ = guard.on = false;
 		}
 		k += reap(out + k, max - k, woken);
+		// Polls that ended here for want of CQ room report once armed
+		// again: in rounds the CQ can hold, each reaped before the next,
+		// so that they are reported by this call (an ADD's one look sees
+		// every new watch that is ready, however many).
+		for (int round = 0; round < 64 && !ended_.empty(); round++) {
+			if (arm_parked(ended_) == 0)
+				break;
+			enter(flush_sq(), 0, 0, false, true);
+			k += reap(out + k, max - k, woken);
+		}
+		// A look from kevent_ctl while the poller is blocked: what the
+		// reaps queued (the wake-up poll armed again) goes in now.
+		submit_if_blocked();
 		if (r == -EINTR)
 			return k > 0 ? k : -EINTR;
 		return k;
@@ -435,20 +535,66 @@ private:
 			enter(n, 0, 0, false);
 	}
 
-	void arm_poll(int fd, const fd_slot &s) {
+	static uint64_t poll_data(int fd, const fd_slot &s) {
+		return uint64_t(s.seq) << 32 | uint32_t(fd);
+	}
+
+	void arm_poll(int fd, fd_slot &s) {
 		io_uring_sqe *sqe = get_sqe();
+		s.seq = next_seq(s.seq);
 		unsigned events = s.mode.events;
 		if (s.mode.level || s.mode.oneshot)
 			io_uring_prep_poll_add(sqe, fd, events);
 		else
 			io_uring_prep_poll_multishot(sqe, fd, events);
-		sqe->user_data = uint64_t(s.seq) << 32 | uint32_t(fd);
+		sqe->user_data = poll_data(fd, s);
 	}
 
+	// ASYNC_CANCEL rather than POLL_REMOVE: see the ledger at the top.
 	void remove_poll(int fd, const fd_slot &s) {
 		io_uring_sqe *sqe = get_sqe();
-		io_uring_prep_poll_remove(sqe, uint64_t(s.seq) << 32 | uint32_t(fd));
+		io_uring_prep_cancel64(sqe, poll_data(fd, s), 0);
 		sqe->user_data = own(own_ignore);
+	}
+
+	// The backlog of polls to arm again (mu_ held). How many CQEs the ring
+	// can take now beside what it holds and what the queued SQEs may post,
+	// keeping an eighth for the wake poll, deadlines and I/O; none while
+	// the overflow list is not empty (a new poll could not post at all).
+	size_t cq_room() const {
+		if (cq_overflowed())
+			return 0;
+		unsigned entries = *ring_.cq.kring_entries;
+		unsigned used = io_uring_cq_ready(&ring_) +
+				(ring_.sq.sqe_tail - io_uring_smp_load_acquire(ring_.sq.khead));
+		unsigned keep = entries / 8;
+		return used + keep < entries ? entries - used - keep : 0;
+	}
+
+	bool cq_overflowed() const {
+		return IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW;
+	}
+
+	void park(int fd, fd_slot &s, std::deque<int> &backlog) {
+		s.parked = true;
+		backlog.push_back(fd);
+	}
+
+	// Arm parked polls of `backlog`, oldest first, as many as the CQ has
+	// room for (each may post one CQE at once). How many were armed.
+	size_t arm_parked(std::deque<int> &backlog) {
+		size_t room = backlog.empty() ? 0 : cq_room(), armed = 0;
+		while (armed < room && !backlog.empty()) {
+			int fd = backlog.front();
+			backlog.pop_front();
+			fd_slot &s = slots_[fd];
+			if (!s.active || !s.parked)
+				continue; // removed or armed anew since
+			s.parked = false;
+			arm_poll(fd, s);
+			armed++;
+		}
+		return armed;
 	}
 
 	void arm_wake() {
@@ -480,12 +626,15 @@ private:
 	// in the epoll backend: liburing's own calls are not, so this is the raw
 	// syscall with asynchronous cancellation around it only — no lock is
 	// held and no userspace state changes there.
-	int enter(unsigned to_submit, unsigned min_complete, int64_t timeout_ns, bool cancellable) {
+	// `getevents` without a wait: run this thread's task work (a new poll's
+	// first CQE) and move the overflow list into the CQ.
+	int enter(unsigned to_submit, unsigned min_complete, int64_t timeout_ns, bool cancellable,
+		  bool getevents = false) {
 		__kernel_timespec ts{};
 		io_uring_getevents_arg arg{};
 		arg.sigmask_sz = _NSIG / 8;
 		unsigned flags = IORING_ENTER_EXT_ARG;
-		if (min_complete || cancellable)
+		if (min_complete || cancellable || getevents)
 			flags |= IORING_ENTER_GETEVENTS;
 		if (timeout_ns >= 0) {
 			ts.tv_sec = timeout_ns / 1000000000;
@@ -539,13 +688,22 @@ private:
 
 	int reap(backend_event *out, int max, bool &woken) {
 		int k = 0;
-		unsigned head, seen = 0;
-		io_uring_cqe *cqe;
-		io_uring_for_each_cqe(&ring_, head, cqe) {
-			seen++;
-			handle(*cqe, out, max, k, woken);
+		for (int round = 0;; round++) {
+			unsigned head, seen = 0;
+			io_uring_cqe *cqe;
+			io_uring_for_each_cqe(&ring_, head, cqe) {
+				seen++;
+				handle(*cqe, out, max, k, woken);
+			}
+			io_uring_cq_advance(&ring_, seen);
+			// CQEs the full ring sent to the overflow list come out
+			// only through io_uring_enter; until they do, every new
+			// one queues behind them and no multishot poll can post.
+			// (Bounded: a storm of new ones is reaped next call.)
+			if (!cq_overflowed() || round == 64)
+				break;
+			enter(0, 0, 0, false, true);
 		}
-		io_uring_cq_advance(&ring_, seen);
 		return k;
 	}
 
@@ -588,13 +746,33 @@ private:
 		if (static_cast<size_t>(fd) >= slots_.size())
 			return;
 		fd_slot &s = slots_[fd];
-		if (!s.active || s.seq != seq)
-			return; // removed or re-armed since
-		uint32_t events = cqe.res >= 0 ? static_cast<uint32_t>(cqe.res)
-					       : POLLERR | POLLNVAL;
-		emit(out, max, k, backend_event{s.token, events, 0});
-		if (!more && cqe.res >= 0 && !closing_ && !s.mode.oneshot)
-			arm_poll(fd, s); // level: look again; multishot: it ended
+		if (!s.active || s.seq != seq || s.parked)
+			return;    // removed or re-armed since
+		if (cqe.res < 0) { // the poll could not be armed (EBADF ...)
+			emit(out, max, k, backend_event{s.token, POLLERR | POLLNVAL, 0});
+			return;
+		}
+		if (more) {
+			emit(out, max, k,
+			     backend_event{s.token, static_cast<uint32_t>(cqe.res), 0});
+			return;
+		}
+		if (closing_)
+			return;
+		if (s.mode.level || s.mode.oneshot) {
+			// A single-shot poll's one CQE: the report. Look again at
+			// the next wait — unless the queue parked the watch
+			// (oneshot): then not until it is watched again.
+			emit(out, max, k,
+			     backend_event{s.token, static_cast<uint32_t>(cqe.res), 0});
+			if (!s.mode.oneshot)
+				park(fd, s, relook_);
+		} else {
+			// The kernel ended a multishot poll (full CQ): its mask may
+			// be reported already or no longer true. The poll armed
+			// again reports what holds then (the ledger at the top).
+			park(fd, s, ended_);
+		}
 	}
 
 	// Wait until every token in cancelling_ has completed. The poller may
@@ -618,6 +796,7 @@ private:
 	// blocks in next (an epoll_wait returns EINTR).
 	void retire_all() {
 		std::unique_lock lk(mu_);
+		closing_ = true; // nothing is armed again from here on
 		for (uint64_t t : inflight_) {
 			cancelling_.insert(t);
 			io_uring_sqe *sqe = get_sqe();
@@ -625,7 +804,7 @@ private:
 			sqe->user_data = own(own_ignore);
 		}
 		for (size_t fd = 0; fd < slots_.size(); fd++)
-			if (slots_[fd].active)
+			if (slots_[fd].active && !slots_[fd].parked)
 				remove_poll(static_cast<int>(fd), slots_[fd]);
 		for (int c = 0; c < clock_count; c++)
 			if (timeout_seq_[c]) {
@@ -635,25 +814,23 @@ private:
 				sqe->user_data = own(own_ignore);
 			}
 		io_uring_sqe *sqe = get_sqe();
-		io_uring_prep_poll_remove(sqe, own(own_wake));
+		io_uring_prep_cancel64(sqe, own(own_wake), 0);
 		sqe->user_data = own(own_ignore);
-		closing_ = true; // the wake poll is not armed again
-		// Bounded: a request the kernel cannot end at once (a read
-		// stuck in a device) must not hang kevent_close forever.
-		// I/O in flight must end (its buffers); for the rest, ten quiet
-		// milliseconds will do — the count of CQEs still owed is a
-		// bookkeeping aid, not a promise the kernel makes.
-		int quiet = 0;
-		for (int round = 0; round < 5000; round++) {
-			if (cancelling_.empty() && (finals_ == sqes_ || quiet >= 10))
-				break;
+		// Every request has now been told to end, and each SQE ends with
+		// exactly one final CQE (the ledger at the top): wait for exactly
+		// the CQEs still owed, as many at a time as the CQ holds. The
+		// bound is for I/O the kernel cannot end at once (a read stuck
+		// in a device): kevent_close must not hang on it forever; it is
+		// never reached while the count balances.
+		unsigned batch = *ring_.cq.kring_entries / 2;
+		for (int round = 0; finals_ != sqes_ && round < 5000; round++) {
 			unsigned n = flush_sq();
+			uint64_t owed = sqes_ - finals_;
 			lk.unlock();
-			enter(n, 1, 1000000, false);
+			enter(n, owed < batch ? static_cast<unsigned>(owed) : batch, 1000000,
+			      false);
 			lk.lock();
-			uint64_t before = finals_;
 			reap_for_others();
-			quiet = finals_ == before ? quiet + 1 : 0;
 		}
 	}
 
@@ -665,6 +842,8 @@ private:
 	std::mutex mu_;
 	std::vector<fd_slot> slots_;
 	std::deque<backend_event> pending_; // reaped, not yet returned by wait()
+	std::deque<int> ended_;             // multishot polls the kernel ended: arm again now
+	std::deque<int> relook_;            // LEVEL polls that reported: arm at the next wait
 	bool removed_ = false;              // an unwatch queued a POLL_REMOVE: settle() submits it
 	std::unordered_set<uint64_t> inflight_, cancelling_;
 	uint64_t removing_ = 0;   // the request cancel_io() waits for (one at a time: queue lock)
