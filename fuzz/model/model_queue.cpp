@@ -135,10 +135,14 @@ void model_queue::uring_wakeup(sim_watch &w, const sim_file &f, uint32_t key) {
 }
 
 // Queued POLL_ADDs reach the kernel, which looks at each file at once.
-void model_queue::submit() {
+void model_queue::submit(bool look) {
 	if (kernel_ != kernel_kind::uring)
 		return;
 	for (auto &[fd, w] : watches_) {
+		if (look && w.relook_due) {
+			w.relook_due = false;
+			w.arm_due = true;
+		}
 		if (!w.arm_due)
 			continue;
 		w.arm_due = false;
@@ -192,6 +196,7 @@ int model_queue::sync_watch(int fd, bool force) {
 		// look: the old poll's completions are stale (its sequence).
 		w.cqes.clear();
 		w.arm_due = true;
+		w.relook_due = false;
 		w.poll_live = false;
 		w.in_backend = true;
 		w.armed = want;
@@ -299,7 +304,7 @@ void model_queue::free_node(uint64_t h) {
 // One look at the backend: report queued items whose file fires, expire
 // due timers. Everything it finds became ready together: one group.
 void model_queue::harvest() {
-	submit(); // io_uring: the wait submits what is queued, then reaps
+	submit(true); // io_uring: the wait arms level polls again, submits, reaps
 	ready_.open();
 	for (auto &[fd, w] : watches_) {
 		if (kernel_ == kernel_kind::uring) {
@@ -308,7 +313,7 @@ void model_queue::harvest() {
 			std::vector<uint32_t> cqes;
 			cqes.swap(w.cqes);
 			if (w.level && !cqes.empty())
-				w.arm_due = true;
+				w.relook_due = true;
 			for (uint32_t ev : cqes)
 				report(w, ev);
 			continue;

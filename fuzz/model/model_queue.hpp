@@ -89,6 +89,10 @@ struct sim_watch {
 	// kernel is armed and not completed; the completions it posted, not
 	// reaped yet; the file it holds once the number no longer names it.
 	bool arm_due = false;
+	// io_uring LEVEL: the single-shot poll reported; the library arms it
+	// again at its next look at the backend (a wait), not at the end of a
+	// call that only submits (settle).
+	bool relook_due = false;
 	bool poll_live = false;
 	std::vector<uint32_t> cqes;
 	std::optional<sim_file> held;
@@ -152,7 +156,7 @@ private:
 	// io_uring: a wake-up of the file a watch polls; queued SQEs reach
 	// the kernel; the end of a call (settle: submits if a watch went).
 	void uring_wakeup(sim_watch &w, const sim_file &f, uint32_t key);
-	void submit();
+	void submit(bool look = false);
 	void settle();
 	const sim_file *polled_file(int fd, const sim_watch &w) const;
 

@@ -39,6 +39,19 @@
 // - Every SQE ends with exactly one CQE without IORING_CQE_F_MORE (a cancel
 //   or TIMEOUT_REMOVE too, found or not; -EALREADY from TIMEOUT_REMOVE means
 //   the timeout is firing and posts its own). retire_all() counts on it.
+// - A poll names its file by number only when it is issued, and a level
+//   watch or an ended multishot poll is armed again later, at a wait: by
+//   then the program may have closed the number, or another file may hold
+//   it (found by the differential fuzzer: the old file's hang-up was lost,
+//   the new file's events reached the old kevent). So a watched file is
+//   installed in the ring's fixed-file table (IORING_OP_FILES_UPDATE, queued
+//   with the first poll and issued before it, in order and inline), at the
+//   slot of its number, and every poll uses IOSQE_FIXED_FILE: the table
+//   holds the file as long as it is watched, as the promise "a pending poll
+//   keeps the file open" needs between two polls too. The table is a
+//   sparse one (5.19) registered at the first watch, sized to the
+//   descriptor limit then (at most fixed_max); without it (an older kernel,
+//   or a number past its size) a poll names the number as before.
 // - EPOLLEXCLUSIVE is not used: an exclusive io_uring poll always consumes
 //   the wake-up, so the first queue to watch a file would take every event,
 //   waiting or not (epoll passes it on to a file with a waiter). Every queue
@@ -92,6 +105,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <unordered_set>
@@ -115,6 +129,9 @@ enum own_kind : uint64_t { own_ignore = 0, own_wake = 1, own_timeout = 2 /* + cl
 constexpr uint64_t own(uint64_t kind, uint64_t seq = 0) { return own_bit | seq << 8 | kind; }
 
 constexpr unsigned sq_entries = 256;
+// The largest fixed-file table a queue registers (8 bytes a slot in the
+// kernel): numbers past it are polled by number.
+constexpr unsigned fixed_max = 1u << 16;
 constexpr unsigned cq_entries = 4096;
 
 constexpr unsigned clock_flags[clock_count] = {0, IORING_TIMEOUT_REALTIME, IORING_TIMEOUT_BOOTTIME};
@@ -123,6 +140,7 @@ constexpr uint8_t needed_ops[] = {
 	IORING_OP_POLL_ADD,     IORING_OP_POLL_REMOVE, IORING_OP_TIMEOUT, IORING_OP_TIMEOUT_REMOVE,
 	IORING_OP_ASYNC_CANCEL, IORING_OP_READ,        IORING_OP_WRITE,   IORING_OP_FSYNC,
 	IORING_OP_RECV,         IORING_OP_SEND,        IORING_OP_ACCEPT,  IORING_OP_CONNECT,
+	IORING_OP_FILES_UPDATE,
 };
 constexpr unsigned needed_features = IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG |
 				     IORING_FEAT_FAST_POLL | IORING_FEAT_RW_CUR_POS |
@@ -136,6 +154,7 @@ struct fd_slot {
 	bool active = false;
 	bool parked = false;   // no poll in the kernel: waits in a backlog to be armed
 	bool in_front = false; // an epoll file, mirrored in front_ too (loop checks)
+	bool fixed = false;    // its file is in the fixed-file table, slot = the number
 };
 
 class uring_backend final : public backend {
@@ -235,8 +254,10 @@ public:
 		s.mode = want;
 		s.active = true;
 		s.parked = false; // a stale backlog entry is skipped
-		if (!was)
+		if (!was) {
 			s.in_front = nested;
+			install_fixed(fd);
+		}
 		arm_poll(fd, s);
 		submit_if_blocked();
 		return 0;
@@ -279,11 +300,11 @@ public:
 			if (static_cast<size_t>(fd) >= slots_.size() || !slots_[fd].active)
 				return -ENOENT;
 			fd_slot &s = slots_[fd];
-			if (!s.parked) {
+			if (!s.parked)
 				remove_poll(fd, s);
-				removed_ = true; // settle() submits it
-			}
+			removed_ = true; // settle() submits it (and the table's release)
 			s.active = s.parked = false;
+			release_fixed(fd);
 			nested = s.in_front;
 			s.in_front = false;
 			submit_if_blocked();
@@ -320,12 +341,15 @@ public:
 		// Reaping first also frees the room the re-arms below may use.
 		// Any CQE (a wake-up, a deadline: reported as none) ends the wait.
 		bool posted = io_uring_cq_ready(&ring_) > 0 || cq_overflowed();
-		k += reap(out + k, max - k, woken);
-		// LEVEL watches look again once their reports were handed over
+		// LEVEL watches look again once their reports were handed over:
+		// those that reported before this wait, not one reaped just now
 		// (epoll re-reports a level item at each epoll_wait, not twice in
-		// one); polls the kernel ended are armed again now.
+		// one: the reference model's rule too); polls the kernel ended
+		// are armed again now.
+		size_t relook_due = relook_.size();
+		k += reap(out + k, max - k, woken);
 		if (pending_.empty())
-			arm_parked(relook_);
+			arm_parked(relook_, relook_due);
 		arm_parked(ended_);
 		// Something to report already, or polls still to arm (more than
 		// the CQ had room for): do not block.
@@ -547,7 +571,57 @@ private:
 			io_uring_prep_poll_add(sqe, fd, events);
 		else
 			io_uring_prep_poll_multishot(sqe, fd, events);
+		if (s.fixed)
+			sqe->flags |= IOSQE_FIXED_FILE; // the table's slot `fd`: the file itself
 		sqe->user_data = poll_data(fd, s);
+	}
+
+	// ---- the fixed-file table (mu_ held; the ledger at the top) ----------
+
+	// A new watch of fd: put its file in the table, in the submission that
+	// carries its first poll (issued before it). The number names the
+	// right file now: the mirror's EPOLL_CTL_ADD has just checked it, and
+	// the call that watches submits before it returns.
+	void install_fixed(int fd) {
+		fd_slot &s = slots_[fd];
+		s.fixed = false;
+		if (!fixed_tried_) {
+			fixed_tried_ = true;
+			rlimit rl{};
+			unsigned n = fixed_max;
+			if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n)
+				n = static_cast<unsigned>(rl.rlim_cur);
+			count();
+			if (io_uring_register_files_sparse(&ring_, n) == 0) {
+				fixed_fds_ = std::make_unique<int[]>(n);
+				fixed_size_ = n;
+			}
+		}
+		if (static_cast<unsigned>(fd) >= fixed_size_)
+			return; // polled by number (the ledger)
+		update_fixed(fd, fd);
+		s.fixed = true;
+	}
+
+	// The watch is gone: the table lets its file go (submitted by settle()
+	// with the poll's cancel, before the call returns: REMOVE then close(2)
+	// must close the file).
+	void release_fixed(int fd) {
+		fd_slot &s = slots_[fd];
+		if (!s.fixed)
+			return;
+		s.fixed = false;
+		update_fixed(fd, -1);
+	}
+
+	// The kernel reads the value when it issues the SQE: it lives in
+	// fixed_fds_ (stable, one per slot), and a later update of the same
+	// slot queued before then reads the same, final, value.
+	void update_fixed(int slot, int value) {
+		fixed_fds_[slot] = value;
+		io_uring_sqe *sqe = get_sqe();
+		io_uring_prep_files_update(sqe, &fixed_fds_[slot], 1, slot);
+		sqe->user_data = own(own_ignore);
 	}
 
 	// ASYNC_CANCEL rather than POLL_REMOVE: see the ledger at the top.
@@ -581,10 +655,12 @@ private:
 	}
 
 	// Arm parked polls of `backlog`, oldest first, as many as the CQ has
-	// room for (each may post one CQE at once). How many were armed.
-	size_t arm_parked(std::deque<int> &backlog) {
+	// room for (each may post one CQE at once), and at most `most` of the
+	// oldest entries. How many were armed.
+	size_t arm_parked(std::deque<int> &backlog, size_t most = SIZE_MAX) {
 		size_t room = backlog.empty() ? 0 : cq_room(), armed = 0;
-		while (armed < room && !backlog.empty()) {
+		while (armed < room && most > 0 && !backlog.empty()) {
+			most--;
 			int fd = backlog.front();
 			backlog.pop_front();
 			fd_slot &s = slots_[fd];
@@ -837,6 +913,12 @@ private:
 	io_uring ring_{};
 	bool ring_ok_ = false;
 	pid_t pid_ = 0;
+	// The fixed-file table: registered at the first watch (fixed_tried_),
+	// fixed_size_ slots (0: none); fixed_fds_ holds what each slot's last
+	// queued update reads.
+	bool fixed_tried_ = false;
+	unsigned fixed_size_ = 0;
+	std::unique_ptr<int[]> fixed_fds_;
 	sys::unique_fd front_, shadow_, wakefd_, readyfd_;
 
 	std::mutex mu_;
