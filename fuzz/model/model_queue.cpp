@@ -88,7 +88,10 @@ void model_queue::on_wakeup(unsigned slot, wakeup wk) {
 		return;
 	}
 	// ep_poll_callback: a keyed wake-up nobody on the item asked for is
-	// ignored; a keyless one queues it. Readiness is checked at report.
+	// ignored; a keyless one queues it. Readiness is checked at report. A
+	// oneshot item that reported is disabled.
+	if (it->second.disabled)
+		return;
 	if (wk.key == 0 || (wk.key & (it->second.armed | always_reported)))
 		it->second.queued = true;
 }
@@ -130,7 +133,7 @@ void model_queue::uring_wakeup(sim_watch &w, const sim_file &f, uint32_t key) {
 	if (!mask)
 		return;
 	w.cqes.push_back(mask);
-	if (w.level)
+	if (w.level || w.oneshot)
 		w.poll_live = false;
 }
 
@@ -166,13 +169,20 @@ void model_queue::settle() {
 // 0, or an errno when the kernel refuses (the file is gone).
 int model_queue::sync_watch(int fd, bool force) {
 	sim_watch &w = watches_.at(fd);
-	uint32_t want = 0;
-	bool level = false, wake_all = false;
+	uint32_t want = 0, all = 0;
+	bool level = false, wake_all = false, oneshot = false;
 	for (uint64_t h : w.regs) {
 		const registration &r = nodes_.at(h);
+		all |= interest(r.uk);
+		wake_all |= (r.uk.req_flags & KEVENT_REQ_WAKEUP_ALL) != 0;
+		if (w.parked && r.on_ready)
+			continue; // its report waits already
 		want |= interest(r.uk);
 		level |= (r.uk.req_flags & KEVENT_REQ_LEVEL) != 0;
-		wake_all |= (r.uk.req_flags & KEVENT_REQ_WAKEUP_ALL) != 0;
+	}
+	if (w.parked && !want) {
+		want = all;
+		oneshot = true;
 	}
 	bool exclusive = !wake_all;
 	if (w.regs.empty()) {
@@ -182,7 +192,7 @@ int model_queue::sync_watch(int fd, bool force) {
 	}
 	// A narrower interest keeps the wider watch; mode changes re-arm.
 	if (!force && w.in_backend && (want & ~w.armed) == 0 && level == w.level &&
-	    exclusive == w.exclusive)
+	    exclusive == w.exclusive && oneshot == w.oneshot)
 		return 0;
 	if (w.in_backend && !force)
 		want |= w.armed;
@@ -202,18 +212,22 @@ int model_queue::sync_watch(int fd, bool force) {
 		w.armed = want;
 		w.level = level;
 		w.exclusive = exclusive;
+		w.oneshot = oneshot;
 		return 0;
 	}
 	// EPOLL_CTL_MOD keeps a queued item queued; DEL+ADD (exclusivity
 	// cannot be MODified) and a first ADD start afresh. Both poll the
 	// file and queue the item if it is ready.
 	bool ready_now = (f->revents() & (want | always_reported)) != 0;
-	bool mod = w.in_backend && !w.exclusive && !exclusive;
-	w.queued = (mod && w.queued) || ready_now;
+	// A oneshot item is never exclusive (epoll refuses the two together).
+	bool mod = w.in_backend && !(w.exclusive && !w.oneshot) && !(exclusive && !oneshot);
+	w.queued = (mod && w.queued && !w.disabled) || ready_now;
 	w.in_backend = true;
 	w.armed = want;
 	w.level = level;
 	w.exclusive = exclusive;
+	w.oneshot = oneshot;
+	w.disabled = false; // EPOLL_CTL_MOD or ADD enables it again
 	return 0;
 }
 
@@ -303,30 +317,41 @@ void model_queue::free_node(uint64_t h) {
 
 // One look at the backend: report queued items whose file fires, expire
 // due timers. Everything it finds became ready together: one group.
-void model_queue::harvest() {
+// `blocked`: the library's poller meant to block in this look; a level
+// watch whose report brings nothing new is parked (the library's dispatch).
+void model_queue::harvest(bool blocked) {
 	submit(true); // io_uring: the wait arms level polls again, submits, reaps
 	ready_.open();
+	std::vector<int> to_park;
 	for (auto &[fd, w] : watches_) {
 		if (kernel_ == kernel_kind::uring) {
 			// Every completion is one report; a level poll that
-			// completed is armed again, submitted with the next look.
+			// completed is armed again, submitted with the next look
+			// (a oneshot one is not).
 			std::vector<uint32_t> cqes;
 			cqes.swap(w.cqes);
-			if (w.level && !cqes.empty())
+			if (w.level && !w.oneshot && !cqes.empty())
 				w.relook_due = true;
+			bool park_it = false;
 			for (uint32_t ev : cqes)
-				report(w, ev);
+				park_it |= !report(w, ev);
+			if (blocked && park_it && w.level && !w.parked && !w.regs.empty())
+				to_park.push_back(fd);
 			continue;
 		}
 		if (!alive(fd, w))
 			w.queued = false; // the kernel dropped it with the file
-		if (!w.queued)
+		if (!w.queued || w.disabled)
 			continue;
 		uint32_t ev = file_of(fd)->revents() & (w.armed | always_reported);
-		w.queued = ev != 0 && w.level; // level items stay queued
-		if (ev)
-			report(w, ev);
+		w.queued = ev != 0 && w.level && !w.oneshot; // level items stay queued
+		if (ev && w.oneshot)
+			w.disabled = true;
+		if (ev && !report(w, ev) && blocked && w.level && !w.parked && !w.regs.empty())
+			to_park.push_back(fd);
 	}
+	for (int fd : to_park)
+		park(fd);
 	for (auto &[h, r] : nodes_) {
 		if (!r.timer_due)
 			continue;
@@ -340,19 +365,47 @@ void model_queue::harvest() {
 
 // The backend reported `ev` for w's file: every kevent on it that fires.
 // (Reports change registrations only, never the watches.)
-void model_queue::report(sim_watch &w, uint32_t ev) {
+// Whether anything changed: a kevent newly queued, new bits, newly broken.
+bool model_queue::report(sim_watch &w, uint32_t ev) {
+	bool news = false;
 	for (uint64_t h : w.regs) {
 		registration &r = nodes_.at(h);
 		fd_outcome o = translate(r.uk, ev);
 		if (!o.fired && !o.broken)
 			continue;
+		news |= (o.fired & ~r.uk.ret_data[0]) != 0;
 		r.uk.ret_data[0] |= o.fired;
 		if (o.broken && !r.broken) {
 			r.broken = true;
 			r.broken_errno = o.err;
+			news = true;
 		}
+		news |= r.adding || !r.on_ready;
 		make_ready(h);
 	}
+	return news;
+}
+
+// The library's park_watch and the unpark of its take().
+void model_queue::park(int fd) {
+	auto it = watches_.find(fd);
+	if (it == watches_.end())
+		return;
+	it->second.parked = true;
+	if (sync_watch(fd, true) != 0)
+		watches_.at(fd).parked = false;
+}
+
+void model_queue::unpark_for(uint64_t h) {
+	const registration &r = nodes_.at(h);
+	if (r.broken || !is_fd_origin(r.uk.type) || !r.attached)
+		return;
+	int fd = static_cast<int>(r.uk.id.raw[0]);
+	auto it = watches_.find(fd);
+	if (it == watches_.end() || !it->second.parked)
+		return;
+	it->second.parked = false;
+	sync_watch(fd, true); // a failure: the file is gone, found later
 }
 
 // ---- kevent_ctl ----------------------------------------------------------------
@@ -655,7 +708,7 @@ std::string model_queue::take(const get_call &c, const ukevent *got, int n) {
 	// Everything skipped (LAST_CHECK) and fewer than min_nr ready: a call
 	// with time left keeps waiting, which looks at the backend again.
 	if (d.empty() && k == 0 && c.min_nr > 0 && c.may_wait) {
-		harvest();
+		harvest(true); // the poller means to block again
 		look(c);
 		d = take_round(c.max_nr, got, n, k);
 	}
@@ -675,9 +728,9 @@ std::string model_queue::take(const get_call &c, const ukevent *got, int n) {
 // next: two looks).
 void model_queue::look(const get_call &c) {
 	if (ready_.size() < c.max_nr)
-		harvest();
+		harvest(c.may_wait && ready_.size() < c.min_nr);
 	for (int i = 0; c.may_wait && i < 3 && ready_.size() < c.min_nr; i++)
-		harvest();
+		harvest(true);
 }
 
 // Take from the ready list as the library's take() does, matching got[k..n).
@@ -693,8 +746,10 @@ std::string model_queue::take_round(unsigned max_nr, const ukevent *got, int n, 
 			if (max_nr - k <= pass)
 				return inconclusive; // a second look found such a group
 			for (uint64_t h : g)
-				if (skipped(h))
+				if (skipped(h)) {
+					unpark_for(h);
 					skip(h);
+				}
 			continue;
 		}
 		if (k == unsigned(n))
@@ -715,6 +770,7 @@ std::string model_queue::take_round(unsigned max_nr, const ukevent *got, int n, 
 				s += " " + describe(*predict(h, false));
 			return s;
 		}
+		unpark_for(match);
 		predict(match, true);
 		deliver(match);
 		k++;

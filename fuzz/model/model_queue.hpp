@@ -89,6 +89,14 @@ struct sim_watch {
 	// kernel is armed and not completed; the completions it posted, not
 	// reaped yet; the file it holds once the number no longer names it.
 	bool arm_due = false;
+	// Parked (the library's park_watch): a poller meant to block and this
+	// level watch reported nothing new, so the kevents on the ready list
+	// lend it no interest until one is delivered; with none left it is a
+	// oneshot watch (EPOLLONESHOT: `disabled` once it reported; io_uring:
+	// a single-shot poll not armed again).
+	bool parked = false;
+	bool oneshot = false;
+	bool disabled = false;
 	// io_uring LEVEL: the single-shot poll reported; the library arms it
 	// again at its next look at the backend (a wait), not at the end of a
 	// call that only submits (settle).
@@ -151,8 +159,10 @@ private:
 	void break_watch(int fd, int err);
 	void free_node(uint64_t h);
 	void make_ready(uint64_t h);
-	void harvest();
-	void report(sim_watch &w, uint32_t ev);
+	void harvest(bool blocked = false);
+	void park(int fd);
+	void unpark_for(uint64_t h);
+	bool report(sim_watch &w, uint32_t ev);
 	// io_uring: a wake-up of the file a watch polls; queued SQEs reach
 	// the kernel; the end of a call (settle: submits if a watch went).
 	void uring_wakeup(sim_watch &w, const sim_file &f, uint32_t key);

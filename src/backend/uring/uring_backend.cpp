@@ -152,9 +152,10 @@ struct fd_slot {
 	uint32_t seq = 0; // changes with every arm: older CQEs are stale
 	watch_mode mode;
 	bool active = false;
-	bool parked = false;   // no poll in the kernel: waits in a backlog to be armed
-	bool in_front = false; // an epoll file, mirrored in front_ too (loop checks)
-	bool fixed = false;    // its file is in the fixed-file table, slot = the number
+	bool parked = false;    // no poll in the kernel: waits in a backlog to be armed
+	bool in_front = false;  // an epoll file, mirrored in front_ too (loop checks)
+	bool fixed = false;     // its file is in the fixed-file table, slot = the number
+	uint64_t parked_in = 0; // the wait (waits_) that parked it
 };
 
 class uring_backend final : public backend {
@@ -346,10 +347,10 @@ public:
 		// (epoll re-reports a level item at each epoll_wait, not twice in
 		// one: the reference model's rule too); polls the kernel ended
 		// are armed again now.
-		size_t relook_due = relook_.size();
+		waits_++;
 		k += reap(out + k, max - k, woken);
 		if (pending_.empty())
-			arm_parked(relook_, relook_due);
+			arm_parked(relook_, true);
 		arm_parked(ended_);
 		// Something to report already, or polls still to arm (more than
 		// the CQ had room for): do not block.
@@ -651,21 +652,26 @@ private:
 
 	void park(int fd, fd_slot &s, std::deque<int> &backlog) {
 		s.parked = true;
+		s.parked_in = waits_;
 		backlog.push_back(fd);
 	}
 
 	// Arm parked polls of `backlog`, oldest first, as many as the CQ has
-	// room for (each may post one CQE at once), and at most `most` of the
-	// oldest entries. How many were armed.
-	size_t arm_parked(std::deque<int> &backlog, size_t most = SIZE_MAX) {
+	// room for (each may post one CQE at once); with `not_this_wait`, not
+	// those parked by the running wait (a stale entry of the same number
+	// does not count for it). How many were armed.
+	size_t arm_parked(std::deque<int> &backlog, bool not_this_wait = false) {
 		size_t room = backlog.empty() ? 0 : cq_room(), armed = 0;
-		while (armed < room && most > 0 && !backlog.empty()) {
-			most--;
+		for (size_t left = backlog.size(); armed < room && left > 0; left--) {
 			int fd = backlog.front();
 			backlog.pop_front();
 			fd_slot &s = slots_[fd];
 			if (!s.active || !s.parked)
 				continue; // removed or armed anew since
+			if (not_this_wait && s.parked_in == waits_) {
+				backlog.push_back(fd); // reported in this wait: the next
+				continue;
+			}
 			s.parked = false;
 			arm_poll(fd, s);
 			armed++;
@@ -916,6 +922,7 @@ private:
 	// The fixed-file table: registered at the first watch (fixed_tried_),
 	// fixed_size_ slots (0: none); fixed_fds_ holds what each slot's last
 	// queued update reads.
+	uint64_t waits_ = 0; // wait() calls so far: which one parked a poll
 	bool fixed_tried_ = false;
 	unsigned fixed_size_ = 0;
 	std::unique_ptr<int[]> fixed_fds_;
