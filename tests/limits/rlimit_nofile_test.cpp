@@ -106,10 +106,11 @@ TEST_P(RlimitNofile, EveryEntryPointSaysEmfile) {
 	ASSERT_EQ(1u, got.size());
 	EXPECT_EQ(4u, cookie_of(got[0]));
 
-	// Descriptors free again: the same entries register and fire.
+	// Descriptors free again: the same entries register and fire. (50 ms:
+	// a 1 ms timer could fall due during a slow ADD and be copied back.)
 	release();
 	ukevent again[] = {
-		make(KEVENT_TIMER, timer_id(1), KEVENT_TIMER_FIRED, KEVENT_REQ_ONESHOT, 5),
+		make(KEVENT_TIMER, timer_id(50), KEVENT_TIMER_FIRED, KEVENT_REQ_ONESHOT, 5),
 		make(KEVENT_PROC, uint32_t(child), KEVENT_PROC_EXIT | KEVENT_PROC_REAP, 0, 6),
 		make(KEVENT_INODE, uint32_t(dfd), KEVENT_INODE_CREATE, 0, 7),
 	};
