@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // echo_naio — single-thread echo round trips: one byte over a socketpair,
 // echoed back, both ends in one loop. Three loops, the same work:
 //   raw     epoll_wait + read/write on readiness (the floor for readiness)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // init_close — what creating and closing a queue costs, per backend
 // (issue 14 item 8: an io_uring queue that never waited took 10.6 ms to
 // close).

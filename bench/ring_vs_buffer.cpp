@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ring_vs_buffer — harvesting a stream of ready events through the ring
 // (kevent_wait + kevent_commit, entries read in place) against
 // kevent_get_events into a buffer (SPEC §6 vs §5).

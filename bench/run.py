@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """bench/run.py — runs the workloads of `make bench` on every library and
 writes the results (Markdown table, SVG charts, raw JSON) to bench/results/.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // threads_asio — issue 6: the threads_wakeups workload on libkevent against
 // Asio's io_context::run from the same thread counts (1, 2, 4). One
 // producer posts 1,000,000 small work items:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // threads_wakeups — issue 6: wake-ups per delivered event and throughput of
 // 1, 2 and 4 waiter threads on one queue (workload: threads_workload.hpp).
 // Target: at most 1.05 wake-ups per delivered event.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // threads_workload.hpp — the workload of bench/threads_wakeups.cpp and
 // bench/threads_asio.cpp (issue 6): P producer threads post N small work
 // items, W waiter threads consume them; items/s and, for libkevent, the

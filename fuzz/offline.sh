@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # offline.sh BUILD_DIR [OPERATIONS] [BACKEND] — the long differential run:
 # fuzz the model against one backend (default uring; "epoll", or "" for
 # both) until OPERATIONS operations (default 10 million) have run, then

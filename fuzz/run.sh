@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run.sh BUILD_DIR [SECONDS] — run every libFuzzer run for SECONDS (default
 # 60) each, one after the other (the machine has two cores, shared): the
 # differential target once per backend (KEVENT_DIFF_BACKEND=epoll, then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // harness.hpp — what every bench_cmp_<library> executable shares around the
 // workloads: the command line, the clock, the result lines the runner
 // (bench/run.py) parses, the syscall-counting window, file-descriptor limits

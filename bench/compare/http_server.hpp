@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // http_server.hpp — examples/evserver's HTTP server over any Loop, for the
 // `http` workload: the same parser and response (examples/evserver/http.hpp),
 // the same handling (accept until EAGAIN, read until EAGAIN, write until done

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loop_asio.cpp — bench_cmp_asio: standalone Asio (libasio-dev, its epoll
 // reactor), one io_context run by the loop thread. Sockets are
 // posix::stream_descriptor with async_wait (readiness, re-armed after each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loop_epoll.cpp — bench_cmp_epoll: the floor. A hand-written epoll loop:
 // level-triggered watches (one epoll_ctl per start, stop or change: no
 // change list), a binary timer heap with a cached "now" and epoll_wait's

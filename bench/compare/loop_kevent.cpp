@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loop_kevent.cpp — bench_cmp_kevent: the workloads on one kevent queue.
 //
 //   mode=epoll  kevent_init(KEVENT_INIT_EPOLL), events by kevent_get_events

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loop_libev.cpp — bench_cmp_libev: libev 4 (libev-dev), epoll backend
 // chosen explicitly (libev's own choice on Linux too). Watchers live in the
 // workload's objects, as libev intends; ev_io_stop + ev_io_start of the same

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loop_libevent.cpp — bench_cmp_libevent: libevent 2.1 (libevent-dev),
 // default event_base (epoll, no change list). EV_PERSIST read events, one
 // struct event per watcher in the workload's objects (event_assign).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loop_libuv.cpp — bench_cmp_libuv: libuv 1.44 (libuv1-dev, epoll; io_uring
 // came in 1.45). Sockets are watched with uv_poll_t (readiness, as the other
 // rows; uv_tcp_t would add libuv's own buffering), timers are uv_timer_t,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loop_uring.cpp — bench_cmp_uring: raw io_uring through liburing 2.3, the
 // floor for a completion ring. Sockets are multishot POLL_ADD requests (one
 // CQE per readiness wake-up, re-armed when the kernel ends one), timers are

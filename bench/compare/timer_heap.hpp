@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timer_heap.hpp — the timer structure of the raw-epoll floor: a binary
 // min-heap of pointers, each timer knowing its position (O(log n) start and
 // cancel), which is what a hand-written epoll loop would carry.

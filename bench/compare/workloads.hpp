@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // workloads.hpp — the named workloads of `make bench`, written once over a
 // Loop: the small adapter every bench_cmp_<library>.cpp implements with its
 // library's own calls (see loop_epoll.cpp for the reference one):

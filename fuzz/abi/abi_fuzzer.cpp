@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // abi_fuzzer — libFuzzer target: arbitrary arguments to every entry point.
 #include "abi_harness.hpp"
 

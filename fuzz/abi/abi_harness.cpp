@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "abi_harness.hpp"
 
 #include "documented_errnos.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // abi_harness — every kevent_* entry point with arbitrary arguments: a byte
 // string decoded into calls on a few descriptors (live queues with and
 // without rings, closed and reused numbers, files that are no queue, -1),

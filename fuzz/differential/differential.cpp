@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "differential.hpp"
 
 #include "../model/model_queue.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // differential — run one decoded program on the model and on a real queue
 // of each backend, in lockstep, and report the first difference in what
 // either returns or delivers (return values, every field of every entry

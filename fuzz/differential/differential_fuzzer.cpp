@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // differential_fuzzer — libFuzzer target: the model against every backend
 // (KEVENT_DIFF_BACKEND=epoll|uring: one of them).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // program — the differential harness's input: a byte string decoded into a
 // short sequence of operations on one queue and the files it watches. The
 // decoding is total (every byte string is a program; running out of bytes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // real_world — the files sim_world describes, for real: slot i is fd number
 // first_fd + i (the end a queue registers) and peer_fd + i (the other end,
 // which the harness writes into and closes). Fixed, high numbers so that

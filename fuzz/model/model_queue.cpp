@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "model_queue.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // model_queue — the reference model of one kevent queue (SPEC §4–§5) in
 // plain containers: registrations keyed by (id, type), a FIFO ready list,
 // ADD/REMOVE/MODIFY/READY, delivery with ONESHOT/LAST_CHECK/BROKEN, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "origin_rules.hpp"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // origin_rules — what SPEC §2/§8 and docs/semantics.md ("ADD — per-entry
 // errors", "BROKEN, closed and reused fds") say about each origin the model
 // knows: which requests are valid, which POLL bits an fd kevent needs, and

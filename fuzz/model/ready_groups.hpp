@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ready_groups — the model's ready list (SPEC §5: FIFO, each kevent on it at
 // most once). The SPEC orders events by when they became ready; events that
 // one look at the backend finds together (one epoll_wait, one batch of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "sim_world.hpp"
 
 namespace kevent_model {

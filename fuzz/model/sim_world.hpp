@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sim_world — the model's picture of the files behind the registered
 // numbers: a few "slots", each a fixed fd number naming the read end of a
 // pipe or one end of a UNIX stream socketpair, whose readiness the harness

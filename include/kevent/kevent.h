@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * kevent.h — the C ABI of libkevent.
  *

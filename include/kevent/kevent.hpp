@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // kevent.hpp — the C++20 API of libkevent, header-only, inline over kevent.h.
 //
 // What it is for: using a kevent queue from C++ without hand-filling

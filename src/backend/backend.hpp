@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // backend — the small interface between the queue and the kernel mechanism.
 //
 // The queue speaks in its own vocabulary: "tell me when fd F has events M"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "backend/epoll_probe.hpp"
 
 #include <cerrno>

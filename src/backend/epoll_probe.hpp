@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // epoll_probe — "is this number still that file?" in one cheap syscall.
 //
 // EPOLL_CTL_ADD of an fd already in the set fails with EEXIST and changes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // eventfd_flag — the two eventfd idioms both backends use for their own
 // signalling: a wake-up that is never read (each write is a new edge for an
 // edge-triggered epoll item or a multishot poll), and a level flag that is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Backend choice at run time: by kevent_init flags, then KEVENT_BACKEND in the
 // environment for KEVENT_INIT_AUTO, then by probing what works.
 #include "backend/backend.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The kevent_aio_* entry points: argument checks, then one queue call.
 #include "capi/guarded.hpp"
 #include "core/descriptor_table.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // guarded — the exception barrier and errno convention of every C entry
 // point: a call returns -errno internally; here it becomes (-1, errno).
 #pragma once

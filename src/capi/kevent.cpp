@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The extern "C" entry points: argument checks, errno, exception barrier.
 // Nothing here knows how a queue works; it checks shapes, finds the queue
 // and translates -errno into (-1, errno).

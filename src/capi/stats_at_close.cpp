@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stats_at_close — the KEVENT_STATS_AT_CLOSE switch (kevent_close(3)).
 //
 // The environment is read at every close rather than once, so that a program

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stats_at_close — KEVENT_STATS_AT_CLOSE=1 in the environment makes
 // kevent_close print the queue's statistics to stderr, one key=value line,
 // before the queue goes away (see kevent_close(3)).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // kevent_ukevent_str — a ukevent as one line of text, for debugging and logs
 // (the kevent counterpart of strerror). Names the origin, the id the way the
 // origin reads it, the event bits, req_flags, ret_flags, ret_data (with the

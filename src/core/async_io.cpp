@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // async_io — the queue's side of kevent_aio_*(3). See async_io.hpp.
 #include "core/async_io.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // async_io — one asynchronous operation of a queue (kevent_aio_*(3)).
 //
 // Each operation is a ONESHOT knode of type AIO (files) or NAIO (sockets),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // LOCKING: see descriptor_table.hpp. Orderings are seq_cst where a lookup
 // (raise active, then load the pointer) races a removal (clear the pointer,
 // then read active): at least one of the two sees the other.

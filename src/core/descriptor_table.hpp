@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // descriptor_table — from a kevent descriptor number to its queue.
 //
 // LOCKING: lock-free, so that KEVENT_CTL_READY with num == 0 works from a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/fd_table.hpp"
 
 namespace kevent::detail {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fd_table — one fd_watch per watched fd number, shared by every kevent of
 // the queue on that fd (SOCKET and POLL on one socket, say): the backend
 // allows one watch per fd, so the core merges their interests here.

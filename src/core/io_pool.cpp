@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/io_pool.hpp"
 
 #include "core/queue.hpp"

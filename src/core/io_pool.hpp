@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // io_pool — a small process-wide pool of threads for the asynchronous I/O
 // the kernel cannot do without blocking a thread: file reads, writes and
 // fsyncs on the epoll backend, and the copy of sendfile on both (io_uring

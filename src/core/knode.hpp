@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // knode — one registration: the user's ukevent plus the queue's bookkeeping.
 //
 // A knode is owned by its queue and touched only under the queue lock. It

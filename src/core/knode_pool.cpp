@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/knode_pool.hpp"
 
 #include <new>

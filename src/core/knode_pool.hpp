@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // knode_pool — a queue's knodes come from slabs it owns: no allocator header
 // per registration (a 96-byte knode cost 112 bytes from malloc) and no
 // malloc/free on the ADD/REMOVE path once the queue has seen its peak. Slabs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // queue — lifecycle, readiness, delivery and waiting. LOCKING: see queue.hpp.
 #include "core/queue.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // queue — one kevent queue: registrations, the ready list, waiters.
 //
 // LOCKING: one mutex, mu_, guards everything in the queue but the atomics.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // kevent_ctl: ADD, REMOVE, MODIFY, READY (SPEC §4). LOCKING: see queue.hpp;
 // every command runs with mu_ held from start to end, so a batch is atomic
 // to other callers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ready_list — intrusive FIFO of ready knodes; a knode is on it at most once
 // (notifications while it waits are coalesced into its ret_data).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // registry — the queue's index of registrations, keyed by (id, type): one
 // queue holds at most one kevent per key (take30; the cookie is not part of
 // the key). Expected O(1) find/insert/erase.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stats — the queue's counters (SPEC §7) and the process-wide totals.
 //
 // Per-queue counters are written only under the queue lock, so an increment

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/timer_heap.hpp"
 
 namespace kevent::detail {

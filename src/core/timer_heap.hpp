@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timer_heap — the core's deadline structure: a 4-ary min-heap ordered by
 // expiry, each knode knowing its position (O(log n) insert and cancel, O(1)
 // earliest). With a million timers the heap is 4 levels shallower than a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timer_service — the core's "deadline T" service: one timer_heap per clock
 // and one backend deadline per clock, armed to the earliest expiry. The
 // backend deadline is moved only when the earliest expiry moves *earlier*

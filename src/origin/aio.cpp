@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // aio — the NAIO (sockets) and AIO (files) origins: kevents that
 // kevent_aio_*(3) create for asynchronous operations (core/async_io.cpp).
 // They cannot be ADDed, MODIFYed or made READY by hand; REMOVE cancels.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // INODE origin: id.raw[0] = fd of a directory or file, on inotify(7).
 //
 // One inotify instance per queue (created with the first inode kevent); the

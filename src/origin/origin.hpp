@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // origin — the patches' per-type callback array, in the library's own terms.
 //
 // Each origin (SOCKET, POLL, PIPE, TIMER, ...) is one read-only origin_ops

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The map of the library: one entry per ukevent.type.
 #include "origin/origin.hpp"
 

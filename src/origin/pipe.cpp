@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PIPE origin: id.raw[0] = pipe or FIFO fd (anything else: EINVAL). RECV on
 // data, SEND on room. The other end gone (POLLHUP on a read end, POLLERR on a
 // write end) -> BROKEN, with RECV still reported if data is left to read.

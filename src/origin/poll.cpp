@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // POLL origin: id.raw[0] = any fd epoll can watch; event = POLL* bits;
 // ret_data[0] = fired ∩ requested. Never BROKEN from what the fd reports
 // (POLLERR/POLLHUP are just bits, reported when requested).

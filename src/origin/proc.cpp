@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PROC origin (kqueue's EVFILT_PROC/NOTE_EXIT): id.raw[0] = pid, on a pidfd
 // (Linux 5.3). ret_data[0] = the wait status of a child, as waitpid(2)
 // stores it, read with waitid(P_PIDFD, WNOWAIT) so the child stays a zombie

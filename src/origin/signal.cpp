@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SIGNAL origin: id.raw[0] = signal number; ret_data[0] = deliveries
 // coalesced. KEVENT_SIGNAL_NOMASK: the queue consumes the signal.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SOCKET origin: id.raw[0] = socket fd. RECV (data or EOF), ACCEPT (a
 // connection waits), SEND (room). EPOLLERR/EPOLLHUP -> BROKEN.
 #include "origin/origin.hpp"

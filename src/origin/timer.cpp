@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TIMER origin: id.raw[0] = seconds, id.raw[1] = nanoseconds of the interval;
 // periodic unless ONESHOT; ret_data[0] = expirations since the last delivery.
 // event carries KEVENT_TIMER_FIRED plus the clock (REALTIME/BOOTTIME, else

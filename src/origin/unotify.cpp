@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // UNOTIFY origin: user events. Any id, any event bits; ready only through
 // KEVENT_CTL_READY (or KEVENT_REQ_READY at ADD). The ret_data given with READY
 // (or with the ADD) is delivered: two words of payload.

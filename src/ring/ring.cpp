@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "ring/ring.hpp"
 
 #include <atomic>

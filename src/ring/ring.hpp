@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ring — the kevent_wait/kevent_commit ring of SPEC §6: a ring of ukevents
 // in the caller's memory (or in a sealed memfd that other processes may map
 // read-only), filled by the library and released by kevent_commit.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // adaptive_mutex — the queue lock: a pthread mutex of glibc's ADAPTIVE type,
 // which spins a little before it sleeps in futex(2). The queue's critical
 // sections are short (a registry lookup, a list push), and a thread sending

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cancel — where pthread_cancel may act inside the library.
 //
 // kevent_get_events(3) and kevent_wait(3) are cancellation points *while they

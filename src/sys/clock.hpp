@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // clock — nanosecond arithmetic on clock_gettime clocks (vDSO: no syscall).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "sys/file_identity.hpp"
 
 #include <cerrno>

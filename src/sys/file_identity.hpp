@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // file_identity — which object does a descriptor number name?
 //
 // The kernel tells no one when a number is closed and reused. inode_of()

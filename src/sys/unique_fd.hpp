@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // unique_fd — owns one file descriptor; closes it once.
 #pragma once
 

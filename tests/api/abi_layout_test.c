@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * abi_layout_test.c — SPEC §2: the binary layout of the C ABI, seen from C11.
  * kevent.h must compile as strict C11 (no GNU extensions); the layout is

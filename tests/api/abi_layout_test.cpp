@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // abi_layout_test.cpp — SPEC §2: the binary layout of the C ABI, seen from
 // C++20. The same checks, compiled as C11, live in abi_layout_test.c.
 //

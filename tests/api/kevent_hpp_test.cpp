@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // kevent_hpp_test.cpp — the C++ API (include/kevent/kevent.hpp).
 //
 // Builders are checked field by field against the C ABI; every fallible call

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ukevent_str_test.cpp — kevent_ukevent_str(3), the ukevent pretty-printer,
 // and operator<< of kevent.hpp: names of every origin, bit set and flag;
 // unknown bits in hex; the error text of a BROKEN entry; snprintf semantics

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # consume.sh — sourced by tests/scripts/install_consume.sh, readme_examples.sh
 # and scripts/check-deb:
 # build the outside consumer of this directory against an installed libkevent

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The outside consumer, C++ side, through kevent.hpp only: open a queue, add
 // a 1 ms one-shot timer, get the event, close. Exit 0 and one line "ok: ..."
 // on success.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Run-time backend choice (kevent_init(3)): AUTO prefers io_uring where it
 // works and falls back to epoll; KEVENT_BACKEND overrides AUTO; a backend
 // that is unavailable fails with ENOSYS. KEVENT_URING_DISABLE=1 stands for a

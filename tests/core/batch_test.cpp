@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Batch work (issue "The kevent core", item 6): an ADD of N fd kevents costs
 // one epoll_ctl per fd and ONE look at the backend for readiness, not one
 // readiness check per kevent. Counted with the queue's backend_calls

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ctl_test.cpp — SPEC §4 kevent_ctl and semantics.md "kevent_ctl — argument
 // checks", "ADD — per-entry errors", "ADD — ready at add",
 // "REMOVE / MODIFY / READY". Only the C ABI is used; every case that feeds

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // descriptor_test.cpp — SPEC §3 "The kevent descriptor" and semantics.md
 // "Descriptors": kevent_init's argument checks, O_CLOEXEC, EBADF/EINVAL for
 // numbers that are not kevent descriptors, stale numbers, and the pollable

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // get_events_test.cpp — SPEC §5 "Readiness and delivery" and semantics.md
 // "kevent_get_events": argument checks, timeouts (relative and
 // KEVENT_FLAGS_ABSTIME), min_nr/max_nr, FIFO order, coalescing, exactly-once

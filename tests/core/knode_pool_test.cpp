@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // knode_pool: the queue's slab of knodes (src/core/knode_pool.hpp).
 #include "core/knode_pool.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // registry: the open-addressing index of registrations (src/core/registry.hpp)
 // against std::unordered_map, through growth, backward-shift deletion,
 // wrap-around probe runs and a drain by first() as kevent_close does.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Re-registration: REMOVE then ADD of the same fd, and REMOVE then close(2).
 // What must hold: the ADD sees what is ready at the ADD, a number closed and
 // reused in between is a new file (of whatever kind), a removed fd reports

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // scaling_test — the cost of one ready event must not grow with the number of
 // idle registrations (the point of the 4-ary timer heap and of harvesting
 // only what the backend reports). Each case measures, in one run, the time

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // thread_safety_test.cpp — SPEC §5 "Several threads": kevent_get_events from
 // several threads at once and kevent_ctl from any thread at any time; each
 // ready event goes to exactly one caller and none is lost. Baseline checks

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timer_heap: the 4-ary deadline heap (src/core/timer_heap.hpp) against a
 // sorted model through inserts, cancels and expiry changes.
 #include "core/knode_pool.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fault injection: ADD of one kevent of each origin, with every allocation
 // and every system call it makes failing in turn (issue 8, part 3). The
 // entry must come back BROKEN|DONE with the injected errno (ENOMEM, EMFILE:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fault injection: one ADD batch of every origin at once (issue 8, part 3).
 // A batch attaches every entry, then looks at the backend once: a fault in
 // the middle must fail only the entry it hit (copied back BROKEN|DONE with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fault injection: kevent_close of a queue holding one kevent of every
 // origin (issue 8, part 3). Closing allocates nothing it could not do
 // without: it returns 0 whatever fails, and frees every registration,

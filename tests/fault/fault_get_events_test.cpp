@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fault injection: kevent_get_events taking one ready kevent of every
 // origin (issue 8, part 3), half of them ONESHOT (freed at delivery). A
 // fault may not lose an event nor deliver one twice: what the faulted call

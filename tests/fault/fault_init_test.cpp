@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fault injection: kevent_init — no ring, a ring in the caller's memory, a
 // shared ring (memfd) — and kevent_wait moving events into the ring (issue
 // 8, part 3). kevent_init fails with EMFILE or ENOMEM (kevent_init(3)) and

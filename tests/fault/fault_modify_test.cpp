@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fault injection: MODIFY of a batch holding one kevent of every origin
 // (issue 8, part 3). The new flags add KEVENT_REQ_WAKEUP_ALL, which makes
 // an fd's watch leave EPOLLEXCLUSIVE: epoll cannot MODify that, so the

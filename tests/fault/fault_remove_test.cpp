@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fault injection: REMOVE of a batch holding one kevent of every origin
 // (issue 8, part 3). REMOVE frees and takes watches out; nothing there may
 // fail for want of memory: every entry comes back DONE, nothing stays

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // inject.cpp — the interposers and the replacement operator new behind
 // inject.hpp. Linked as an object library into the executables of
 // tests/fault and tests/regress, so its definitions are in the executable

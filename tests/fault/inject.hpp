@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // inject.hpp — fault injection for the test executables of tests/fault and
 // tests/regress (issue 8, part 3).
 //

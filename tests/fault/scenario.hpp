@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // scenario.hpp — what the fault suites share: one event source per origin
 // (something to register and a way to make it fire), the loop over every
 // fault point a scenario reaches, and the checks every run ends with.

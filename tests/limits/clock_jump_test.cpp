@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Limits (issue 8, part 4): a jump of CLOCK_REALTIME. A REALTIME timer with
 // an absolute expiry is a wall-clock date: setting the clock past it makes
 // it fire at once (timerfd with TFD_TIMER_ABSTIME follows clock_settime).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Limits (issue 8, part 4): 100,000 descriptors opened, registered, closed
 // without REMOVE and their numbers reused, in rounds of 1,000 pipes (well
 // inside the 20,000-descriptor limit). The cookie names the round: an event

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Limits (issue 8, part 4): fork(2) with a live queue (docs/semantics.md,
 // "fork(2)"; kevent_init(3), "The special problem of fork"). The child
 // shares the parent's epoll file: every call on the inherited queue but

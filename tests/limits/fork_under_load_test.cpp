@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fork_under_load_test — fork(2) while threads use every origin and AIO
 // (issue 21, "Done when"; docs/semantics.md "fork(2)").
 //

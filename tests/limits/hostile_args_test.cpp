@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Limits (issue 8, part 4): hostile sizes. num near UINT_MAX (Morton's
 // take6 DoS was an unchecked sum of such a count), rings of every small
 // size, a shared ring whose byte size would overflow, timers of 0 ns and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Limits (issue 8, part 4): 1,000,000 registrations in one queue (SPEC §9:
 // no 4096 "glass ceiling"). USER kevents, added in batches of
 // KEVENT_CTL_MAX; the statistics count them all, a few fire, and closing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ready_storm_test — issue 14 "beyond the list": at least 15,000
 // registrations ready at once, on each backend, every delivery counted.
 //

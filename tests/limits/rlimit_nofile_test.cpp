@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Limits (issue 8, part 4): RLIMIT_NOFILE exhausted. Every entry point that
 // needs a descriptor says EMFILE — kevent_init for its epoll file, an ADD
 // for the origin's own descriptor (the first timer's timerfd, a pidfd, the

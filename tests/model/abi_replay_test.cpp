@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // abi_replay_test — every kevent_* entry point with the arguments of the ABI
 // fuzzer's committed corpus (fuzz/corpus/abi): documented errnos only, no
 // leak (fuzz/abi, built with gcc).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // corpus — the committed seed corpora of the fuzz targets (fuzz/corpus/<target>),
 // replayed by the normal test suite so that `make test` runs the model and
 // both harnesses (built with gcc) on every input the fuzzers started from or

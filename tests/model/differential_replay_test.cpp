@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // differential_replay_test — the reference model (fuzz/model) against each
 // backend, on every input of the differential fuzzer's committed corpus
 // (fuzz/corpus/differential): the fuzzer's harness, built with gcc. The

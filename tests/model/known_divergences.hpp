@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // known_divergences — committed corpus inputs on which a backend still
 // differs from the model because of an open library bug (not a model gap:
 // the model follows the documents). The replay test expects each listed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // kevent_aio_*(3): asynchronous file and socket I/O completing as ONESHOT
 // AIO/NAIO kevents, on every backend (io_uring natively; epoll by readiness
 // plus non-blocking I/O for sockets and by the thread pool for files).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // inode_test — the INODE origin: the common contract (origin_contract.hpp) and
 // SPEC §8's INODE row (kevent_inode(7), kevent_inode_names(3)):
 //   - CREATE and REMOVE of names in a watched directory, and the extensions

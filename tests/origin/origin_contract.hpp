@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // origin_contract.hpp — the common contract every origin passes (DESIGN.md
 // "Tests"), written once and instantiated by each tests/origin/<origin>_test.cpp.
 //

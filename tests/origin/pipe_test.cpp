@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // pipe_test — the PIPE origin: the common contract (origin_contract.hpp) on
 // anonymous pipes and on FIFOs, and SPEC §8's PIPE row: pipes and FIFOs only
 // (a socket is EINVAL), RECV on data, SEND on room, the other end closed ->

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // poll_test — the POLL origin: the common contract (origin_contract.hpp) on an
 // eventfd and on a pipe, and SPEC §8's POLL row: any pollable fd (eventfd,
 // pipe, socket, timerfd, another kevent queue), every POLL* bit,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // proc_test — the PROC origin (kqueue's EVFILT_PROC/NOTE_EXIT, on a pidfd):
 // the common contract (origin_contract.hpp) where a process exit fits it, and
 // SPEC §8's PROC row (kevent_proc(7)):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // signal_test — the SIGNAL origin: the common contract (origin_contract.hpp),
 // once with the program's own handler installed and once with
 // KEVENT_SIGNAL_NOMASK, and SPEC §8's SIGNAL row (kevent_signal(7)):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // socket_test — the SOCKET origin: the common contract (origin_contract.hpp)
 // on AF_UNIX stream pairs and on real TCP over 127.0.0.1, and SPEC §8's
 // SOCKET row: RECV on data and on EOF, ACCEPT, SEND, ret_data[0] = the bits

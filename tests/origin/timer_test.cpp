@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timer_test — the TIMER origin: the common contract (origin_contract.hpp) and
 // SPEC §8's TIMER row: a periodic interval from id (raw[0] s, raw[1] ns),
 // ONESHOT, coalesced expirations in ret_data[0], argument checks, clocks,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // unotify_test — the UNOTIFY origin (user events): the common contract
 // (origin_contract.hpp) and SPEC §8's UNOTIFY row: any id and any event bits;
 // KEVENT_CTL_READY delivers it, carrying the READY entry's ret_data to the

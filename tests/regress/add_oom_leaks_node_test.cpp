@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Regression (issue 8, fault injection): an ADD that ran out of memory after
 // its node was made — growing the fd table, the registry's insert — lost
 // the node: the entry came back ENOMEM, yet the registration stayed counted

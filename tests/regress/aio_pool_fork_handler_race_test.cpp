@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // aio_pool_fork_handler_race_test — issue 21, item 3.
 //
 // Bug: two threads keep file AIO busy while main forks 3,000 times and each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cancel_in_get_events_aborts_test — found testing from the man pages alone
 // (issue 14, item 2).
 //

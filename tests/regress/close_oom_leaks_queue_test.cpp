@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Regression (issue 8, fault injection): kevent_close collected the
 // registrations into a std::vector before freeing them. Out of memory
 // there, after the queue had left the descriptor table: kevent_close

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // close_waits_for_quiet_test — issue 14 item 8.
 //
 // Bug: on io_uring, kevent_close of a queue that never waited took 10.6 ms

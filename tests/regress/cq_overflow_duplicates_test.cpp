@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cq_overflow_duplicates_test — issue 14 item 1.
 //
 // Bug: on io_uring, more than 4,096 descriptors ready at once were delivered

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Regression (issue 8, fault injection): epoll's ENOSPC (the per-user
 // limit fs.epoll.max_user_watches) is documented as ENOMEM (kevent_ctl(3)),
 // and so it was for fd origins; but the TIMER, INODE and PROC origins watch

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fork_child_close_breaks_parent_inode_test — issue 21, item 2.
 //
 // Bug: the parent registers INODE (with SOCKET, TIMER, PROC, SIGNAL and a

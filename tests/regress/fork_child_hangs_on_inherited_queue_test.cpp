@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fork_child_hangs_on_inherited_queue_test — issue 21, item 1.
 //
 // Bug: (a) a thread of the parent blocks in kevent_get_events; main forks;

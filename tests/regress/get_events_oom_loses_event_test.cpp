@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Regression (issue 8, fault injection): an INODE kevent allocated while
 // its events were being reported (a copy of the watch's user list, the
 // name record) and while being delivered (the names handed over). Out of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // huge_fd_add_test — found by the ABI fuzzer (issue 8).
 //
 // Bug: an fd-origin ADD without a kind check (POLL) on a number that is not

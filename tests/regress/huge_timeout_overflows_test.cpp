@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // huge_timeout_overflows_test — found testing from the man pages alone
 // (issue 14, item 7).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Regression (issue 8, fault injection): kevent_init duplicated the epoll
 // descriptor for the caller before allocating the queue that owns it; out
 // of memory there (or in the descriptor table) returned ENOMEM and leaked

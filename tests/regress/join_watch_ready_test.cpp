@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // join_watch_ready_test — found by the differential fuzzer (issue 8).
 //
 // Bug: a kevent ADDed on an fd that another kevent of the queue already

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // level_harvest_hang_test — found in review (issue 7's session).
 //
 // Bug: the one look at the backend after an ADD batch (queue::harvest_now)

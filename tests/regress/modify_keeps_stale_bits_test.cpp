@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // modify_keeps_stale_bits_test — found testing from the man pages alone
 // (issue 14, item 9).
 //

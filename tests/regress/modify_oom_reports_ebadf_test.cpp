@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Regression (issue 8, fault injection): a MODIFY that changes an fd's
 // exclusivity (KEVENT_REQ_WAKEUP_ALL) takes the epoll watch out and adds it
 // again; when that ADD failed for want of memory the entry said EBADF ("the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Regression (issue 8, fault injection): PROC and INODE ADDs opened a
 // descriptor (the pidfd; the queue's inotify instance) before allocating
 // the object that owns it; out of memory in between leaked the descriptor.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // proc_event_after_reap_test — issue 14, item 5.
 //
 // Bug: a PROC kevent came back after its process had been reaped (by the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // proc_reap_status_lost_test — issue 14, item 4.
 //
 // Bug: a PROC kevent with KEVENT_PROC_REAP was delivered with ret_data[0] = 0

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // queue_watch_loop_test — issue 14 item 10.
 //
 // Bug: io_uring accepted a POLL kevent on the queue's own descriptor and two

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // remove_of_aio_that_ran_drops_result_test — issue 21, item 6 (the class
 // behind issue 14, item 3).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // remove_of_completed_recv_loses_data_test — issue 14, item 3.
 //
 // Bug: on io_uring, REMOVE of a kevent_aio_recv that had completed in the

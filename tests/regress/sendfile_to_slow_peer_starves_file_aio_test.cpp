@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sendfile_to_slow_peer_starves_file_aio_test — issue 21, item 4.
 //
 // Bug: four kevent_aio_sendfile calls to peers that do not read froze the

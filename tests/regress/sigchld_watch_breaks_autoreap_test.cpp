@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigchld_watch_breaks_autoreap_test — issue 21, item 5.
 //
 // Bug: watching SIGCHLD changed what the kernel does for the program's

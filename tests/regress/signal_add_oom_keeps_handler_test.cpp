@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Regression (issue 8, fault injection): a SIGNAL ADD installed the
 // library's handler, then allocated (the queue's list of signal kevents);
 // out of memory there left the handler installed for good, with a watcher

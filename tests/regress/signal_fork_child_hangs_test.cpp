@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // signal_fork_child_hangs_test — found auditing issue 21, item 5 (every
 // sigaction the library installs), of the class of issue 21, item 1.
 //

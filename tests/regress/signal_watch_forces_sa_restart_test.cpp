@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // signal_watch_forces_sa_restart_test — found auditing issue 21, item 5 (every
 // flag of the disposition the library's handler stands in for).
 //

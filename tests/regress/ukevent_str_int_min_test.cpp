@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ukevent_str_int_min_test — found by the ABI fuzzer (issue 8).
 //
 // Bug: kevent_ukevent_str on a BROKEN entry whose ret_data[1] is INT32_MIN

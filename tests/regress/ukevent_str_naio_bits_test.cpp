@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ukevent_str_naio_bits_test — found testing from the man pages alone
 // (issue 14, item 11).
 //

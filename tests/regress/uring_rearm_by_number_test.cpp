@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // uring_rearm_by_number_test — found by the differential fuzzer on io_uring
 // (issue 14, "Beyond the list").
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wait_busy_spins_test — found testing from the man pages alone (issue 14,
 // item 6).
 //

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ring.pml — a Promela model of the kevent ring (SPEC §6) and of the
  * multi-consumer protocol of kevent::ring_consumers (kevent.hpp,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ring_test.cpp — SPEC §6, the ring: kevent_init's ring rules, kevent_wait,
 // kevent_commit, kevent_get_events copying into the ring (COPY_FAILED), the
 // shared ring (kevent_ring_fd: read-only elsewhere, pages on demand),

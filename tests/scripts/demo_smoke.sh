@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # demo_smoke.sh SOURCE_DIR BUILD_DIR — evserver answers evload for 1 s with
 # no failed request, then exits 0 on SIGTERM with its statistics printed.
 # Exit 77 (skipped) when the examples are not built.

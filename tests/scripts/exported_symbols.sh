@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # libkevent.so exports kevent_* and nothing else (SPEC §1: version script and
 # -fvisibility=hidden). The version node itself (KEVENT_0, an absolute
 # symbol) is not a symbol anyone can call and is ignored.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # install_consume.sh SOURCE_DIR BUILD_DIR — `cmake --install BUILD_DIR` into a
 # temporary prefix, then check what a user gets there:
 #   - libkevent.so.0 has SONAME libkevent.so.0, the libtool-style symlinks

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Every kevent_* function exported by libkevent.so has man/man3/<name>.3,
 # every page under man/ lints without a warning (mandoc -T lint -W warning,
 # or groff -man -ww -z when mandoc is missing), and every kevent page a page

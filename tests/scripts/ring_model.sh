@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Model-checks tests/ring/ring.pml (the ring of SPEC §6 and the
 # multi-consumer protocol of kevent::ring_consumers) with spin:
 #   spin -a ring.pml && cc -O2 -DSAFETY -o pan pan.c && ./pan -m100000

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # stats_at_close.sh SOURCE_DIR BUILD_DIR — KEVENT_STATS_AT_CLOSE=1 makes
 # kevent_close print the queue's statistics to stderr, one key=value line
 # (kevent_close(3)); unset, empty or 0, nothing is printed. Driven through

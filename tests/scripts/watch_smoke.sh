@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The watch example prints the names created in and removed from a directory,
 # and notices the directory going away.
 # Arguments: source dir, build dir.

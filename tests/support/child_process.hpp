@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // child_process.hpp — fork(2) a child that must finish by itself, and wait
 // for it a bounded time: a child that hangs (the fork defects of issue 21
 // spun forever in kevent_close) is killed and reported, never waited for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // kevent_test.hpp — shared fixture for the libkevent test suites.
 //
 // Every suite that touches a queue is value-parameterised over the backends

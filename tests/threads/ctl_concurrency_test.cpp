@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ctl_concurrency_test.cpp — issue 6, item 2: kevent_ctl (ADD, REMOVE,
 // MODIFY, READY) from any thread while others wait, without waiting for the
 // waiters to wake; and the outcome of a REMOVE racing a delivery: the event

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // exclusive_test.cpp — issue 6, item 4: several queues on one object. One
 // queue per thread on a shared listening TCP socket: without
 // KEVENT_REQ_WAKEUP_ALL one connection wakes one queue (epoll's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stress_test.cpp — issue 6 "Done when": 8 threads on one queue (waits,
 // ADD/REMOVE/MODIFY, READY, forced wake-ups, fds closed under their
 // registrations) for KEVENT_STRESS_SECONDS (default 20). At the end every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // threads_support.hpp — small helpers shared by the tests/threads suites
 // (SPEC §5 "Several threads", issue 6). Everything here uses the C ABI only.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // waiters_test.cpp — issue 6, items 1 and 3: many threads waiting on one
 // queue. One new ready event wakes one waiter, each event goes to exactly
 // one caller, min_nr is each caller's own, a forced wake-up returns every

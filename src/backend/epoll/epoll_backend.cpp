@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // epoll backend.
 //
 // Kernel behaviours this file depends on (checked on Linux 5.10+):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // io_uring backend.
 //
 // Kernel behaviours this file depends on (Linux 5.17+; init() checks the
