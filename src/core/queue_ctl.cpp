@@ -249,6 +249,7 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 			}
 			free_node(n);
 			e.ret_flags = KEVENT_RET_DONE;
+			e.ret_data[1] = 0; // no error: nothing the caller left there
 			continue;
 		}
 		// MODIFY: the new request must be valid on its own.
@@ -263,6 +264,7 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 		n->uk.ptr = e.ptr;
 		n->uk.ret_flags = 0;
 		e.ret_flags = KEVENT_RET_DONE;
+		e.ret_data[1] = 0;
 		if (o.uses_fd && !n->has(broken)) {
 			// What it has collected answered the old request: the
 			// re-arm below looks at the file again and queues it
