@@ -554,6 +554,7 @@ void model_queue::ctl_remove_modify(unsigned cmd, std::vector<ukevent> &arg) {
 		if (cmd == KEVENT_CTL_REMOVE) {
 			free_node(h);
 			e.ret_flags = KEVENT_RET_DONE;
+			e.ret_data[1] = 0;
 			continue;
 		}
 		registration &r = nodes_.at(h);
@@ -568,6 +569,7 @@ void model_queue::ctl_remove_modify(unsigned cmd, std::vector<ukevent> &arg) {
 		r.uk.ptr = e.ptr;
 		r.uk.ret_flags = 0;
 		e.ret_flags = KEVENT_RET_DONE;
+		e.ret_data[1] = 0; // kevent_ctl(3): success writes back no error
 		if (is_fd_origin(r.uk.type) && !r.broken) {
 			// What it collected answered the old request; the re-arm
 			// queues it again with the new request's bits that fire
