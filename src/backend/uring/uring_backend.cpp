@@ -107,6 +107,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -612,14 +613,23 @@ private:
 		unsigned n = fixed_max;
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n)
 			n = static_cast<unsigned>(rl.rlim_cur);
-		auto fds = std::make_unique<int[]>(n);
-		std::fill_n(fds.get(), n, -1);
+		// Mapped, not from the heap: like malloc's own large blocks, but
+		// past the sanitizers' allocator, whose size-class locks a fork
+		// child could inherit held (GCC 12's ASan: fork_under_load_test's
+		// children, each watching from a new queue, hung in operator new
+		// while parent threads made queues). Without it, numbers.
 		fixed_tried_ = true;
+		void *mem = mmap(nullptr, size_t(n) * sizeof(int), PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mem == MAP_FAILED)
+			return;
+		fixed_fds_.reset(static_cast<int *>(mem), size_t(n) * sizeof(int));
+		std::fill_n(fixed_fds_.get(), n, -1);
 		count();
-		if (io_uring_register_files_sparse(&ring_, n) == 0) {
-			fixed_fds_ = std::move(fds);
+		if (io_uring_register_files_sparse(&ring_, n) == 0)
 			fixed_size_ = n;
-		}
+		else
+			fixed_fds_.reset();
 	}
 
 	// The watch is gone: the table lets its file go (submitted by settle()
@@ -962,7 +972,24 @@ private:
 	uint64_t waits_ = 0; // wait() calls so far: which one parked a poll
 	bool fixed_tried_ = false;
 	unsigned fixed_size_ = 0;
-	std::unique_ptr<int[]> fixed_fds_;
+	// The table's values, mapped (prepare_fixed).
+	class mapped_ints {
+	public:
+		~mapped_ints() { reset(); }
+		void reset(int *p = nullptr, size_t bytes = 0) {
+			if (p_)
+				munmap(p_, bytes_);
+			p_ = p;
+			bytes_ = bytes;
+		}
+		int *get() const { return p_; }
+		int &operator[](size_t i) const { return p_[i]; }
+		explicit operator bool() const { return p_ != nullptr; }
+
+	private:
+		int *p_ = nullptr;
+		size_t bytes_ = 0;
+	} fixed_fds_;
 	io_uring_sqe *open_update_ = nullptr; // the last FILES_UPDATE not yet handed over
 	sys::unique_fd front_, shadow_, wakefd_, readyfd_;
 
