@@ -37,9 +37,13 @@
 //   file just became ready), so a removed watch would keep its file open,
 //   and the close path's count of owed CQEs never balanced (issue 14 item
 //   8: a queue that never waited took 10.6 ms to close).
-// - Every SQE ends with exactly one CQE without IORING_CQE_F_MORE (a cancel
-//   or TIMEOUT_REMOVE too, found or not; -EALREADY from TIMEOUT_REMOVE means
-//   the timeout is firing and posts its own). retire_all() counts on it.
+// - An I/O request ends with exactly one CQE, cancelled or not: REMOVE and
+//   kevent_close wait for it (drain_cancelled) before the caller's buffer
+//   is the caller's again.
+// - Closing the ring ends every request still armed, in a kernel worker
+//   (io_ring_exit_work): kevent_close leaves polls, deadlines and the
+//   fixed-file table to it (retire_all), as nothing of theirs points into
+//   the caller's memory.
 // - A poll names its file by number only when it is issued, and a level
 //   watch or an ended multishot poll is armed again later, at a wait: by
 //   then the program may have closed the number, or another file may hold
@@ -545,7 +549,6 @@ private:
 			io_uring_submit(&ring_);
 			sqe = io_uring_get_sqe(&ring_);
 		}
-		sqes_++; // each ends with one CQE without IORING_CQE_F_MORE
 		return sqe;
 	}
 
@@ -623,8 +626,11 @@ private:
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (mem == MAP_FAILED)
 			return;
+		// Not filled with -1: a slot's value is written before any
+		// update reads it (update_fixed), so only the pages of numbers
+		// in use are ever touched, and unmapping the rest at close costs
+		// nothing (filled, 20,000 slots cost 50 us of kevent_close).
 		fixed_fds_.reset(static_cast<int *>(mem), size_t(n) * sizeof(int));
-		std::fill_n(fixed_fds_.get(), n, -1);
 		count();
 		if (io_uring_register_files_sparse(&ring_, n) == 0)
 			fixed_size_ = n;
@@ -659,8 +665,10 @@ private:
 				return; // covered: the kernel reads the value it has now
 			bool gap_empty = u >= end && u - end <= max_update_gap;
 			for (unsigned i = end; gap_empty && i < u; i++)
-				gap_empty = fixed_fds_[i] == -1 && !slots_[i].fixed;
+				gap_empty = !slots_[i].fixed;
 			if (gap_empty) {
+				for (unsigned i = end; i < u; i++)
+					fixed_fds_[i] = -1; // empty, as it reads
 				open_update_->len =
 					u + 1 - static_cast<unsigned>(open_update_->off);
 				return;
@@ -848,8 +856,6 @@ private:
 	void handle(const io_uring_cqe &cqe, backend_event *out, int max, int &k, bool &woken) {
 		uint64_t ud = cqe.user_data;
 		bool more = cqe.flags & IORING_CQE_F_MORE;
-		if (!more)
-			finals_++;
 		if (ud & own_bit) {
 			if ((ud & 0xff) == own_wake) {
 				woken = true;
@@ -904,11 +910,12 @@ private:
 		}
 	}
 
-	// Wait until every token in cancelling_ has completed. The poller may
-	// be blocked in io_uring_enter too and reap some of them; what this
-	// thread reaps for others waits in pending_ and the poller is woken.
-	void drain_cancelled(std::unique_lock<std::mutex> &lk) {
-		while (!cancelling_.empty()) {
+	// Wait until every token in cancelling_ has completed, or `rounds` of
+	// at most 1 ms have passed (-1: no bound). The poller may be blocked in
+	// io_uring_enter too and reap some of them; what this thread reaps for
+	// others waits in pending_ and the poller is woken.
+	void drain_cancelled(std::unique_lock<std::mutex> &lk, int rounds = -1) {
+		for (; !cancelling_.empty() && rounds != 0; rounds -= rounds > 0) {
 			unsigned n = flush_sq();
 			lk.unlock();
 			enter(n, 1, 1000000, false); // 1 ms: the poller may reap it first
@@ -918,11 +925,15 @@ private:
 		}
 	}
 
-	// Closing: end every request and reap every CQE before the ring goes.
-	// I/O in flight must be finished with the caller's buffers; and a
-	// request ended by the ring's teardown instead would complete later
-	// through task work, interrupting whatever the submitting thread
-	// blocks in next (an epoll_wait returns EINTR).
+	// Closing: I/O in flight must be finished with the caller's buffers
+	// before kevent_close returns, so each request is cancelled and its
+	// final CQE awaited. Nothing else holds memory of the caller's: the
+	// polls, the deadlines, the wake poll and the fixed-file table are
+	// ended by the ring's teardown, in a kernel worker, moments after the
+	// call returns (docs/semantics.md). Ending and reaping them here cost
+	// an io_uring_enter of one cancel per watch (issue 14 item 8). The
+	// bound (5,000 rounds of 1 ms) is for I/O the kernel cannot end at
+	// once (a read stuck in a device): kevent_close must not hang on it.
 	void retire_all() {
 		std::unique_lock lk(mu_);
 		closing_ = true; // nothing is armed again from here on
@@ -932,35 +943,7 @@ private:
 			io_uring_prep_cancel64(sqe, t, 0);
 			sqe->user_data = own(own_ignore);
 		}
-		for (size_t fd = 0; fd < slots_.size(); fd++)
-			if (slots_[fd].active && !slots_[fd].parked)
-				remove_poll(static_cast<int>(fd), slots_[fd]);
-		for (int c = 0; c < clock_count; c++)
-			if (timeout_seq_[c]) {
-				io_uring_sqe *sqe = get_sqe();
-				io_uring_prep_timeout_remove(
-					sqe, own(own_timeout + c, timeout_seq_[c]), 0);
-				sqe->user_data = own(own_ignore);
-			}
-		io_uring_sqe *sqe = get_sqe();
-		io_uring_prep_cancel64(sqe, own(own_wake), 0);
-		sqe->user_data = own(own_ignore);
-		// Every request has now been told to end, and each SQE ends with
-		// exactly one final CQE (the ledger at the top): wait for exactly
-		// the CQEs still owed, as many at a time as the CQ holds. The
-		// bound is for I/O the kernel cannot end at once (a read stuck
-		// in a device): kevent_close must not hang on it forever; it is
-		// never reached while the count balances.
-		unsigned batch = *ring_.cq.kring_entries / 2;
-		for (int round = 0; finals_ != sqes_ && round < 5000; round++) {
-			unsigned n = flush_sq();
-			uint64_t owed = sqes_ - finals_;
-			lk.unlock();
-			enter(n, owed < batch ? static_cast<unsigned>(owed) : batch, 1000000,
-			      false);
-			lk.lock();
-			reap_for_others();
-		}
+		drain_cancelled(lk, 5000);
 	}
 
 	io_uring ring_{};
@@ -1004,7 +987,6 @@ private:
 	int32_t removed_res_ = 0; // ... and its CQE's result
 	bool poller_blocked_ = false;
 	bool closing_ = false;
-	uint64_t sqes_ = 0, finals_ = 0; // SQEs queued, final CQEs reaped
 	uint32_t timeout_seq_[clock_count] = {};
 	__kernel_timespec deadline_[clock_count] = {};
 };
