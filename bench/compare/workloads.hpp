@@ -301,11 +301,15 @@ template <class Loop> struct idle_set {
 	}
 };
 
+// rounds=N instead of a time: a fixed amount of work, which instruction
+// counts (bench/icount) need.
 template <class Loop> int run_ping_pongs(const options &o) {
 	double secs = o.real("seconds", 5);
+	uint64_t rounds = o.num("rounds", 0);
 	Loop loop(o);
 	syscall_window sys;
-	ping_pong<Loop> pp(loop, ~uint64_t(0), now_ns() + uint64_t(secs * 1e9));
+	ping_pong<Loop> pp(loop, rounds ? rounds : ~uint64_t(0),
+			   rounds ? ~uint64_t(0) : now_ns() + uint64_t(secs * 1e9));
 	sys.enable();
 	uint64_t ns = pp.run();
 	sys.disable();
