@@ -230,13 +230,17 @@ KEVENT_FLEX_POP_
 /*
  * Filled by kevent_get_stats(). Fields are only ever appended; the caller
  * passes sizeof(struct kevent_stats) and receives as much as both know.
+ * registered_by_type has room for KEVENT_STATS_TYPES origins, more than
+ * KEVENT_MAX: a new origin takes a slot already there, and no field after
+ * it moves (entries from KEVENT_MAX on read 0).
  */
+#define KEVENT_STATS_TYPES 16
 struct kevent_stats {
 	uint32_t size;       /* bytes written by the library                    */
 	uint32_t backend;    /* KEVENT_BACKEND_* (0 for the process-wide view)   */
 	uint64_t queues;     /* open queues (1 for a queue; all for kfd == -1)   */
 	uint64_t registered; /* live registrations                 */
-	uint64_t registered_by_type[KEVENT_MAX];
+	uint64_t registered_by_type[KEVENT_STATS_TYPES]; /* by ukevent.type */
 	uint64_t ready;       /* on the ready list now              */
 	uint64_t inflight_io; /* asynchronous I/O not yet completed */
 	uint64_t added;       /* totals since kevent_init           */

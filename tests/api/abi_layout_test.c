@@ -52,6 +52,24 @@ _Static_assert(KEVENT_RET_BROKEN == 0x1 && KEVENT_RET_DONE == 0x2 && KEVENT_RET_
 _Static_assert(KEVENT_CTL_ADD == 0 && KEVENT_CTL_REMOVE == 1 && KEVENT_CTL_MODIFY == 2 &&
 		       KEVENT_CTL_READY == 3,
 	       "SPEC 2: command values");
+/* kevent_stats: fields are only appended; a new origin must not move them. */
+_Static_assert(KEVENT_STATS_TYPES == 16 && KEVENT_STATS_TYPES >= KEVENT_MAX,
+	       "registered_by_type has a fixed capacity");
+_Static_assert(offsetof(struct kevent_stats, size) == 0, "stats size at 0");
+_Static_assert(offsetof(struct kevent_stats, backend) == 4, "stats backend at 4");
+_Static_assert(offsetof(struct kevent_stats, queues) == 8, "stats queues at 8");
+_Static_assert(offsetof(struct kevent_stats, registered) == 16, "stats registered at 16");
+_Static_assert(offsetof(struct kevent_stats, registered_by_type) == 24,
+	       "stats registered_by_type at 24");
+_Static_assert(offsetof(struct kevent_stats, ready) == 24 + 8 * 16, "stats ready at 152");
+_Static_assert(offsetof(struct kevent_stats, inflight_io) == 160, "stats inflight_io at 160");
+_Static_assert(offsetof(struct kevent_stats, added) == 168, "stats added at 168");
+_Static_assert(offsetof(struct kevent_stats, removed) == 176, "stats removed at 176");
+_Static_assert(offsetof(struct kevent_stats, delivered) == 184, "stats delivered at 184");
+_Static_assert(offsetof(struct kevent_stats, broken) == 192, "stats broken at 192");
+_Static_assert(offsetof(struct kevent_stats, wakeups) == 200, "stats wakeups at 200");
+_Static_assert(offsetof(struct kevent_stats, backend_calls) == 208, "stats backend_calls at 208");
+_Static_assert(sizeof(struct kevent_stats) == 216, "kevent_stats is 216 bytes");
 _Static_assert(KEVENT_CTL_MAX >= 65536u, "SPEC 4: KEVENT_CTL_MAX >= 65536");
 _Static_assert(KEVENT_FLAGS_ABSTIME == 0x1, "SPEC 2: KEVENT_FLAGS_ABSTIME");
 _Static_assert(KEVENT_SIGNAL_NOMASK == (1ull << 63), "SPEC 2: NOMASK is bit 63");
