@@ -35,7 +35,7 @@ extern "C" {
 #define KEVENT_API
 #endif
 
-/* ---- §2 data structures ------------------------------------------------ */
+/* ---- data structures (kevent.7) ---------------------------------------- */
 
 /* What to watch: an fd, a signal number, a timer interval, a user value. */
 struct kevent_id {
@@ -215,7 +215,7 @@ KEVENT_FLEX_POP_
 #define KEVENT_BACKEND_EPOLL 1u
 #define KEVENT_BACKEND_URING 2u
 
-/* ---- the ring (§6; see kevent_init(3)) -------------------------------- */
+/* ---- the ring (kevent_init(3), kevent_wait(3)) ------------------------ */
 KEVENT_FLEX_PUSH_
 struct kevent_ring {
 	uint32_t ring_kidx;
@@ -226,7 +226,7 @@ KEVENT_FLEX_POP_
 #undef KEVENT_FLEX_PUSH_
 #undef KEVENT_FLEX_POP_
 
-/* ---- statistics (§7) -------------------------------------------------- */
+/* ---- statistics (kevent_get_stats(3)) --------------------------------- */
 /*
  * Filled by kevent_get_stats(). Fields are only ever appended; the caller
  * passes sizeof(struct kevent_stats) and receives as much as both know.

@@ -3,8 +3,8 @@
 // the kernel cannot do without blocking a thread: file reads, writes and
 // fsyncs on the epoll backend, and the copy of sendfile on both (io_uring
 // has no opcode for it). At most `max_threads` threads, started on demand,
-// every signal blocked in them (SPEC §8: the library's threads never take a
-// signal). A job never waits for a socket: sendfile to a full socket ends
+// every signal blocked in them (kevent_aio_read(3): the library's threads
+// never take a signal meant for the program's). A job never waits for a socket: sendfile to a full socket ends
 // with `retry_when_writable`, and its queue waits for room by readiness
 // (async_io.cpp), so slow peers cannot hold the pool's few threads.
 //

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// stats — the queue's counters (SPEC §7) and the process-wide totals.
+// stats — the queue's counters (kevent_get_stats(3)) and the process-wide totals.
 //
 // Per-queue counters are written only under the queue lock, so an increment
 // is a relaxed load and store (no locked instruction on the hot path);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// ring — the kevent_wait/kevent_commit ring of SPEC §6: a ring of ukevents
+// ring — the kevent_wait/kevent_commit ring (kevent_wait(3), docs/semantics.md
+// "The ring"): a ring of ukevents
 // in the caller's memory (or in a sealed memfd that other processes may map
 // read-only), filled by the library and released by kevent_commit.
 //
