@@ -405,7 +405,10 @@ class inode_name_range {
 public:
 	class iterator {
 	public:
-		using iterator_category = std::forward_iterator_tag;
+		// Yields values, not references: a forward iterator to C++20
+		// ranges, an input iterator to the older algorithms.
+		using iterator_concept = std::forward_iterator_tag;
+		using iterator_category = std::input_iterator_tag;
 		using value_type = inode_name;
 		using difference_type = std::ptrdiff_t;
 		using pointer = void;
