@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: MIT
-// kevent_hpp_test.cpp — the C++ API (include/kevent/kevent.hpp).
+// queue_hpp_test.cpp — kevent::queue (include/kevent/queue.hpp).
 //
-// Builders are checked field by field against the C ABI; every fallible call
-// is checked in both forms (throwing and std::error_code&) to give the same
-// errno; queue cases run once per backend and end with the libuv-style leak
-// check (process-wide statistics show no queue, registration or I/O left).
-#include <kevent/kevent.hpp>
+// Every fallible call is checked in both forms (throwing and
+// std::error_code&) to give the same errno; queue cases run once per backend
+// and end with the libuv-style leak check (kevent_hpp_test.hpp). The AIO
+// calls are in aio_hpp_test.cpp, the builders in events_hpp_test.cpp.
+#include <kevent/queue.hpp>
 
-#include "kevent_test.hpp"
+#include "kevent_hpp_test.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,212 +20,17 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
-using kevent_test::backend_case;
 
 namespace {
 
-// The errno a throwing call raised, or 0 if it did not throw.
-template <class F> int thrown_errno(F &&f) {
-	try {
-		f();
-	} catch (const std::system_error &e) {
-		EXPECT_EQ(std::system_category(), e.code().category());
-		return e.code().value();
-	}
-	return 0;
-}
-
-void expect_no_leak() {
-	kevent_stats st = kevent_test::global_stats();
-	EXPECT_EQ(0u, st.queues) << "a queue leaked";
-	EXPECT_EQ(0u, st.registered) << "a registration leaked";
-	EXPECT_EQ(0u, st.inflight_io) << "an I/O leaked";
-}
-
-bool fd_is_open(int fd) { return fcntl(fd, F_GETFD) >= 0 || errno != EBADF; }
-
-// ---- builders: no queue needed ----------------------------------------------
-
-TEST(KeventHppBuilders, SocketEventFillsFdTypeAndBits) {
-	ukevent uk = kevent::socket_event(17, kevent::socket::recv | kevent::socket::send);
-	EXPECT_EQ(17u, uk.id.raw[0]);
-	EXPECT_EQ(0u, uk.id.raw[1]);
-	EXPECT_EQ(uint32_t(KEVENT_SOCKET), uk.type);
-	EXPECT_EQ(KEVENT_SOCKET_RECV | KEVENT_SOCKET_SEND, uk.event);
-	EXPECT_EQ(0u, uk.req_flags);
-	EXPECT_EQ(0u, uk.ret_flags);
-	EXPECT_EQ(0u, uk.ret_data[0]);
-	EXPECT_EQ(0u, uk.ret_data[1]);
-	EXPECT_EQ(0u, kevent::cookie_u64(uk));
-
-	ukevent acc = kevent::socket_event(3, kevent::socket::accept);
-	EXPECT_EQ(KEVENT_SOCKET_ACCEPT, acc.event);
-}
-
-TEST(KeventHppBuilders, PollPipeUserEvents) {
-	ukevent p = kevent::poll_event(5, POLLIN | POLLRDHUP);
-	EXPECT_EQ(5u, p.id.raw[0]);
-	EXPECT_EQ(uint32_t(KEVENT_POLL), p.type);
-	EXPECT_EQ(uint32_t(POLLIN | POLLRDHUP), p.event);
-
-	ukevent pi = kevent::pipe_event(6, kevent::pipe::recv | kevent::pipe::send);
-	EXPECT_EQ(6u, pi.id.raw[0]);
-	EXPECT_EQ(uint32_t(KEVENT_PIPE), pi.type);
-	EXPECT_EQ(KEVENT_PIPE_RECV | KEVENT_PIPE_SEND, pi.event);
-
-	ukevent u = kevent::user_event(0x1122334455667788ull, 0x9);
-	EXPECT_EQ(0x1122334455667788ull, u.id.raw_u64);
-	EXPECT_EQ(uint32_t(KEVENT_UNOTIFY), u.type);
-	EXPECT_EQ(0x9u, u.event);
-}
-
-TEST(KeventHppBuilders, FlagsChain) {
-	auto b = kevent::socket_event(1, kevent::socket::recv);
-	EXPECT_EQ(KEVENT_REQ_ONESHOT, b.oneshot().raw().req_flags);
-	EXPECT_EQ(KEVENT_REQ_ET, b.edge().raw().req_flags);
-	EXPECT_EQ(KEVENT_REQ_LEVEL, b.level().raw().req_flags);
-	EXPECT_EQ(KEVENT_REQ_LAST_CHECK, b.last_check().raw().req_flags);
-	EXPECT_EQ(KEVENT_REQ_ALWAYS_QUEUE, b.always_queue().raw().req_flags);
-	EXPECT_EQ(KEVENT_REQ_READY, b.ready().raw().req_flags);
-	EXPECT_EQ(KEVENT_REQ_WAKEUP_ALL, b.wakeup_all().raw().req_flags);
-	EXPECT_EQ(KEVENT_REQ_ONESHOT | KEVENT_REQ_LAST_CHECK | KEVENT_REQ_ALWAYS_QUEUE,
-		  b.oneshot().last_check().always_queue().raw().req_flags);
-	// Modifiers return copies; the original is untouched.
-	EXPECT_EQ(0u, b.raw().req_flags);
-	// edge and level are exclusive: the last one chosen wins.
-	EXPECT_EQ(KEVENT_REQ_LEVEL, b.edge().level().raw().req_flags);
-	EXPECT_EQ(KEVENT_REQ_ET | KEVENT_REQ_ONESHOT, b.level().oneshot().edge().raw().req_flags);
-}
-
-TEST(KeventHppBuilders, Cookies) {
-	int x = 0;
-	ukevent p = kevent::user_event(1).cookie(&x);
-	EXPECT_EQ(&x, p.ptr);
-	EXPECT_EQ(&x, kevent::cookie_ptr<int>(p));
-
-	ukevent u = kevent::user_event(1).cookie(uint64_t{0xdeadbeefcafef00dull});
-	EXPECT_EQ(0xcafef00du, u.user[0]);
-	EXPECT_EQ(0xdeadbeefu, u.user[1]);
-	EXPECT_EQ(0xdeadbeefcafef00dull, kevent::cookie_u64(u));
-
-	// A literal 0 is an integer cookie, nullptr a pointer: no ambiguity.
-	ukevent z = kevent::user_event(1).cookie(u.user[0]).cookie(0);
-	EXPECT_EQ(0u, kevent::cookie_u64(z));
-	ukevent n = kevent::user_event(1).cookie(nullptr);
-	EXPECT_EQ(nullptr, n.ptr);
-
-	ukevent d = kevent::user_event(1).ret_data(3, 4);
-	EXPECT_EQ(3u, d.ret_data[0]);
-	EXPECT_EQ(4u, d.ret_data[1]);
-}
-
-TEST(KeventHppBuilders, TimerInterval) {
-	ukevent t = kevent::timer_event(1500ms);
-	EXPECT_EQ(uint32_t(KEVENT_TIMER), t.type);
-	EXPECT_EQ(KEVENT_TIMER_FIRED, t.event);
-	EXPECT_EQ(1u, t.id.raw[0]);
-	EXPECT_EQ(500000000u, t.id.raw[1]);
-	EXPECT_EQ(kevent_test::timer_id(1500), t.id.raw_u64);
-
-	ukevent ns = kevent::timer_event(std::chrono::nanoseconds(7));
-	EXPECT_EQ(0u, ns.id.raw[0]);
-	EXPECT_EQ(7u, ns.id.raw[1]);
-
-	// Intervals the ABI cannot hold get an id the library rejects (EINVAL)
-	// rather than silently becoming another timer.
-	ukevent neg = kevent::timer_event(-1ms);
-	EXPECT_EQ(1000000000u, neg.id.raw[1]);
-	ukevent huge = kevent::timer_event(std::chrono::hours(24 * 365 * 200));
-	EXPECT_EQ(1000000000u, huge.id.raw[1]);
-}
-
-TEST(KeventHppBuilders, TimerClockAndAbsoluteTime) {
-	ukevent rt = kevent::timer_event(1s).clock(kevent::timer_clock::realtime);
-	EXPECT_EQ(KEVENT_TIMER_FIRED | KEVENT_TIMER_REALTIME, rt.event);
-	ukevent bt = kevent::timer_event(1s)
-			     .clock(kevent::timer_clock::realtime)
-			     .clock(kevent::timer_clock::boottime);
-	EXPECT_EQ(KEVENT_TIMER_FIRED | KEVENT_TIMER_BOOTTIME, bt.event);
-
-	ukevent at = kevent::timer_event(0s)
-			     .clock(kevent::timer_clock::boottime)
-			     .at(12s + 34ns)
-			     .oneshot();
-	EXPECT_EQ(KEVENT_TIMER_FIRED | KEVENT_TIMER_BOOTTIME | KEVENT_TIMER_ABSTIME, at.event);
-	EXPECT_EQ(12u, at.ret_data[0]);
-	EXPECT_EQ(34u, at.ret_data[1]);
-	EXPECT_EQ(KEVENT_REQ_ONESHOT, at.req_flags);
-
-	auto tp = std::chrono::steady_clock::time_point(5s + 6ns);
-	ukevent mono = kevent::timer_event(1s).clock(kevent::timer_clock::realtime).at(tp);
-	EXPECT_EQ(KEVENT_TIMER_FIRED | KEVENT_TIMER_ABSTIME, mono.event);
-	EXPECT_EQ(5u, mono.ret_data[0]);
-	EXPECT_EQ(6u, mono.ret_data[1]);
-
-	auto wall = std::chrono::system_clock::time_point(std::chrono::seconds(1700000000));
-	ukevent w = kevent::timer_event(1s).at(wall);
-	EXPECT_EQ(KEVENT_TIMER_FIRED | KEVENT_TIMER_REALTIME | KEVENT_TIMER_ABSTIME, w.event);
-	EXPECT_EQ(1700000000u, w.ret_data[0]);
-	EXPECT_EQ(0u, w.ret_data[1]);
-}
-
-TEST(KeventHppBuilders, ReadingDeliveredEvents) {
-	ukevent uk = kevent::socket_event(9, kevent::socket::recv);
-	EXPECT_EQ(9, kevent::fd_of(uk));
-	EXPECT_EQ(kevent::origin::socket, kevent::origin_of(uk));
-	EXPECT_FALSE(kevent::broken(uk));
-	EXPECT_FALSE(kevent::done(uk));
-	EXPECT_FALSE(kevent::error_of(uk));
-	uk.ret_flags = KEVENT_RET_BROKEN | KEVENT_RET_DONE;
-	uk.ret_data[1] = static_cast<uint32_t>(-EPIPE);
-	EXPECT_TRUE(kevent::broken(uk));
-	EXPECT_TRUE(kevent::done(uk));
-	EXPECT_EQ(std::error_code(EPIPE, std::system_category()), kevent::error_of(uk));
-}
-
-TEST(KeventHppBuilders, SignalEventAndNomask) {
-	ukevent s = kevent::signal_event(SIGUSR1);
-	EXPECT_EQ(uint32_t(KEVENT_SIGNAL), s.type);
-	EXPECT_EQ(uint32_t(SIGUSR1), s.id.raw[0]);
-	EXPECT_EQ(0u, s.id.raw[1]);
-	EXPECT_EQ(KEVENT_SIGNAL_DELIVERY, s.event);
-	ukevent n = kevent::signal_event(SIGTERM).nomask().oneshot().cookie(5);
-	EXPECT_EQ(uint64_t(SIGTERM) | KEVENT_SIGNAL_NOMASK, n.id.raw_u64);
-	EXPECT_EQ(KEVENT_REQ_ONESHOT, n.req_flags);
-	EXPECT_EQ(5u, kevent::cookie_u64(n));
-	// A negative number keeps its bits (ADD answers EINVAL).
-	EXPECT_EQ(0xffffffffu, kevent::signal_event(-1).raw().id.raw[0]);
-}
-
-TEST(KeventHppBuilders, InodeEvent) {
-	ukevent i = kevent::inode_event(4, kevent::inode::create | kevent::inode::remove);
-	EXPECT_EQ(uint32_t(KEVENT_INODE), i.type);
-	EXPECT_EQ(4u, i.id.raw[0]);
-	EXPECT_EQ(0u, i.id.raw[1]);
-	EXPECT_EQ(KEVENT_INODE_CREATE | KEVENT_INODE_REMOVE, i.event);
-	auto all = kevent::inode::create | kevent::inode::remove | kevent::inode::modify |
-		   kevent::inode::attrib | kevent::inode::moved_from | kevent::inode::moved_to |
-		   kevent::inode::close_write;
-	EXPECT_EQ(0x7fu, static_cast<uint32_t>(all));
-	EXPECT_EQ(kevent::inode_events::create, all & kevent::inode::create);
-	EXPECT_EQ(KEVENT_INODE_OVERFLOW, static_cast<uint32_t>(kevent::inode::overflow));
-}
-
-TEST(KeventHppBuilders, ProcEventAndReap) {
-	ukevent p = kevent::proc_event(1234);
-	EXPECT_EQ(uint32_t(KEVENT_PROC), p.type);
-	EXPECT_EQ(1234u, p.id.raw[0]);
-	EXPECT_EQ(0u, p.id.raw[1]);
-	EXPECT_EQ(KEVENT_PROC_EXIT, p.event);
-	ukevent r = kevent::proc_event(1234).reap().level();
-	EXPECT_EQ(KEVENT_PROC_EXIT | KEVENT_PROC_REAP, r.event);
-	EXPECT_EQ(KEVENT_REQ_LEVEL, r.req_flags);
-}
+using namespace kevent_hpp_test;
 
 // ---- queue lifetime ---------------------------------------------------------
 
@@ -270,64 +76,6 @@ TEST(KeventHppQueue, UnknownBackendIsEinvalInBothForms) {
 }
 
 // ---- queue cases, once per backend ------------------------------------------
-
-class KeventHppTest : public ::testing::TestWithParam<backend_case> {
-protected:
-	kevent::queue q;
-
-	kevent::backend backend() const { return static_cast<kevent::backend>(GetParam().flags); }
-
-	void SetUp() override {
-		std::error_code ec;
-		q = kevent::queue(backend(), ec);
-		if (ec == std::errc::function_not_supported ||
-		    ec == std::errc::operation_not_supported)
-			GTEST_SKIP() << "backend " << GetParam().name
-				     << " is not available here: " << ec.message();
-		ASSERT_FALSE(ec) << ec.message();
-		ASSERT_TRUE(q);
-	}
-
-	void TearDown() override {
-		std::error_code ec;
-		q.close(ec);
-		EXPECT_FALSE(ec) << ec.message();
-		expect_no_leak();
-	}
-};
-
-// The AIO calls take spans; failures come back in both forms.
-TEST_P(KeventHppTest, AioRecvAndSendTakeSpans) {
-	EXPECT_EQ(GetParam().flags == KEVENT_INIT_URING ? KEVENT_BACKEND_URING
-							: KEVENT_BACKEND_EPOLL,
-		  q.backend_in_use());
-	int sv[2];
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
-	std::array<std::byte, 8> in{};
-	const std::array<std::byte, 3> out{std::byte{'a'}, std::byte{'b'}, std::byte{'c'}};
-	int64_t r = q.aio_recv(sv[0], in, 0, 1);
-	int64_t w = q.aio_send(sv[1], out, 0, 2);
-	EXPECT_GT(r, 0);
-	EXPECT_GT(w, 0);
-	std::array<ukevent, 2> buf{};
-	unsigned got = 0;
-	while (got < 2) {
-		auto ev = q.get_events(std::span(buf).subspan(got), 1, 5s);
-		ASSERT_FALSE(ev.empty());
-		got += static_cast<unsigned>(ev.size());
-	}
-	for (const ukevent &e : buf) {
-		EXPECT_EQ(KEVENT_RET_DONE, e.ret_flags);
-		EXPECT_EQ(3u, e.ret_data[0]);
-	}
-	EXPECT_EQ(std::byte{'c'}, in[2]);
-	std::error_code ec;
-	EXPECT_EQ(-1, q.aio_recv(-1, in, 0, 3, ec));
-	EXPECT_EQ(std::errc::bad_file_descriptor, ec);
-	EXPECT_EQ(EBADF, thrown_errno([&] { q.aio_send(-1, out, 0, 4); }));
-	close(sv[0]);
-	close(sv[1]);
-}
 
 TEST_P(KeventHppTest, RaiiClosesTheDescriptor) {
 	int fd;
@@ -698,6 +446,17 @@ TEST_P(KeventHppTest, WakeReleasesABlockedWaiter) {
 	EXPECT_EQ(0u, count.load());
 }
 
+// backend_in_use in both forms; a closed queue has none (EBADF).
+TEST_P(KeventHppTest, BackendInUseInBothForms) {
+	std::error_code ec;
+	EXPECT_EQ(q.backend_in_use(), q.backend_in_use(ec));
+	EXPECT_FALSE(ec);
+	kevent::queue closed(kevent::queue::adopt, -1);
+	EXPECT_EQ(EBADF, thrown_errno([&] { (void)closed.backend_in_use(); }));
+	(void)closed.backend_in_use(ec);
+	EXPECT_EQ(std::errc::bad_file_descriptor, ec);
+}
+
 TEST_P(KeventHppTest, StatsCountRegistrations) {
 	ukevent evs[] = {kevent::user_event(1), kevent::user_event(2), kevent::timer_event(1h)};
 	ASSERT_TRUE(q.add(evs).empty());
@@ -750,6 +509,66 @@ TEST_P(KeventHppTest, InodeRoundTrip) {
 	ukevent rm = kevent::inode_event(dfd, kevent::inode::create);
 	EXPECT_FALSE(kevent::broken(q.remove(rm)[0]));
 	::unlink(file.c_str());
+	::close(dfd);
+	::rmdir(dir);
+}
+
+// kevent_inode_names through queue::inode_names: the names of a delivery as
+// a range, in both forms; a buffer too small for the next record (EINVAL)
+// takes nothing, so the name is still there for a bigger one.
+TEST_P(KeventHppTest, InodeNamesInBothForms) {
+	char dir[] = "/tmp/kevent-hpp-XXXXXX";
+	ASSERT_NE(nullptr, ::mkdtemp(dir));
+	int dfd = ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_GE(dfd, 0);
+	ukevent i = kevent::inode_event(dfd, kevent::inode::create | kevent::inode::remove);
+	ASSERT_TRUE(q.add(i).empty());
+	std::array<ukevent, 2> buf{};
+	std::array<std::byte, 256> names{};
+	std::error_code ec;
+
+	std::string made = std::string(dir) + "/made";
+	::close(::open(made.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	auto got = q.get_events(buf, 1, 2s);
+	ASSERT_EQ(1u, got.size());
+	EXPECT_EQ(1u, got[0].ret_data[1]);
+	std::vector<std::pair<kevent::inode_events, std::string>> seen;
+	for (const kevent::inode_name &n : q.inode_names(got[0], names))
+		seen.emplace_back(n.event, std::string(n.name));
+	ASSERT_EQ(1u, seen.size());
+	EXPECT_EQ(kevent::inode::create, seen[0].first);
+	EXPECT_EQ("made", seen[0].second);
+	EXPECT_TRUE(q.inode_names(got[0], names).empty()) << "the names were taken";
+	EXPECT_TRUE(q.inode_names(got[0], names, ec).empty());
+	EXPECT_FALSE(ec);
+
+	ASSERT_EQ(0, ::unlink(made.c_str()));
+	got = q.get_events(buf, 1, 2s);
+	ASSERT_EQ(1u, got.size());
+	std::span<std::byte> tiny = std::span(names).first(sizeof(kevent_inode_name));
+	EXPECT_EQ(EINVAL, thrown_errno([&] { (void)q.inode_names(got[0], tiny); }));
+	EXPECT_TRUE(q.inode_names(got[0], tiny, ec).empty());
+	EXPECT_EQ(std::errc::invalid_argument, ec);
+	seen.clear();
+	for (const kevent::inode_name &n : q.inode_names(got[0], names, ec))
+		seen.emplace_back(n.event, std::string(n.name));
+	EXPECT_FALSE(ec) << ec.message();
+	ASSERT_EQ(1u, seen.size());
+	EXPECT_EQ(kevent::inode::remove, seen[0].first);
+	EXPECT_EQ("made", seen[0].second);
+
+	// Only INODE kevents have names; a closed queue has none.
+	ukevent t = kevent::timer_event(1s);
+	EXPECT_EQ(EINVAL, thrown_errno([&] { (void)q.inode_names(t, names); }));
+	(void)q.inode_names(t, names, ec);
+	EXPECT_EQ(std::errc::invalid_argument, ec);
+	kevent::queue closed(kevent::queue::adopt, -1);
+	EXPECT_EQ(EBADF, thrown_errno([&] { (void)closed.inode_names(got[0], names); }));
+	(void)closed.inode_names(got[0], names, ec);
+	EXPECT_EQ(std::errc::bad_file_descriptor, ec);
+
+	ukevent rm = kevent::inode_event(dfd, kevent::inode::create);
+	EXPECT_FALSE(kevent::broken(q.remove(rm)[0]));
 	::close(dfd);
 	::rmdir(dir);
 }
