@@ -240,9 +240,9 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 			continue;
 		}
 		if (cmd == KEVENT_CTL_REMOVE) {
-			// An I/O operation that has run cannot be undone: it
-			// stays registered and is delivered with its result
-			// (kevent_aio_read(3)), never reported as cancelled.
+			// The origin may refuse: an I/O operation that has run
+			// cannot be undone, and is delivered with its result
+			// (kevent_aio_read(3); aio.cpp, withdraw).
 			if (auto *f = origin_for(n->uk.type).withdraw) {
 				if (int r = f(*this, *n)) {
 					fail_entry(e, r);
