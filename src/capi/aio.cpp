@@ -29,7 +29,9 @@ int64_t start(int kfd, uint32_t type, uint32_t op_bits, io_request &rq, uint64_t
 		queue_ref q;
 		if (int r = lookup_queue(kfd, q); r < 0)
 			return r;
-		return q->start_io(type, op_bits, rq, cookie);
+		return q->with_origins([&](origin_services &svc) {
+			return start_operation(svc, type, op_bits, rq, cookie);
+		});
 	});
 }
 

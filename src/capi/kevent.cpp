@@ -190,7 +190,9 @@ KEVENT_API int kevent_inode_names(int kfd, const struct ukevent *ev, void *buf, 
 		queue_ref q;
 		if (int r = lookup_queue(kfd, q); r < 0)
 			return r;
-		return q->inode_names(ev->id.raw_u64, buf, size);
+		return static_cast<int>(q->with_origins([&](origin_services &svc) {
+			return inode_names(svc, ev->id.raw_u64, buf, size);
+		}));
 	});
 }
 

@@ -7,6 +7,8 @@
 // write(2), so lines of queues closed by several threads do not interleave.
 #include "capi/stats_at_close.hpp"
 
+#include "origin/origin.hpp"
+
 #include <kevent/kevent.h>
 
 #include <cerrno>
@@ -35,11 +37,6 @@ const char *backend_name(uint32_t backend) {
 		return nullptr;
 	}
 }
-
-constexpr const char *type_keys[KEVENT_MAX] = {
-	"socket", "inode",  "timer",       "poll",    "naio", "aio",
-	"pipe",   "signal", "posix_timer", "unotify", "proc",
-};
 
 } // namespace
 
@@ -71,10 +68,12 @@ void stats_at_close(int kfd) noexcept {
 	add(" added=%" PRIu64 " removed=%" PRIu64 " delivered=%" PRIu64 " broken=%" PRIu64,
 	    st.added, st.removed, st.delivered, st.broken);
 	add(" wakeups=%" PRIu64 " backend_calls=%" PRIu64, st.wakeups, st.backend_calls);
-	// Live registrations by origin, only the origins that have some.
-	for (int t = 0; t < KEVENT_MAX; t++)
+	// Live registrations by origin (its name in the origin table), only
+	// the origins that have some.
+	for (uint32_t t = 0; t < KEVENT_MAX; t++)
 		if (st.registered_by_type[t])
-			add(" registered.%s=%" PRIu64, type_keys[t], st.registered_by_type[t]);
+			add(" registered.%s=%" PRIu64, origin_info_for(t).name,
+			    st.registered_by_type[t]);
 	if (len >= sizeof line)
 		len = sizeof line - 1;
 	line[len++] = '\n';

@@ -3,9 +3,13 @@
 // (the kevent counterpart of strerror). Names the origin, the id the way the
 // origin reads it, the event bits, req_flags, ret_flags, ret_data (with the
 // error text of a BROKEN entry) and the cookie. snprintf semantics: returns
-// the length it needed and NUL-terminates whenever size > 0.
+// the length it needed and NUL-terminates whenever size > 0. What it says
+// of each origin — its name, how its id reads, its bits' names — is the cold
+// part of the origin's row (src/origin/origin_table.cpp).
 //
 // Never allocates and takes no lock, so it is safe anywhere snprintf is.
+#include "origin/origin.hpp"
+
 #include <kevent/kevent.h>
 
 #include <cerrno>
@@ -13,7 +17,9 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
-#include <poll.h>
+#include <span>
+
+using namespace kevent::detail;
 
 namespace {
 
@@ -40,13 +46,8 @@ private:
 	size_t len_ = 0;
 };
 
-struct bit_name {
-	uint32_t bit;
-	const char *name;
-};
-
 // "A|B|0x40" for the named bits, then any unknown ones in hex; "0" for none.
-template <size_t N> void add_bits(writer &w, uint32_t bits, const bit_name (&names)[N]) {
+void add_bits(writer &w, uint32_t bits, std::span<const bit_name> names) {
 	if (bits == 0) {
 		w.add("0");
 		return;
@@ -77,56 +78,16 @@ constexpr bit_name ret_names[] = {
 	{KEVENT_RET_DONE, "DONE"},
 	{KEVENT_RET_COPY_FAILED, "COPY_FAILED"},
 };
-constexpr bit_name socket_names[] = {
-	{KEVENT_SOCKET_RECV, "RECV"},
-	{KEVENT_SOCKET_ACCEPT, "ACCEPT"},
-	{KEVENT_SOCKET_SEND, "SEND"},
-};
-// An asynchronous operation's kind (kevent_aio_*(3)): NAIO's are the SOCKET
-// bits and two of libkevent's own.
-constexpr bit_name naio_names[] = {
-	{KEVENT_NAIO_RECV, "RECV"},         {KEVENT_NAIO_ACCEPT, "ACCEPT"},
-	{KEVENT_NAIO_SEND, "SEND"},         {KEVENT_NAIO_CONNECT, "CONNECT"},
-	{KEVENT_NAIO_SENDFILE, "SENDFILE"},
-};
-constexpr bit_name aio_names[] = {
-	{KEVENT_AIO_READ, "READ"},
-	{KEVENT_AIO_WRITE, "WRITE"},
-	{KEVENT_AIO_FSYNC, "FSYNC"},
-};
-constexpr bit_name pipe_names[] = {
-	{KEVENT_PIPE_RECV, "RECV"},
-	{KEVENT_PIPE_SEND, "SEND"},
-};
-constexpr bit_name timer_names[] = {
-	{KEVENT_TIMER_FIRED, "FIRED"},
-	{KEVENT_TIMER_REALTIME, "REALTIME"},
-	{KEVENT_TIMER_BOOTTIME, "BOOTTIME"},
-	{KEVENT_TIMER_ABSTIME, "ABSTIME"},
-};
-constexpr bit_name inode_names[] = {
-	{KEVENT_INODE_CREATE, "CREATE"},           {KEVENT_INODE_REMOVE, "REMOVE"},
-	{KEVENT_INODE_MODIFY, "MODIFY"},           {KEVENT_INODE_ATTRIB, "ATTRIB"},
-	{KEVENT_INODE_MOVED_FROM, "MOVED_FROM"},   {KEVENT_INODE_MOVED_TO, "MOVED_TO"},
-	{KEVENT_INODE_CLOSE_WRITE, "CLOSE_WRITE"}, {KEVENT_INODE_OVERFLOW, "OVERFLOW"},
-};
-constexpr bit_name signal_names[] = {{KEVENT_SIGNAL_DELIVERY, "DELIVERY"}};
-constexpr bit_name proc_names[] = {
-	{KEVENT_PROC_EXIT, "EXIT"},
-	{KEVENT_PROC_REAP, "REAP"},
-};
-// The kernel's values, as KEVENT_POLL uses them (distinct bits on Linux).
-constexpr bit_name poll_names[] = {
-	{POLLIN, "POLLIN"},         {POLLPRI, "POLLPRI"},       {POLLOUT, "POLLOUT"},
-	{POLLERR, "POLLERR"},       {POLLHUP, "POLLHUP"},       {POLLNVAL, "POLLNVAL"},
-	{POLLRDNORM, "POLLRDNORM"}, {POLLRDBAND, "POLLRDBAND"}, {POLLWRNORM, "POLLWRNORM"},
-	{POLLWRBAND, "POLLWRBAND"}, {POLLMSG, "POLLMSG"},       {POLLRDHUP, "POLLRDHUP"},
-};
-
-constexpr const char *type_names[KEVENT_MAX] = {
-	"SOCKET", "INODE",  "TIMER",       "POLL",    "NAIO", "AIO",
-	"PIPE",   "SIGNAL", "POSIX_TIMER", "UNOTIFY", "PROC",
-};
+// The origin's name in upper case, as its constant spells it (SOCKET).
+void add_upper(writer &w, const char *name) {
+	char up[32];
+	size_t i = 0;
+	for (; name[i] && i + 1 < sizeof up; i++)
+		up[i] = name[i] >= 'a' && name[i] <= 'z' ? static_cast<char>(name[i] - 'a' + 'A')
+							 : name[i];
+	up[i] = '\0';
+	w.add("%s ", up);
+}
 
 // strerror_r comes in two shapes (GNU: returns the text; XSI: fills buf).
 [[maybe_unused]] const char *error_text(int r, const char *buf) {
@@ -134,34 +95,18 @@ constexpr const char *type_names[KEVENT_MAX] = {
 }
 [[maybe_unused]] const char *error_text(const char *r, const char *) { return r; }
 
-void add_id_and_events(writer &w, const ukevent &ev) {
+// The id the way the origin reads it (its row's id_format), then the event
+// bits by the names of the row. `info` is null for a type past the table.
+void add_id_and_events(writer &w, const ukevent &ev, const origin_info *info) {
 	const uint32_t *raw = ev.id.raw;
-	switch (ev.type) {
-	case KEVENT_SOCKET:
+	switch (info ? info->id : id_format::raw) {
+	case id_format::fd:
 		w.add("fd=%d ", static_cast<int>(raw[0]));
-		add_bits(w, ev.event, socket_names);
-		return;
-	case KEVENT_NAIO: // the id is the operation's, not a descriptor
+		break;
+	case id_format::op: // the id is the operation's, not a descriptor
 		w.add("op=%" PRIu64 " ", ev.id.raw_u64);
-		add_bits(w, ev.event, naio_names);
-		return;
-	case KEVENT_AIO:
-		w.add("op=%" PRIu64 " ", ev.id.raw_u64);
-		add_bits(w, ev.event, aio_names);
-		return;
-	case KEVENT_PIPE:
-		w.add("fd=%d ", static_cast<int>(raw[0]));
-		add_bits(w, ev.event, pipe_names);
-		return;
-	case KEVENT_POLL:
-		w.add("fd=%d ", static_cast<int>(raw[0]));
-		add_bits(w, ev.event, poll_names);
-		return;
-	case KEVENT_INODE:
-		w.add("fd=%d ", static_cast<int>(raw[0]));
-		add_bits(w, ev.event, inode_names);
-		return;
-	case KEVENT_TIMER:
+		break;
+	case id_format::interval:
 		// Nanoseconds of 1e9 or more are no interval (ADD refuses them):
 		// as a decimal fraction they would read as a valid, wrong one
 		// (0.1000000000s for 1e9 ns).
@@ -169,31 +114,28 @@ void add_id_and_events(writer &w, const ukevent &ev) {
 			w.add("interval=%" PRIu32 ".%09" PRIu32 "s ", raw[0], raw[1]);
 		else
 			w.add("interval=%" PRIu32 "s+%" PRIu32 "ns(invalid) ", raw[0], raw[1]);
-		add_bits(w, ev.event, timer_names);
-		return;
-	case KEVENT_SIGNAL:
+		break;
+	case id_format::signal:
 		w.add("sig=%d%s ", static_cast<int>(raw[0]),
 		      (ev.id.raw_u64 & KEVENT_SIGNAL_NOMASK) ? " NOMASK" : "");
-		add_bits(w, ev.event, signal_names);
-		return;
-	case KEVENT_PROC:
+		break;
+	case id_format::pid:
 		w.add("pid=%d ", static_cast<int>(raw[0]));
-		add_bits(w, ev.event, proc_names);
-		return;
-	case KEVENT_UNOTIFY: // any id, any bits
+		break;
+	case id_format::user: // any id, any bits
 		w.add("id=%" PRIu64 " events=0x%" PRIx32, ev.id.raw_u64, ev.event);
 		return;
-	default: // POSIX_TIMER and unknown types: raw values
+	case id_format::raw: // not built in, or an unknown type: raw values
 		w.add("id=0x%" PRIx64 " events=0x%" PRIx32, ev.id.raw_u64, ev.event);
 		return;
 	}
+	add_bits(w, ev.event, info->bits);
 }
 
-void add_data(writer &w, const ukevent &ev) {
+void add_data(writer &w, const ukevent &ev, const origin_info *info) {
 	// Counts are decimal (timer expirations, signal deliveries, bytes an
 	// operation moved), event bits hex.
-	bool count = ev.type == KEVENT_TIMER || ev.type == KEVENT_SIGNAL ||
-		     ev.type == KEVENT_NAIO || ev.type == KEVENT_AIO;
+	bool count = info && info->counts;
 	w.add(count ? " data=[%" PRIu32 "," : " data=[0x%" PRIx32 ",", ev.ret_data[0]);
 	auto d1 = static_cast<int32_t>(ev.ret_data[1]);
 	if ((ev.ret_flags & KEVENT_RET_BROKEN) && d1 < 0) {
@@ -216,16 +158,17 @@ extern "C" KEVENT_API int kevent_ukevent_str(const struct ukevent *ev, char *buf
 	}
 	int saved_errno = errno; // a pretty-printer in an error path keeps errno
 	writer w(buf, size);
-	if (ev->type < KEVENT_MAX)
-		w.add("%s ", type_names[ev->type]);
+	const origin_info *info = ev->type < KEVENT_MAX ? &origin_info_for(ev->type) : nullptr;
+	if (info)
+		add_upper(w, info->name);
 	else
 		w.add("type=%" PRIu32 " ", ev->type);
-	add_id_and_events(w, *ev);
+	add_id_and_events(w, *ev, info);
 	w.add(" req=");
 	add_bits(w, ev->req_flags, req_names);
 	w.add(" ret=");
 	add_bits(w, ev->ret_flags, ret_names);
-	add_data(w, *ev);
+	add_data(w, *ev, info);
 	uint64_t cookie = ev->user[0] | (static_cast<uint64_t>(ev->user[1]) << 32);
 	w.add(" cookie=0x%" PRIx64, cookie);
 	if (size > 0 && w.length() == 0)

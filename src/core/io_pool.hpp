@@ -6,7 +6,7 @@
 // every signal blocked in them (kevent_aio_read(3): the library's threads
 // never take a signal meant for the program's). A job never waits for a socket: sendfile to a full socket ends
 // with `retry_when_writable`, and its queue waits for room by readiness
-// (async_io.cpp), so slow peers cannot hold the pool's few threads.
+// (src/origin/aio.cpp), so slow peers cannot hold the pool's few threads.
 //
 // A job reports to its queue through an io_home, which the queue empties
 // when it closes: a late job then finds nobody to tell.

@@ -2,7 +2,6 @@
 // queue — lifecycle, readiness, delivery and waiting. LOCKING: see queue.hpp.
 #include "core/queue.hpp"
 
-#include "core/async_io.hpp"
 #include "core/descriptor_table.hpp"
 
 #include "sys/cancel.hpp"
@@ -125,6 +124,23 @@ knode *queue::new_node(const ukevent &uk) {
 	return n;
 }
 
+knode *queue::add_node(const ukevent &uk) {
+	knode *n = new_node(uk);
+	reg_.insert(n);
+	return n;
+}
+
+void queue::complete_pooled(io_job &job) {
+	std::lock_guard lk(mu_);
+	// Taken: a REMOVE waited for this job and handed its result over
+	// itself, or cancelled the operation.
+	if (closed_ || job.taken)
+		return;
+	job.taken = true;
+	complete_operation(*this, job.token, job.result);
+	publish();
+}
+
 void queue::free_node(knode *n) {
 	if (n->has(on_ready)) {
 		ready_.unlink(n);
@@ -137,8 +153,8 @@ void queue::free_node(knode *n) {
 		fd_table::detach(n);
 		if (w && sync_watch(w, false) < 0)
 			break_watch(w, EBADF); // the others on this fd lost their file too
-	} else if (o.detach) {
-		o.detach(*this, *n);
+	} else {
+		o.detach(*this, *n); // every row that is not uses_fd has one
 	}
 	delete n->ext;
 	st_.registered.add(-1);
@@ -265,9 +281,8 @@ bool queue::make_ready(knode *n) {
 void queue::dispatch(const backend_event *ev, int count, bool blocked) {
 	for (int i = 0; i < count; i++) {
 		if (ev[i].token & io_token_bit) {
-			if (knode *n = io_node(ev[i].token))
-				complete_io(n, ev[i].result);
-			continue; // or cancelled since
+			complete_operation(*this, ev[i].token, ev[i].result);
+			continue;
 		}
 		fd_watch *w = fds_.from_token(ev[i].token);
 		if (!w)
@@ -431,13 +446,6 @@ void queue::publish() {
 		be_->set_ready(true);
 		signalled_ = true;
 	}
-}
-
-int queue::inode_names(uint64_t id, void *buf, unsigned size) {
-	std::lock_guard lk(mu_);
-	if (closed_)
-		return -EBADF;
-	return detail::inode_names(*this, id, buf, size);
 }
 
 void queue::force_wake() noexcept {

@@ -55,7 +55,16 @@ public:
 	int commit_ring(unsigned new_uidx, unsigned over);
 	int ring_fd();
 	void force_wake() noexcept;
-	int inode_names(uint64_t id, void *buf, unsigned size);
+	// A call of an origin's own (kevent_aio_*, kevent_inode_names):
+	// f(origin_services &) under mu_, as a library call; -EBADF once closed.
+	template <class F> int64_t with_origins(F f) {
+		std::lock_guard lk(mu_);
+		if (closed_)
+			return -EBADF;
+		int64_t r = f(static_cast<origin_services &>(*this));
+		publish();
+		return r;
+	}
 	void fill_stats(kevent_stats &st) const;
 	// Add this queue's counters to a process-wide sum.
 	void add_stats(kevent_stats &sum) const;
@@ -88,23 +97,17 @@ public:
 	void make_ready(knode &n) override { make_ready(&n); }
 	void break_node(knode &n, int err) override { break_node(&n, err); }
 	std::unique_ptr<origin_state> &state(uint32_t type) override { return states_[type]; }
-	void cancel_io(knode &n) override;
+	knode *add_node(const ukevent &uk) override;
+	void remove_node(knode &n) override { free_node(&n); }
+	knode *find_node(const kevent_key &key) override { return reg_.find(key); }
+	backend *live_backend() override { return backend_off_ ? nullptr : be_.get(); }
+	queue_stats &stats() override { return st_; }
+	const std::shared_ptr<io_home> &pool_home() override { return home_; }
 
-	// Asynchronous I/O (async_io.cpp). The operation's id, or -errno.
-	int64_t start_io(uint32_t type, uint32_t op_bits, const io_request &rq, uint64_t cookie);
-	// io_pool: a job finished (takes mu_).
+	// io_pool: a job finished (takes mu_); its origin takes the result.
 	void complete_pooled(io_job &job);
 
 private:
-	friend struct io_waiter;
-	knode *io_node(uint64_t token) const;
-	void complete_io(knode *n, int64_t result);
-	void io_finished(struct io_ext &x);
-	void drop_io(struct io_ext &x);
-	bool withdraw_io(knode *n);
-	void wait_writable(knode *n);
-	void resume_pooled(knode *n);
-
 	explicit queue(std::unique_ptr<backend> be);
 
 	// Registrations.
@@ -164,7 +167,6 @@ private:
 	uint32_t fork_gen_ = 0;
 	bool checks_fd_ = true;
 	std::atomic<uint64_t> wake_gen_{0};
-	uint64_t io_seq_ = 0;           // the last kevent_aio_* id
 	std::shared_ptr<io_home> home_; // where io_pool jobs report
 	queue_stats st_;
 };

@@ -240,12 +240,14 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 			continue;
 		}
 		if (cmd == KEVENT_CTL_REMOVE) {
-			// An I/O operation that has run cannot be undone: it
-			// stays registered and is delivered with its result
-			// (kevent_aio_read(3)), never reported as cancelled.
-			if (origin_for(n->uk.type).is_io && !withdraw_io(n)) {
-				fail_entry(e, EALREADY);
-				continue;
+			// The origin may refuse: an I/O operation that has run
+			// cannot be undone, and is delivered with its result
+			// (kevent_aio_read(3); aio.cpp, withdraw).
+			if (auto *f = origin_for(n->uk.type).withdraw) {
+				if (int r = f(*this, *n)) {
+					fail_entry(e, r);
+					continue;
+				}
 			}
 			free_node(n);
 			e.ret_flags = KEVENT_RET_DONE;
@@ -254,9 +256,12 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 		}
 		// MODIFY: the new request must be valid on its own.
 		const origin_ops &o = origin_for(n->uk.type);
-		if (validate_request(o, e) != 0 ||
-		    (n->uk.type == KEVENT_TIMER && e.event != n->uk.event)) {
+		if (validate_request(o, e) != 0) {
 			fail_entry(e, EINVAL);
+			continue;
+		}
+		if (int r = o.check_modify ? o.check_modify(*n, e) : 0) {
+			fail_entry(e, r);
 			continue;
 		}
 		n->uk.event = e.event;

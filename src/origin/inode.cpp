@@ -205,6 +205,10 @@ struct inode_state final : origin_state, fd_source {
 	std::unordered_map<uint64_t, std::deque<name_rec>> delivered;
 };
 
+} // namespace
+
+namespace inode_origin {
+
 int validate(const ukevent &uk) {
 	if (uk.id.raw[1] != 0)
 		return EINVAL;
@@ -317,7 +321,7 @@ void on_deliver(origin_services &svc, knode &n, ukevent &out) {
 	ext->pending.clear();
 }
 
-} // namespace
+} // namespace inode_origin
 
 int inode_names(origin_services &svc, uint64_t id, void *buf, unsigned size) {
 	auto *state = static_cast<inode_state *>(svc.state(KEVENT_INODE).get());
@@ -350,16 +354,5 @@ int inode_names(origin_services &svc, uint64_t id, void *buf, unsigned size) {
 		state->delivered.erase(it);
 	return static_cast<int>(used);
 }
-
-const origin_ops inode_origin = {
-	.name = "inode",
-	.uses_fd = false,
-	.watches_sources = false,
-	.validate = validate,
-	.attach = attach,
-	.detach = detach,
-	.modify = modify,
-	.on_deliver = on_deliver,
-};
 
 } // namespace kevent::detail

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 // origin — the patches' per-type callback array, in the library's own terms.
 //
-// Each origin (SOCKET, POLL, PIPE, TIMER, ...) is one read-only origin_ops
-// entry in origin_table.cpp, indexed by ukevent.type. An origin says whether
-// a request is valid, what it needs (an fd watched for some POLL bits, or a
-// deadline), and how to turn what the backend reports into its ret_data. It
-// never sees epoll_event or io_uring_cqe. An origin that is not built in is an
-// entry whose validate() answers ENOSYS — never a null slot.
+// Each origin (SOCKET, POLL, PIPE, TIMER, ...) is one row of the table in
+// origin_table.cpp, indexed by ukevent.type. A row has a hot part, the
+// origin_ops the event path calls (is a request valid, what does it need —
+// an fd watched for some POLL bits, or a deadline — and how does what the
+// backend reports become its ret_data), and a cold part, origin_info, that
+// only printing reads (kevent_ukevent_str, KEVENT_STATS_AT_CLOSE). An origin
+// never sees epoll_event or io_uring_cqe, and speaks POLL* bits, never
+// EPOLL* ones. An origin that is not built in is a row whose validate()
+// answers ENOSYS — never a null slot: the table is checked at compile time
+// (origin_table.cpp).
 #pragma once
 
 #include "core/knode.hpp"
@@ -14,14 +18,19 @@
 
 #include <kevent/kevent.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <memory>
+#include <span>
 
 namespace kevent::detail {
 
 class timer_service;
 struct fd_watch;
+struct io_home;
+struct kevent_key;
+struct queue_stats;
 
 // An fd the library itself owns (an eventfd, inotify, a pidfd), watched for
 // an origin through the backend. on_ready() runs under the queue lock.
@@ -56,9 +65,21 @@ public:
 	// Deliver it once with BROKEN and err, then drop it.
 	virtual void break_node(knode &n, int err) = 0;
 	virtual std::unique_ptr<origin_state> &state(uint32_t type) = 0;
-	// Cancel n's asynchronous operation, if it still runs; returns once
-	// nothing touches its buffers.
-	virtual void cancel_io(knode &n) = 0;
+
+	// For origins whose kevents the library makes without an ADD (the
+	// asynchronous operations of kevent_aio_*(3)):
+	// a registered kevent for uk (counted as added), its ext still null;
+	virtual knode *add_node(const ukevent &uk) = 0;
+	// drop a kevent at once (detach, then free);
+	virtual void remove_node(knode &n) = 0;
+	// the kevent of a key, or null;
+	virtual knode *find_node(const kevent_key &key) = 0;
+	// the backend, or null once the queue is closing (nothing more may
+	// be asked of it);
+	virtual backend *live_backend() = 0;
+	virtual queue_stats &stats() = 0;
+	// where io_pool jobs of this queue report (io_pool.hpp).
+	virtual const std::shared_ptr<io_home> &pool_home() = 0;
 
 protected:
 	~origin_services() = default;
@@ -71,12 +92,14 @@ struct fd_report {
 	int32_t err = 0;     // errno for ret_data[1] when broken
 };
 
+// The hot part of a row: what the event path calls. Which hooks a row must
+// have is checked at compile time (origin_table.cpp, complete_row); the
+// ones marked optional are checked where they are called.
 struct origin_ops {
-	const char *name;
 	bool uses_fd; // the core watches fd id.raw[0] through the backend
 	// attach() watches fd_sources whose readiness an ADD batch must look
 	// at before it returns (a process that has exited already).
-	bool watches_sources;
+	bool watches_sources = false;
 	// An asynchronous operation (kevent_aio_*): never made READY by hand.
 	bool is_io = false;
 
@@ -97,34 +120,73 @@ struct origin_ops {
 	// !uses_fd: detach (cancel the deadline ...). Must not fail.
 	void (*detach)(origin_services &svc, knode &n);
 
-	// KEVENT_CTL_READY on this kevent: what to carry to the delivery.
+	// Optional: KEVENT_CTL_READY on this kevent: what to carry to the
+	// delivery.
 	void (*on_user_ready)(knode &n, const ukevent &req);
 
+	// Optional: may KEVENT_CTL_MODIFY apply `req` (valid by itself) to n?
+	// 0 or an errno for the entry; n is unchanged either way.
+	int (*check_modify)(const knode &n, const ukevent &req);
 	// Optional, !uses_fd: KEVENT_CTL_MODIFY changed n's event bits; follow
 	// them. 0 or -errno (the kevent is then BROKEN).
 	int (*modify)(origin_services &svc, knode &n);
+	// Optional: KEVENT_CTL_REMOVE of n. 0: it goes; else the errno of the
+	// entry, and n stays registered (an operation that ran is delivered
+	// with its result).
+	int (*withdraw)(origin_services &svc, knode &n);
 
 	// Optional: the kevent is being delivered as `out` (inode: hand its
 	// names over to kevent_inode_names).
 	void (*on_deliver)(origin_services &svc, knode &n, ukevent &out);
 };
 
-// The entry for `type`; type must be < KEVENT_MAX.
-const origin_ops &origin_for(uint32_t type);
+// One named event bit (kevent_ukevent_str).
+struct bit_name {
+	uint32_t bit;
+	const char *name;
+};
+
+// How kevent_ukevent_str prints a kevent's id (and, for the last two, its
+// event bits, which have no names).
+enum class id_format : uint8_t {
+	fd,       // fd=3
+	op,       // op=7: an asynchronous operation's id
+	interval, // interval=1.500000000s
+	signal,   // sig=10, sig=10 NOMASK
+	pid,      // pid=1234
+	user,     // id=5 events=0x1: any id, any bits
+	raw,      // id=0x5 events=0x1: an origin that is not built in
+};
+
+// The cold part of a row: names, for printing only.
+struct origin_info {
+	const char *name; // lower case: "socket" (upper case in ukevent_str)
+	id_format id;
+	std::span<const bit_name> bits; // the event bits' names, in print order
+	bool counts;                    // ret_data[0] is a count, printed in decimal
+};
+
+// The hot rows, indexed by type (origin_table.cpp).
+extern const std::array<origin_ops, KEVENT_MAX> origin_table;
+
+// The row for `type`; type must be < KEVENT_MAX.
+inline const origin_ops &origin_for(uint32_t type) { return origin_table[type]; }
+const origin_info &origin_info_for(uint32_t type);
 
 // The usual event check: at least one bit, and only bits of `allowed`.
 inline int validate_event_bits(const ukevent &uk, uint32_t allowed) {
 	return (uk.event == 0 || (uk.event & ~allowed)) ? EINVAL : 0;
 }
 
-// Shared by the origins that are not built in: ADD answers ENOSYS.
-int validate_not_built_in(const ukevent &uk);
-
-extern const origin_ops socket_origin, poll_origin, pipe_origin, timer_origin, unotify_origin,
-	signal_origin, inode_origin, proc_origin, naio_origin, aio_origin;
-
 // kevent_inode_names(3): the names handed over by the last deliveries of
-// the inode kevent `key`. Bytes written, or -errno.
+// the inode kevent `id`. Bytes written, or -errno.
 int inode_names(origin_services &svc, uint64_t id, void *buf, unsigned size);
+
+// Asynchronous operations (aio.cpp): start one for kevent_aio_*(3) — its
+// id, or -errno — and take the completion that the backend (a token with
+// io_token_bit) or an io_pool job reports for one.
+int64_t start_operation(origin_services &svc, uint32_t type, uint32_t op_bits, const io_request &rq,
+			uint64_t cookie);
+void complete_operation(origin_services &svc, uint64_t token, int64_t result);
 
 } // namespace kevent::detail

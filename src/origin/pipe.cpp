@@ -5,13 +5,15 @@
 #include "origin/origin.hpp"
 
 #include <cerrno>
-#include <sys/epoll.h>
+#include <poll.h>
 #include <sys/stat.h>
 
-namespace kevent::detail {
+namespace kevent::detail::pipe_origin {
 namespace {
 
 constexpr uint32_t all_bits = KEVENT_PIPE_RECV | KEVENT_PIPE_SEND;
+
+} // namespace
 
 int validate(const ukevent &uk) { return validate_event_bits(uk, all_bits); }
 
@@ -20,34 +22,23 @@ int check_kind(int, const sys::inode_id &inode) { return S_ISFIFO(inode.mode) ? 
 uint32_t interest(const ukevent &uk) {
 	uint32_t ev = 0;
 	if (uk.event & KEVENT_PIPE_RECV)
-		ev |= EPOLLIN;
+		ev |= POLLIN;
 	if (uk.event & KEVENT_PIPE_SEND)
-		ev |= EPOLLOUT;
+		ev |= POLLOUT;
 	return ev;
 }
 
 fd_report translate(const ukevent &uk, uint32_t revents, int) {
 	fd_report r;
-	if ((uk.event & KEVENT_PIPE_RECV) && (revents & EPOLLIN))
+	if ((uk.event & KEVENT_PIPE_RECV) && (revents & POLLIN))
 		r.fired |= KEVENT_PIPE_RECV;
-	if ((uk.event & KEVENT_PIPE_SEND) && (revents & EPOLLOUT))
+	if ((uk.event & KEVENT_PIPE_SEND) && (revents & POLLOUT))
 		r.fired |= KEVENT_PIPE_SEND;
-	if (revents & (EPOLLHUP | EPOLLERR)) {
+	if (revents & (POLLHUP | POLLERR)) {
 		r.broken = true;
 		r.err = EPIPE;
 	}
 	return r;
 }
 
-} // namespace
-
-const origin_ops pipe_origin = {
-	.name = "pipe",
-	.uses_fd = true,
-	.validate = validate,
-	.check_kind = check_kind,
-	.interest = interest,
-	.translate = translate,
-};
-
-} // namespace kevent::detail
+} // namespace kevent::detail::pipe_origin

@@ -7,12 +7,14 @@
 #include <cerrno>
 #include <poll.h>
 
-namespace kevent::detail {
+namespace kevent::detail::poll_origin {
 namespace {
 
 constexpr uint32_t all_bits = POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP | POLLNVAL |
 			      POLLRDNORM | POLLRDBAND | POLLWRNORM | POLLWRBAND | POLLMSG |
 			      POLLRDHUP;
+
+} // namespace
 
 int validate(const ukevent &uk) { return validate_event_bits(uk, all_bits); }
 
@@ -24,16 +26,4 @@ fd_report translate(const ukevent &uk, uint32_t revents, int) {
 	return r;
 }
 
-} // namespace
-
-const origin_ops poll_origin = {
-	.name = "poll",
-	.uses_fd = true,
-	.validate = validate,
-	// No kind check: whether epoll can watch the file is learnt when it is
-	// watched (EPERM -> EINVAL), which saves an fstat per ADD.
-	.interest = interest,
-	.translate = translate,
-};
-
-} // namespace kevent::detail
+} // namespace kevent::detail::poll_origin

@@ -25,7 +25,7 @@
 #define P_PIDFD 3
 #endif
 
-namespace kevent::detail {
+namespace kevent::detail::proc_origin {
 namespace {
 
 struct proc_ext final : origin_ext, fd_source {
@@ -70,6 +70,8 @@ struct proc_ext final : origin_ext, fd_source {
 	bool exited = false; // the exit was reported; the pidfd is not watched
 };
 
+} // namespace
+
 int validate(const ukevent &uk) {
 	if ((uk.event & KEVENT_PROC_EXIT) == 0 ||
 	    (uk.event & ~(KEVENT_PROC_EXIT | KEVENT_PROC_REAP)))
@@ -103,15 +105,4 @@ void detach(origin_services &svc, knode &n) {
 		svc.unwatch_source(*ext);
 }
 
-} // namespace
-
-const origin_ops proc_origin = {
-	.name = "proc",
-	.uses_fd = false,
-	.watches_sources = true,
-	.validate = validate,
-	.attach = attach,
-	.detach = detach,
-};
-
-} // namespace kevent::detail
+} // namespace kevent::detail::proc_origin

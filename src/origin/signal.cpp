@@ -40,7 +40,7 @@
 #include <unistd.h>
 #include <vector>
 
-namespace kevent::detail {
+namespace kevent::detail::signal_origin {
 namespace {
 
 constexpr int max_signal = 65; // _NSIG on Linux
@@ -267,6 +267,8 @@ struct signal_state final : origin_state, fd_source {
 	std::vector<signal_ext *> kevents;
 };
 
+} // namespace
+
 int validate(const ukevent &uk) {
 	int sig = signal_of(uk);
 	if (uk.event != KEVENT_SIGNAL_DELIVERY ||
@@ -322,15 +324,4 @@ void detach(origin_services &svc, knode &n) {
 	unwatch_signal(signal_of(n.uk), nomask(n.uk));
 }
 
-} // namespace
-
-const origin_ops signal_origin = {
-	.name = "signal",
-	.uses_fd = false,
-	.watches_sources = false,
-	.validate = validate,
-	.attach = attach,
-	.detach = detach,
-};
-
-} // namespace kevent::detail
+} // namespace kevent::detail::signal_origin

@@ -9,7 +9,7 @@
 
 #include <cerrno>
 
-namespace kevent::detail {
+namespace kevent::detail::timer_origin {
 namespace {
 
 constexpr uint32_t option_bits = KEVENT_TIMER_REALTIME | KEVENT_TIMER_BOOTTIME |
@@ -18,6 +18,8 @@ constexpr uint32_t option_bits = KEVENT_TIMER_REALTIME | KEVENT_TIMER_BOOTTIME |
 int64_t interval_of(const ukevent &uk) {
 	return int64_t(uk.id.raw[0]) * sys::ns_per_s + uk.id.raw[1];
 }
+
+} // namespace
 
 int validate(const ukevent &uk) {
 	if (!(uk.event & KEVENT_TIMER_FIRED) || (uk.event & ~(KEVENT_TIMER_FIRED | option_bits)))
@@ -63,16 +65,11 @@ void on_user_ready(knode &n, const ukevent &) {
 		n.uk.ret_data[0] = 1; // a forced expiry still reports one
 }
 
-} // namespace
+// MODIFY may change the flags, never the event bits: the clock and ABSTIME
+// were read at ADD, and the deadline runs on that clock
+// (kevent_timer(7)).
+int check_modify(const knode &n, const ukevent &req) {
+	return req.event != n.uk.event ? EINVAL : 0;
+}
 
-const origin_ops timer_origin = {
-	.name = "timer",
-	.uses_fd = false,
-	.validate = validate,
-	.attach = attach,
-	.detach = detach,
-	.on_user_ready = on_user_ready,
-	.on_deliver = on_deliver,
-};
-
-} // namespace kevent::detail
+} // namespace kevent::detail::timer_origin

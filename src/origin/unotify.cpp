@@ -4,8 +4,7 @@
 // (or with the ADD) is delivered: two words of payload.
 #include "origin/origin.hpp"
 
-namespace kevent::detail {
-namespace {
+namespace kevent::detail::unotify_origin {
 
 int validate(const ukevent &) { return 0; }
 
@@ -24,15 +23,4 @@ void on_user_ready(knode &n, const ukevent &req) {
 	n.uk.ret_data[1] = req.ret_data[1];
 }
 
-} // namespace
-
-const origin_ops unotify_origin = {
-	.name = "unotify",
-	.uses_fd = false,
-	.validate = validate,
-	.attach = attach,
-	.detach = detach,
-	.on_user_ready = on_user_ready,
-};
-
-} // namespace kevent::detail
+} // namespace kevent::detail::unotify_origin

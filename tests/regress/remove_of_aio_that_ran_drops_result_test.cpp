@@ -19,7 +19,7 @@
 // or running where it cannot be stopped) fails that entry with EALREADY and
 // leaves the kevent registered, delivered by the next wait with its
 // result; only one cancelled before it touched anything is DONE
-// (src/core/async_io.cpp withdraw_io, io_pool::cancel, the io_uring
+// (src/origin/aio.cpp withdraw, io_pool::cancel, the io_uring
 // backend's cancel_io, which also turns a request still unsubmitted into a
 // NOP).
 #include "kevent_test.hpp"

@@ -14,7 +14,7 @@
 // Fix: cancel_io reports what the request's own CQE says (-ECANCELED or
 // -EINTR: cancelled; otherwise its result); a REMOVE that lost the race
 // fails with EALREADY and the operation stays registered, delivered by the
-// next wait with its result (src/core/async_io.cpp withdraw_io,
+// next wait with its result (src/origin/aio.cpp withdraw,
 // src/backend/uring/uring_backend.cpp cancel_io).
 #include "kevent_test.hpp"
 

@@ -14,7 +14,7 @@
 // Fix: a sendfile that finds the socket full, having sent nothing, ends
 // its job; the queue waits for POLLOUT through its readiness path (a
 // watched dup of the socket, as NAIO send does on epoll) and only then
-// hands the copy to the pool again (src/core/async_io.cpp wait_writable,
+// hands the copy to the pool again (src/origin/aio.cpp wait_writable,
 // resume_pooled; src/core/io_pool.cpp sendfile_job).
 #include "kevent_test.hpp"
 

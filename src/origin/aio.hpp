@@ -1,26 +1,31 @@
 // SPDX-License-Identifier: MIT
-// async_io — one asynchronous operation of a queue (kevent_aio_*(3)).
+// aio — the NAIO (sockets) and AIO (files) origins: the asynchronous
+// operations of kevent_aio_*(3).
 //
-// Each operation is a ONESHOT knode of type AIO (files) or NAIO (sockets),
-// keyed by an id the queue assigns, so that REMOVE cancels it and delivery
-// frees it like any other kevent. It runs by one of three paths:
+// Each operation is a ONESHOT kevent of type AIO (files) or NAIO (sockets)
+// that the origin makes itself (never ADDed), keyed by an id it assigns, so
+// that REMOVE cancels it and delivery frees it like any other kevent. It
+// runs by one of three paths:
 // - native: the backend runs it (io_uring) and reports the completion by
-//   token (io_token_bit | naio_bit? | id);
+//   token (io_token_bit | naio_token_bit? | id), which the core hands to
+//   complete_operation();
 // - readiness: a socket operation on a backend without a native path
 //   (epoll): tried at once without blocking, else retried each time a
-//   private dup of the socket is reported ready;
+//   private dup of the socket is reported ready (aio_socket.cpp);
 // - pool: a file operation on a thread of io_pool; sendfile too, but it
 //   waits for room in the socket by readiness (the dup's watch) between
-//   copies, never on a pool thread.
+//   copies, never on a pool thread. The job's result reaches the queue
+//   through io_home and complete_operation().
 //
-// REMOVE (withdraw_io) either cancels an operation that has not touched
-// the file or socket, or — when it lost the race: completed, on the ready
-// list, or running where it cannot be stopped — leaves it registered to be
-// delivered with its result, and the entry fails with EALREADY, as
+// REMOVE (the withdraw hook) either cancels an operation that has not
+// touched the file or socket, or — when it lost the race: completed, on the
+// ready list, or running where it cannot be stopped — leaves it registered
+// to be delivered with its result, and the entry fails with EALREADY, as
 // io_uring's ASYNC_CANCEL and aio_cancel(3)'s AIO_NOTCANCELED do.
 //
-// LOCKING: everything here runs under the queue lock, but
-// complete_pooled's caller (an io_pool worker) also holds io_home::mu.
+// LOCKING: everything here runs under the queue lock; a pool job's result
+// comes through queue::complete_pooled, whose caller (an io_pool worker)
+// also holds io_home::mu.
 #pragma once
 
 #include "backend/backend.hpp"
@@ -41,9 +46,9 @@ constexpr uint64_t io_id_mask = naio_token_bit - 1;
 // with the caller's kevents on it, and the dup keeps the file alive as
 // io_uring's pending request does).
 struct io_waiter final : fd_source {
-	io_waiter(class queue &owner, knode &node) : q(owner), n(node) {}
+	io_waiter(origin_services &s, knode &node) : svc(s), n(node) {}
 	void on_ready(uint32_t revents) override;
-	class queue &q;
+	origin_services &svc;
 	knode &n;
 	sys::unique_fd dup;
 };
@@ -57,11 +62,20 @@ struct io_ext final : origin_ext {
 	std::shared_ptr<io_job> job;
 };
 
+inline io_ext &io_ext_of(knode &n) { return *static_cast<io_ext *>(n.ext); }
+
 // One non-blocking attempt (the readiness path): bytes, fd, 0, or -errno;
 // -EAGAIN to wait for readiness again. Not for sendfile (the pool copies).
 int64_t try_socket_io(io_ext &x);
 
 // POLL* bits the readiness path waits for.
 uint32_t socket_io_interest(io_op op);
+
+// The operation of n ended with `result` (bytes, an fd, or -errno): it is
+// delivered with it.
+void complete_io(origin_services &svc, knode &n, int64_t result);
+
+// A sendfile that waited for room in its socket: hand it to the pool again.
+void resume_pooled(origin_services &svc, knode &n);
 
 } // namespace kevent::detail
