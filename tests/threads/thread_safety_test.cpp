@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// thread_safety_test.cpp — SPEC §5 "Several threads": kevent_get_events from
-// several threads at once and kevent_ctl from any thread at any time; each
-// ready event goes to exactly one caller and none is lost. Baseline checks
-// with the C ABI only (the heavier stress lives in tests/threads).
+// thread_safety_test.cpp — the rules of kevent(7) "Threads" and
+// docs/semantics.md "Threads": kevent_get_events from several threads at once
+// and kevent_ctl from any thread at any time; each ready event goes to
+// exactly one caller and none is lost. Baseline checks with the C ABI only
+// (the heavier stress is stress_test.cpp beside it).
 //
 // Waiters block with a NULL timeout, so a lost wake-up is not papered over
 // by a timeout retry: it shows as a stall and the test fails at its deadline.
