@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // ring_vs_buffer — harvesting a stream of ready events through the ring
 // (kevent_wait + kevent_commit, entries read in place) against
-// kevent_get_events into a buffer (SPEC §6 vs §5).
+// kevent_get_events into a buffer (kevent_wait(3) vs kevent_get_events(3)).
 //
 //   bench_ring_vs_buffer [ring|buffer|both] [ROUNDS] [EVENTS]
 //

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * ring_buffer — a single consumer of a kevent ring (SPEC §6) that harvests
- * events with kevent_wait(3) and releases them with kevent_commit(3) only:
+ * ring_buffer — a single consumer of a kevent ring that harvests events with
+ * kevent_wait(3) and releases them with kevent_commit(3) only:
  * no kevent_get_events, no copy into a buffer.
  *
  *   ring_buffer [--count N] [--backend auto|epoll|uring]

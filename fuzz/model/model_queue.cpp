@@ -245,8 +245,9 @@ int model_queue::attach_fd(uint64_t h) {
 		sync_watch(fd, false);
 		return err;
 	}
-	// SPEC §4: ready at the time of ADD is about the file's state now,
-	// whatever the watch of other kevents on the number did before.
+	// docs/semantics.md "ADD — ready at add": ready at the time of ADD is
+	// about the file's state now, whatever the watch of other kevents on
+	// the number did before.
 	const sim_file *f = file_of(fd);
 	fd_outcome o = translate(r.uk, f->revents() & (interest(r.uk) | always_reported));
 	if (o.fired || o.broken) {

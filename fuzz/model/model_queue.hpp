@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-// model_queue — the reference model of one kevent queue (SPEC §4–§5) in
-// plain containers: registrations keyed by (id, type), a FIFO ready list,
-// ADD/REMOVE/MODIFY/READY, delivery with ONESHOT/LAST_CHECK/BROKEN, and
-// kevent_get_events with max_nr. Single-threaded: the differential harness
-// drives it in lockstep with a real queue and compares what each delivers.
+// model_queue — the reference model of one kevent queue (kevent_ctl(3),
+// kevent_get_events(3), docs/semantics.md) in plain containers: registrations
+// keyed by (id, type), a FIFO ready list, ADD/REMOVE/MODIFY/READY, delivery
+// with ONESHOT/LAST_CHECK/BROKEN, and kevent_get_events with max_nr.
+// Single-threaded: the differential harness drives it in lockstep with a real
+// queue and compares what each delivers.
 //
 // The kernel side is simulated by sim_world (the files) and, per watched
 // number, a sim_watch: what the backend was asked to watch and whether the

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-// origin_rules — what SPEC §2/§8 and docs/semantics.md ("ADD — per-entry
-// errors", "BROKEN, closed and reused fds") say about each origin the model
-// knows: which requests are valid, which POLL bits an fd kevent needs, and
-// how reported bits turn into ret_data and BROKEN. Written from the
-// documents, not from src/origin, so that the two can disagree.
+// origin_rules — what kevent(7) "Origins", the origins' man7 pages and
+// docs/semantics.md ("ADD — per-entry errors", "BROKEN, closed and reused fds")
+// say about each origin the model knows: which requests are valid, which POLL
+// bits an fd kevent needs, and how reported bits turn into ret_data and BROKEN.
+// Written from the documents, not from src/origin, so that the two can
+// disagree.
 //
 // The model knows SOCKET, PIPE, POLL, TIMER and UNOTIFY; NAIO and AIO
 // answer EINVAL (kevent_aio_*(3) start them), POSIX_TIMER ENOSYS. INODE, SIGNAL and PROC are left

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-// ready_groups — the model's ready list (SPEC §5: FIFO, each kevent on it at
-// most once). The SPEC orders events by when they became ready; events that
-// one look at the backend finds together (one epoll_wait, one batch of
-// completions) became ready "at once" and a backend may report them in any
-// order. So the list is a FIFO of *groups*: order between groups is
-// checked, order inside a group is not.
+// ready_groups — the model's ready list (kevent(7) "The model": FIFO, each
+// kevent on it at most once). kevent_get_events(3) takes events in the order
+// they became ready; events that one look at the backend finds together (one
+// epoll_wait, one batch of completions) became ready "at once" and a backend
+// may report them in any order. So the list is a FIFO of *groups*: order
+// between groups is checked, order inside a group is not.
 #pragma once
 
 #include <algorithm>

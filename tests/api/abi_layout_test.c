@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * abi_layout_test.c — SPEC §2: the binary layout of the C ABI, seen from C11.
+ * abi_layout_test.c — the binary layout of the C ABI (kevent(7), kevent.h),
+ * seen from C11.
  * kevent.h must compile as strict C11 (no GNU extensions); the layout is
  * checked at compile time with _Static_assert and once more at run time, so
  * that a failure prints the field that moved. Also checks that the calls have
@@ -18,10 +19,10 @@
 
 /* ---- compile time -------------------------------------------------------- */
 
-_Static_assert(sizeof(struct kevent_id) == 8, "SPEC 2: kevent_id is 8 bytes");
-_Static_assert(alignof(struct kevent_id) == 8, "SPEC 2: kevent_id is 8-aligned");
-_Static_assert(sizeof(struct ukevent) == 40, "SPEC 2: ukevent is 40 bytes");
-_Static_assert(alignof(struct ukevent) == 8, "SPEC 2: ukevent is 8-aligned");
+_Static_assert(sizeof(struct kevent_id) == 8, "kevent(7): kevent_id is 8 bytes");
+_Static_assert(alignof(struct kevent_id) == 8, "kevent(7): kevent_id is 8-aligned");
+_Static_assert(sizeof(struct ukevent) == 40, "kevent(7): ukevent is 40 bytes");
+_Static_assert(alignof(struct ukevent) == 8, "kevent(7): ukevent is 8-aligned");
 
 _Static_assert(offsetof(struct ukevent, id) == 0, "id at 0");
 _Static_assert(offsetof(struct ukevent, type) == 8, "type at 8");
@@ -42,16 +43,16 @@ _Static_assert(KEVENT_SOCKET == 0 && KEVENT_INODE == 1 && KEVENT_TIMER == 2 && K
 		       KEVENT_NAIO == 4 && KEVENT_AIO == 5 && KEVENT_PIPE == 6 &&
 		       KEVENT_SIGNAL == 7 && KEVENT_POSIX_TIMER == 8 && KEVENT_UNOTIFY == 9 &&
 		       KEVENT_PROC == 10 && KEVENT_MAX == 11,
-	       "SPEC 2: origin values");
+	       "kevent(7): origin values");
 _Static_assert(KEVENT_REQ_ONESHOT == 0x1 && KEVENT_REQ_WAKEUP_ALL == 0x2 && KEVENT_REQ_ET == 0x4 &&
 		       KEVENT_REQ_LAST_CHECK == 0x8 && KEVENT_REQ_ALWAYS_QUEUE == 0x10 &&
 		       KEVENT_REQ_READY == 0x20 && KEVENT_REQ_LEVEL == 0x40,
-	       "SPEC 2: request flag values");
+	       "kevent(7): request flag values");
 _Static_assert(KEVENT_RET_BROKEN == 0x1 && KEVENT_RET_DONE == 0x2 && KEVENT_RET_COPY_FAILED == 0x4,
-	       "SPEC 2: return flag values");
+	       "kevent(7): return flag values");
 _Static_assert(KEVENT_CTL_ADD == 0 && KEVENT_CTL_REMOVE == 1 && KEVENT_CTL_MODIFY == 2 &&
 		       KEVENT_CTL_READY == 3,
-	       "SPEC 2: command values");
+	       "kevent(7): command values");
 /* kevent_stats: fields are only appended; a new origin must not move them. */
 _Static_assert(KEVENT_STATS_TYPES == 16 && KEVENT_STATS_TYPES >= KEVENT_MAX,
 	       "registered_by_type has a fixed capacity");
@@ -70,9 +71,9 @@ _Static_assert(offsetof(struct kevent_stats, broken) == 192, "stats broken at 19
 _Static_assert(offsetof(struct kevent_stats, wakeups) == 200, "stats wakeups at 200");
 _Static_assert(offsetof(struct kevent_stats, backend_calls) == 208, "stats backend_calls at 208");
 _Static_assert(sizeof(struct kevent_stats) == 216, "kevent_stats is 216 bytes");
-_Static_assert(KEVENT_CTL_MAX >= 65536u, "SPEC 4: KEVENT_CTL_MAX >= 65536");
-_Static_assert(KEVENT_FLAGS_ABSTIME == 0x1, "SPEC 2: KEVENT_FLAGS_ABSTIME");
-_Static_assert(KEVENT_SIGNAL_NOMASK == (1ull << 63), "SPEC 2: NOMASK is bit 63");
+_Static_assert(KEVENT_CTL_MAX >= 65536u, "kevent_ctl(3): KEVENT_CTL_MAX >= 65536");
+_Static_assert(KEVENT_FLAGS_ABSTIME == 0x1, "kevent(7): KEVENT_FLAGS_ABSTIME");
+_Static_assert(KEVENT_SIGNAL_NOMASK == (1ull << 63), "kevent(7): NOMASK is bit 63");
 
 /* ---- run time ------------------------------------------------------------ */
 

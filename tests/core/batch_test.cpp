@@ -34,7 +34,7 @@ struct socket_pairs {
 };
 
 // N POLL kevents, half of them ready at ADD: N epoll_ctl + 1 epoll_wait, and
-// a DEL for each of the ready half, which ADD does not keep (SPEC §4).
+// a DEL for each of the ready half, which ADD does not keep (kevent_ctl(3)).
 TEST_P(Batch, AddOfNPollKeventsIsNWatchesAndOneLook) {
 	constexpr int pairs = 64;
 	socket_pairs sp(pairs);

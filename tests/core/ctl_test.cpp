@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// ctl_test.cpp — SPEC §4 kevent_ctl and semantics.md "kevent_ctl — argument
+// ctl_test.cpp — kevent_ctl(3) and semantics.md "kevent_ctl — argument
 // checks", "ADD — per-entry errors", "ADD — ready at add",
 // "REMOVE / MODIFY / READY". Only the C ABI is used; every case that feeds
 // bad input also checks that nothing else in the queue changed.
@@ -229,8 +229,9 @@ TEST_P(Ctl, NumZeroDoesNothingAndReturnsZero) {
 
 // ---- ADD ----------------------------------------------------------------------
 
-// SPEC §4 ADD: copied-back entries are compacted to the front of arg in input
-// order; the call returns how many there are. Queued entries are not copied.
+// kevent_ctl(3) ADD: copied-back entries are compacted to the front of arg in
+// input order; the call returns how many there are. Queued entries are not
+// copied.
 TEST_P(Ctl, AddCopiesBackCompactedInInputOrder) {
 	std::vector<ukevent> v = {
 		make(KEVENT_UNOTIFY, 100, 0, 0, 1000),                // queued
@@ -377,7 +378,7 @@ TEST_P(Ctl, AddSameIdWithDifferentTypeIsAnotherKey) {
 	::close(p[1]);
 }
 
-// SPEC §9: the key is (id, type); the cookie is not part of it.
+// kevent(7): the key is (id, type); the cookie is not part of it.
 TEST_P(Ctl, CookieIsNotPartOfTheKey) {
 	ukevent a = make(KEVENT_UNOTIFY, 8, 0, 0, 801);
 	ASSERT_EQ(0, add(a));
@@ -592,8 +593,8 @@ TEST_P(Ctl, ModifyMixedBatchWritesEachEntryInPlace) {
 	EXPECT_EQ(2u, cookie_of(got[1])) << "rejected MODIFY changed the kevent";
 }
 
-// SPEC §4 MODIFY re-checks readiness: a kevent that is ready under its new
-// event bits goes on the ready list; MODIFY itself copies nothing back.
+// kevent_ctl(3) MODIFY re-checks readiness: a kevent that is ready under its
+// new event bits goes on the ready list; MODIFY itself copies nothing back.
 // POLL on the write end of an empty pipe: POLLIN never, POLLOUT at once.
 TEST_P(Ctl, ModifyThatMakesAKeventReadyQueuesItAndCopiesNothingBack) {
 	int p[2];
@@ -661,7 +662,7 @@ TEST_P(Ctl, ReadyRetDataIsDeliveredForUnotify) {
 	EXPECT_EQ(0u, got[0].ret_flags) << describe(got[0]);
 }
 
-// SPEC §4 READY: num == 0 wakes every thread blocked in the queue; they
+// kevent_ctl(3) READY: num == 0 wakes every thread blocked in the queue; they
 // return 0 events.
 //
 //   main                              waiter
@@ -713,8 +714,8 @@ void ready_zero_handler(int) {
 }
 } // namespace
 
-// SPEC §4: READY with num == 0 is safe from a signal handler. The signal goes
-// to the main thread (not the waiter, whose wait a signal ends anyway).
+// kevent_ctl(3): READY with num == 0 is safe from a signal handler. The signal
+// goes to the main thread (not the waiter, whose wait a signal ends anyway).
 //
 //   main (SIGUSR2 handler: READY num=0)      waiter (SIGUSR2 blocked)
 //   ----                                      ------

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// descriptor_test.cpp — SPEC §3 "The kevent descriptor" and semantics.md
+// descriptor_test.cpp — kevent(7) "The pollable descriptor" and semantics.md
 // "Descriptors": kevent_init's argument checks, O_CLOEXEC, EBADF/EINVAL for
 // numbers that are not kevent descriptors, stale numbers, and the pollable
 // descriptor (POLLIN while an event is ready, nesting in another queue).
@@ -363,8 +363,9 @@ TEST_P(Descriptor, PollinClearsOnlyWhenTheLastReadyEventIsDelivered) {
 	EXPECT_EQ(0, poll_now(kfd) & POLLIN);
 }
 
-// SPEC §3: "a queue nests inside another event loop (including another
-// kevent queue)". kfd is watched by a second queue as a KEVENT_POLL/POLLIN.
+// kevent(7) "The pollable descriptor": "a queue nests inside another event
+// loop, including another kevent queue". kfd is watched by a second queue as a
+// KEVENT_POLL/POLLIN.
 TEST_P(Descriptor, QueueNestsInAnotherQueueAsPollin) {
 	int outer = kevent_init(nullptr, 0, GetParam().flags);
 	ASSERT_GE(outer, 0) << std::strerror(errno);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// get_events_test.cpp — SPEC §5 "Readiness and delivery" and semantics.md
+// get_events_test.cpp — kevent_get_events(3) and semantics.md
 // "kevent_get_events": argument checks, timeouts (relative and
 // KEVENT_FLAGS_ABSTIME), min_nr/max_nr, FIFO order, coalescing, exactly-once
 // delivery, ONESHOT vs default mode, and forced wake-ups. Only the C ABI is
@@ -503,7 +503,7 @@ TEST_P(GetEvents, NullTimeoutWaiterIsWokenByReadyNumZero) {
 	EXPECT_EQ(0u, queue_stats(kfd).delivered);
 }
 
-// SPEC §4 / semantics.md READY: a forced wake-up (READY num=0) makes the
+// kevent_ctl(3) / semantics.md READY: a forced wake-up (READY num=0) makes the
 // waiter return 0 events; what is ready stays queued for the next call.
 //
 //   main                                   waiter
@@ -579,9 +579,10 @@ TEST_P(GetEvents, NullTimeoutWaiterIsWokenByReadyOfAKevent) {
 	EXPECT_EQ(11u, cookie_of(buf[0]));
 }
 
-// SPEC §5: never EINTR. A signal alone does not end the wait (io_uring's task
-// work arrives with the same EINTR, so the library cannot tell a handler ran);
-// a handler ends it with kevent_ctl(READY, 0), which is async-signal-safe.
+// kevent_get_events(3), semantics.md "kevent_get_events": never EINTR. A signal
+// alone does not end the wait (io_uring's task work arrives with the same
+// EINTR, so the library cannot tell a handler ran); a handler ends it with
+// kevent_ctl(READY, 0), which is async-signal-safe.
 //
 //   main                                   waiter (SIGUSR1 handler, no SA_RESTART)
 //   ----                                   ------

@@ -81,7 +81,8 @@ TEST_P(Reregister, RemoveThenAddOfTheSameSocketIsThreeBackendCallsAtMost) {
 }
 
 // The kernel looks at the file again when the watch is re-armed: data that
-// was already waiting is "ready at the time of ADD" (SPEC §4).
+// was already waiting is "ready at the time of ADD" (docs/semantics.md "ADD —
+// ready at add").
 TEST_P(Reregister, DataWaitingBeforeTheRemoveIsReadyAtTheAdd) {
 	ukevent uk = recv_kevent(sv[0], 1);
 	ASSERT_EQ(0, add(uk));

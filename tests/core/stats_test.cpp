@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// stats_test.cpp — SPEC §7 statistics and semantics.md "Statistics":
+// stats_test.cpp — kevent_get_stats(3) and semantics.md "Statistics":
 // kevent_get_stats(kfd, &st, size) for one queue and, with kfd == -1, for the
 // whole process; the size protocol (only as much as both sides know is
 // written); and the argument checks. Only the C ABI is used.

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Limits (issue 8, part 4): 1,000,000 registrations in one queue (SPEC §9:
-// no 4096 "glass ceiling"). USER kevents, added in batches of
-// KEVENT_CTL_MAX; the statistics count them all, a few fire, and closing
-// frees them all. Memory must stay sane: under 1 KiB per registration
-// (resident set growth), a bound far above what a knode costs, so it fails
-// only on a real blow-up; no timing is asserted.
+// Limits (issue 8, part 4): 1,000,000 registrations in one queue (kevent(7):
+// "There is no limit of 4096 kevents per queue"). USER kevents, added in
+// batches of KEVENT_CTL_MAX; the statistics count them all, a few fire, and
+// closing frees them all. Memory must stay sane: under 1 KiB per registration
+// (resident set growth), a bound far above what a knode costs, so it fails only
+// on a real blow-up; no timing is asserted.
 #include "kevent_test.hpp"
 
 #include <fstream>

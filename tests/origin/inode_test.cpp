@@ -1,133 +1,28 @@
 // SPDX-License-Identifier: MIT
 // inode_test — the INODE origin: the common contract (origin_contract.hpp) and
-// SPEC §8's INODE row (kevent_inode(7), kevent_inode_names(3)):
+// the rules of kevent_inode(7):
 //   - CREATE and REMOVE of names in a watched directory, and the extensions
 //     MODIFY, ATTRIB, MOVED_FROM/MOVED_TO, CLOSE_WRITE; ret_data[0] = the
 //     bits that fired, ret_data[1] = the names handed to kevent_inode_names;
-//   - every name of a 10,000-file burst is returned exactly once;
 //   - the watched object deleted -> BROKEN, delivered once;
 //   - OVERFLOW when the kernel dropped events;
 //   - one directory watched by two queues, or twice by one queue through two
 //     fds: each kevent sees what it asked for;
 //   - a socket or pipe fd -> EINVAL, a closed fd -> EBADF.
+// kevent_inode_names(3) itself is inode_names_test.cpp.
+#include "inode_fixture.hpp"
 #include "origin_contract.hpp"
 
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
-#include <map>
 #include <set>
-#include <utility>
 
 namespace {
 
 using namespace kevent_origin;
-namespace fs = std::filesystem;
-
-// ---- helpers --------------------------------------------------------------------
-
-std::string make_tmpdir() {
-	const char *base = std::getenv("TMPDIR");
-	std::string tmpl = std::string(base && *base ? base : "/tmp") + "/kevent-inode-XXXXXX";
-	char *p = ::mkdtemp(tmpl.data());
-	EXPECT_NE(nullptr, p) << std::strerror(errno);
-	return tmpl;
-}
-
-int open_dir(const std::string &path) {
-	int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	EXPECT_GE(fd, 0) << path << ": " << std::strerror(errno);
-	return fd;
-}
-
-void touch(const std::string &path) {
-	int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
-	::close(fd);
-}
-
-void append(const std::string &path, const char *text = "x") {
-	int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-	ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
-	ASSERT_EQ(static_cast<ssize_t>(std::strlen(text)), ::write(fd, text, std::strlen(text)));
-	::close(fd);
-}
-
-// A temporary directory, open, removed with everything in it at the end.
-class tmpdir {
-public:
-	tmpdir() : path_(make_tmpdir()), fd_(open_dir(path_)) {}
-	tmpdir(const tmpdir &) = delete;
-	tmpdir &operator=(const tmpdir &) = delete;
-	~tmpdir() {
-		std::error_code ec;
-		fs::remove_all(path_, ec);
-	}
-	const std::string &path() const { return path_; }
-	std::string operator/(const std::string &name) const { return path_ + "/" + name; }
-	int fd() const { return fd_.get(); }
-	void close_fd() { fd_.reset(); }
-	// Delete the directory and everything in it (the fd stays open).
-	void remove() {
-		std::error_code ec;
-		fs::remove_all(path_, ec);
-		EXPECT_FALSE(ec) << ec.message();
-	}
-
-private:
-	std::string path_;
-	unique_fd fd_;
-};
-
-uint64_t inode_id(int fd) {
-	kevent_id id{};
-	id.raw[0] = static_cast<uint32_t>(fd);
-	id.raw[1] = 0;
-	return id.raw_u64;
-}
-
-struct name_entry {
-	uint32_t event;
-	std::string name;
-	bool operator==(const name_entry &) const = default;
-};
-
-std::ostream &operator<<(std::ostream &os, const name_entry &n) {
-	return os << "{0x" << std::hex << n.event << std::dec << ",\"" << n.name << "\"}";
-}
-
-// Parses the records kevent_inode_names wrote into buf[0, bytes).
-std::vector<name_entry> parse_names(const char *buf, int bytes) {
-	std::vector<name_entry> out;
-	for (int off = 0; off < bytes;) {
-		auto *r = reinterpret_cast<const kevent_inode_name *>(buf + off);
-		EXPECT_EQ(0, off % 8) << "records are 8-aligned";
-		EXPECT_EQ(0u, r->len % 8) << "len includes the padding";
-		EXPECT_GT(r->len, 0u);
-		EXPECT_LE(std::strlen(r->name) + 1, r->len) << "name not NUL-terminated in len";
-		out.push_back({r->event, std::string(r->name)});
-		off += static_cast<int>(sizeof(kevent_inode_name) + r->len);
-		EXPECT_LE(off, bytes);
-	}
-	return out;
-}
-
-// Every name the delivery `ev` handed over, read in one go.
-std::vector<name_entry> all_names(int q, const ukevent &ev) {
-	std::vector<name_entry> out;
-	alignas(8) static char buf[256 * 1024];
-	for (;;) {
-		int n = kevent_inode_names(q, &ev, buf, sizeof buf);
-		EXPECT_GE(n, 0) << std::strerror(errno);
-		if (n <= 0)
-			return out;
-		auto v = parse_names(buf, n);
-		out.insert(out.end(), v.begin(), v.end());
-	}
-}
+using namespace kevent_inode_test;
 
 // ---- target for the common contract ----------------------------------------------
 
@@ -173,40 +68,7 @@ TEST_P(InodeContract, BrokenIsDeliveredOnceUnderLevel) {
 }
 TEST_P(InodeContract, BrokenIsDeliveredOnceUnderEt) { broken_is_delivered_once(KEVENT_REQ_ET); }
 KEVENT_INSTANTIATE_BACKENDS(InodeContract);
-
-// ---- SPEC §8, the INODE row ----------------------------------------------------
-
-class Inode : public QueueTest {
-protected:
-	static ukevent watch(int fd, unsigned bits, unsigned req = 0, uint64_t cookie = 0) {
-		return make(KEVENT_INODE, inode_id(fd), bits, req, cookie);
-	}
-	void add_armed(int q, ukevent e) {
-		ASSERT_EQ(0, kevent_ctl(q, KEVENT_CTL_ADD, 1, &e)) << describe(e);
-	}
-	void add_armed(ukevent e) { add_armed(kfd, e); }
-	void expect_add_error(ukevent e, int err) {
-		ASSERT_EQ(1, add(e)) << describe(e);
-		EXPECT_EQ(KEVENT_RET_BROKEN | KEVENT_RET_DONE, e.ret_flags) << describe(e);
-		EXPECT_EQ(-err, err_of(e)) << describe(e) << " " << std::strerror(-err_of(e));
-	}
-	// The single delivery for the kevent on `fd`, with its names.
-	std::pair<ukevent, std::vector<name_entry>> one(int q, int fd) {
-		auto ev = get(q, 1, 8, 2000);
-		EXPECT_EQ(1u, ev.size()) << describe(ev);
-		if (ev.empty())
-			return {};
-		EXPECT_EQ(inode_id(fd), ev[0].id.raw_u64) << describe(ev[0]);
-		EXPECT_EQ(0u, ev[0].ret_flags) << describe(ev[0]);
-		auto names = all_names(q, ev[0]);
-		EXPECT_EQ(ev[0].ret_data[1], names.size())
-			<< "ret_data[1] must count the names handed over: " << describe(ev[0]);
-		return {ev[0], names};
-	}
-	std::pair<ukevent, std::vector<name_entry>> one(int fd) { return one(kfd, fd); }
-};
-
-using names = std::vector<name_entry>;
+// ---- kevent_inode(7) ------------------------------------------------------------
 
 TEST_P(Inode, CreateInADirectoryReportsCreateAndTheName) {
 	tmpdir d;
@@ -365,182 +227,6 @@ TEST_P(Inode, RetDataIsClearedBetweenDeliveries) {
 	EXPECT_EQ((names{{KEVENT_INODE_REMOVE, "a"}}), n2);
 }
 
-// SPEC §8: "a user must be able to learn which name changed", tested with a
-// burst of 10,000 files created before anyone looks.
-TEST_P(Inode, TenThousandFilesInABurstEveryNameIsReturnedExactlyOnce) {
-	constexpr int count = 10000;
-	tmpdir d;
-	add_armed(watch(d.fd(), KEVENT_INODE_CREATE));
-	for (int i = 0; i < count; i++) {
-		int fd = ::open((d / ("file-" + std::to_string(i))).c_str(),
-				O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		ASSERT_GE(fd, 0) << i << ": " << std::strerror(errno);
-		::close(fd);
-	}
-	std::map<std::string, int> seen;
-	size_t deliveries = 0, handed = 0;
-	for (;;) {
-		auto ev = get(kfd, 1, 8, 300);
-		if (ev.empty())
-			break;
-		for (const auto &e : ev) {
-			deliveries++;
-			EXPECT_EQ(0u, e.ret_flags) << describe(e);
-			EXPECT_EQ(0u, e.ret_data[0] & KEVENT_INODE_OVERFLOW) << describe(e);
-			handed += e.ret_data[1];
-			for (const auto &n : all_names(kfd, e)) {
-				EXPECT_EQ(KEVENT_INODE_CREATE, n.event) << n;
-				seen[n.name]++;
-			}
-		}
-	}
-	EXPECT_GE(deliveries, 1u);
-	EXPECT_EQ(static_cast<size_t>(count), handed) << "sum of ret_data[1]";
-	EXPECT_EQ(static_cast<size_t>(count), seen.size());
-	int twice = 0, missing = 0;
-	for (int i = 0; i < count; i++) {
-		auto it = seen.find("file-" + std::to_string(i));
-		if (it == seen.end())
-			missing++;
-		else if (it->second != 1)
-			twice++;
-	}
-	EXPECT_EQ(0, missing) << "names never returned";
-	EXPECT_EQ(0, twice) << "names returned more than once";
-}
-
-// ---- kevent_inode_names(3) ---------------------------------------------------------
-
-TEST_P(Inode, NamesWithABufferTooSmallForOneRecordIsEinvalAndKeepsThem) {
-	tmpdir d;
-	add_armed(watch(d.fd(), KEVENT_INODE_CREATE));
-	touch(d / "a-rather-long-name-for-a-small-buffer");
-	auto ev = get(kfd, 1, 8, 2000);
-	ASSERT_EQ(1u, ev.size());
-	alignas(8) char small[16];
-	errno = 0;
-	EXPECT_EQ(-1, kevent_inode_names(kfd, &ev[0], small, sizeof small));
-	EXPECT_EQ(EINVAL, errno);
-	errno = 0;
-	EXPECT_EQ(-1, kevent_inode_names(kfd, &ev[0], small, 0));
-	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ((names{{KEVENT_INODE_CREATE, "a-rather-long-name-for-a-small-buffer"}}),
-		  all_names(kfd, ev[0]))
-		<< "a failed call must not consume the name";
-}
-
-TEST_P(Inode, NamesWithABufferForTwoRecordsReturnsTwoAndKeepsTheRest) {
-	tmpdir d;
-	add_armed(watch(d.fd(), KEVENT_INODE_CREATE));
-	for (int i = 0; i < 5; i++)
-		touch(d / ("n" + std::to_string(i))); // "nK\0" + padding: 8 bytes of name
-	auto ev = get(kfd, 1, 8, 2000);
-	ASSERT_EQ(1u, ev.size());
-	ASSERT_EQ(5u, ev[0].ret_data[1]) << describe(ev[0]);
-	constexpr unsigned rec = sizeof(kevent_inode_name) + 8;
-	alignas(8) char buf[2 * rec + rec / 2]; // room for two, not three
-	int n = kevent_inode_names(kfd, &ev[0], buf, sizeof buf);
-	ASSERT_EQ(static_cast<int>(2 * rec), n) << std::strerror(errno);
-	EXPECT_EQ((names{{KEVENT_INODE_CREATE, "n0"}, {KEVENT_INODE_CREATE, "n1"}}),
-		  parse_names(buf, n));
-	EXPECT_EQ((names{{KEVENT_INODE_CREATE, "n2"},
-			 {KEVENT_INODE_CREATE, "n3"},
-			 {KEVENT_INODE_CREATE, "n4"}}),
-		  all_names(kfd, ev[0]));
-	EXPECT_EQ(0, kevent_inode_names(kfd, &ev[0], buf, sizeof buf)) << "all read";
-}
-
-TEST_P(Inode, NamesArgumentChecks) {
-	tmpdir d;
-	add_armed(watch(d.fd(), KEVENT_INODE_CREATE));
-	touch(d / "a");
-	auto ev = get(kfd, 1, 8, 2000);
-	ASSERT_EQ(1u, ev.size());
-	alignas(8) char buf[256];
-	errno = 0;
-	EXPECT_EQ(-1, kevent_inode_names(kfd, nullptr, buf, sizeof buf));
-	EXPECT_EQ(EINVAL, errno);
-	errno = 0;
-	EXPECT_EQ(-1, kevent_inode_names(kfd, &ev[0], nullptr, sizeof buf));
-	EXPECT_EQ(EINVAL, errno);
-	ukevent wrong = ev[0];
-	wrong.type = KEVENT_SOCKET;
-	errno = 0;
-	EXPECT_EQ(-1, kevent_inode_names(kfd, &wrong, buf, sizeof buf));
-	EXPECT_EQ(EINVAL, errno);
-	unique_fd not_kevent(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-	errno = 0;
-	EXPECT_EQ(-1, kevent_inode_names(not_kevent.get(), &ev[0], buf, sizeof buf));
-	EXPECT_EQ(EINVAL, errno);
-	int closed = not_kevent.release();
-	::close(closed);
-	errno = 0;
-	EXPECT_EQ(-1, kevent_inode_names(closed, &ev[0], buf, sizeof buf));
-	EXPECT_EQ(EBADF, errno);
-	// Still there after all that.
-	EXPECT_EQ((names{{KEVENT_INODE_CREATE, "a"}}), all_names(kfd, ev[0]));
-}
-
-TEST_P(Inode, NamesOfAnUnknownKeventAreNone) {
-	tmpdir d;
-	alignas(8) char buf[256];
-	ukevent e = watch(d.fd(), KEVENT_INODE_CREATE);
-	EXPECT_EQ(0, kevent_inode_names(kfd, &e, buf, sizeof buf)) << std::strerror(errno);
-	add_armed(e);
-	EXPECT_EQ(0, kevent_inode_names(kfd, &e, buf, sizeof buf)) << "nothing delivered yet";
-}
-
-TEST_P(Inode, NamesAreOnlyHandedOverAtDelivery) {
-	tmpdir d;
-	ukevent e = watch(d.fd(), KEVENT_INODE_CREATE);
-	add_armed(e);
-	touch(d / "a");
-	alignas(8) char buf[256];
-	// Not delivered yet: the names wait with the kevent, not for the reader.
-	EXPECT_EQ(0, kevent_inode_names(kfd, &e, buf, sizeof buf));
-	auto [ev, n] = one(d.fd());
-	EXPECT_EQ((names{{KEVENT_INODE_CREATE, "a"}}), n);
-}
-
-TEST_P(Inode, NamesStayReadableAfterAOneshotDelivery) {
-	tmpdir d;
-	add_armed(watch(d.fd(), KEVENT_INODE_CREATE, KEVENT_REQ_ONESHOT));
-	touch(d / "a");
-	touch(d / "b");
-	auto ev = get(kfd, 1, 8, 2000);
-	ASSERT_EQ(1u, ev.size());
-	EXPECT_EQ(KEVENT_RET_DONE, ev[0].ret_flags);
-	EXPECT_EQ(0u, queue_stats(kfd).registered);
-	EXPECT_EQ((names{{KEVENT_INODE_CREATE, "a"}, {KEVENT_INODE_CREATE, "b"}}),
-		  all_names(kfd, ev[0]));
-}
-
-TEST_P(Inode, NamesLeftUnreadAreDroppedWhenTheSameIdIsAddedAgain) {
-	tmpdir d;
-	add_armed(watch(d.fd(), KEVENT_INODE_CREATE, KEVENT_REQ_ONESHOT));
-	touch(d / "a");
-	auto ev = get(kfd, 1, 8, 2000);
-	ASSERT_EQ(1u, ev.size());
-	add_armed(watch(d.fd(), KEVENT_INODE_CREATE));
-	alignas(8) char buf[256];
-	EXPECT_EQ(0, kevent_inode_names(kfd, &ev[0], buf, sizeof buf)) << "a new kevent with the "
-									  "same id starts afresh";
-}
-
-TEST_P(Inode, NamesAccumulateOverDeliveriesUntilRead) {
-	tmpdir d;
-	add_armed(watch(d.fd(), KEVENT_INODE_CREATE));
-	touch(d / "a");
-	auto ev1 = get(kfd, 1, 8, 2000);
-	ASSERT_EQ(1u, ev1.size());
-	touch(d / "b");
-	auto ev2 = get(kfd, 1, 8, 2000);
-	ASSERT_EQ(1u, ev2.size());
-	EXPECT_EQ(1u, ev2[0].ret_data[1]) << "ret_data[1] counts this delivery's names";
-	EXPECT_EQ((names{{KEVENT_INODE_CREATE, "a"}, {KEVENT_INODE_CREATE, "b"}}),
-		  all_names(kfd, ev2[0]));
-}
-
 // ---- the same inode watched more than once ----------------------------------------------
 
 TEST_P(Inode, TwoQueuesWatchingOneDirectoryBothSeeChanges) {
@@ -652,8 +338,9 @@ TEST_P(Inode, ModifyToFewerBitsStopsReportingTheOldOnes) {
 
 // ---- BROKEN -------------------------------------------------------------------------
 
-// SPEC §5/§8: "watched inode deleted -> BROKEN". The program still holds the
-// fd it registered (id.raw[0] is that fd), so this is the common case.
+// kevent_inode(7): the watched object deleted -> BROKEN. The program still
+// holds the fd it registered (id.raw[0] is that fd), so this is the common
+// case.
 TEST_P(Inode, WatchedDirectoryRemovedWhileItsFdIsOpenIsBrokenOnce) {
 	tmpdir d;
 	add_armed(watch(d.fd(), KEVENT_INODE_CREATE | KEVENT_INODE_REMOVE, 0, 5));

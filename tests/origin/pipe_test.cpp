@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // pipe_test — the PIPE origin: the common contract (origin_contract.hpp) on
-// anonymous pipes and on FIFOs, and SPEC §8's PIPE row: pipes and FIFOs only
+// anonymous pipes and on FIFOs, and kevent_pipe(7): pipes and FIFOs only
 // (a socket is EINVAL), RECV on data, SEND on room, the other end closed ->
 // BROKEN delivered once.
 #include "origin_contract.hpp"
@@ -88,7 +88,7 @@ KEVENT_ORIGIN_CONTRACT_BROKEN(FifoContract)
 KEVENT_ORIGIN_CONTRACT_FD(FifoContract)
 KEVENT_INSTANTIATE_BACKENDS(FifoContract);
 
-// ---- SPEC §8, the PIPE row -----------------------------------------------------
+// ---- kevent_pipe(7), the PIPE origin's own rules -------------------------------
 
 class Pipe : public QueueTest {
 protected:

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // poll_test — the POLL origin: the common contract (origin_contract.hpp) on an
-// eventfd and on a pipe, and SPEC §8's POLL row: any pollable fd (eventfd,
+// eventfd and on a pipe, and kevent_poll(7): any pollable fd (eventfd,
 // pipe, socket, timerfd, another kevent queue), every POLL* bit,
 // ret_data[0] = fired ∩ requested, POLLHUP/POLLERR only if requested and
 // never BROKEN from revents, a regular file is EINVAL.
@@ -97,7 +97,7 @@ KEVENT_ORIGIN_CONTRACT_CONDITION(PollPipeContract)
 KEVENT_ORIGIN_CONTRACT_FD(PollPipeContract)
 KEVENT_INSTANTIATE_BACKENDS(PollPipeContract);
 
-// ---- SPEC §8, the POLL row -----------------------------------------------------
+// ---- kevent_poll(7), the POLL origin's own rules -------------------------------
 
 class Poll : public QueueTest {
 protected:

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // proc_test — the PROC origin (kqueue's EVFILT_PROC/NOTE_EXIT, on a pidfd):
 // the common contract (origin_contract.hpp) where a process exit fits it, and
-// SPEC §8's PROC row (kevent_proc(7)):
+// the rules of kevent_proc(7):
 //   - a child's exit is delivered with its wait status in ret_data[0]
 //     (WIFEXITED/WEXITSTATUS, WIFSIGNALED/WTERMSIG) and the child is left to
 //     be reaped, unless KEVENT_PROC_REAP;
@@ -177,7 +177,7 @@ TEST_P(ProcContract, CookieRoundTripsUntouched) { cookie_round_trips_untouched()
 TEST_P(ProcContract, CloseWithRegistrationsFreesThem) { close_with_registrations_frees_them(); }
 KEVENT_INSTANTIATE_BACKENDS(ProcContract);
 
-// ---- SPEC §8, the PROC row ------------------------------------------------------
+// ---- kevent_proc(7), the PROC origin's own rules --------------------------------
 
 class Proc : public QueueTest {
 protected:

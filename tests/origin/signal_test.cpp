@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // signal_test — the SIGNAL origin: the common contract (origin_contract.hpp),
 // once with the program's own handler installed and once with
-// KEVENT_SIGNAL_NOMASK, and SPEC §8's SIGNAL row (kevent_signal(7)):
+// KEVENT_SIGNAL_NOMASK, and the rules of kevent_signal(7):
 //   - NOMASK consumes the signal: no handler, no default action, not pending;
 //   - without NOMASK the program's handling happens too (handler, SIG_IGN,
 //     the default action) and the queue reports it;
@@ -154,7 +154,7 @@ using SignalNomaskContract = Contract<SignalTarget<true>>;
 KEVENT_ORIGIN_CONTRACT(SignalNomaskContract)
 KEVENT_INSTANTIATE_BACKENDS(SignalNomaskContract);
 
-// ---- SPEC §8, the SIGNAL row --------------------------------------------------
+// ---- kevent_signal(7), the SIGNAL origin's own rules --------------------------
 
 class Signal : public QueueTest {
 protected:

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // socket_test — the SOCKET origin: the common contract (origin_contract.hpp)
-// on AF_UNIX stream pairs and on real TCP over 127.0.0.1, and SPEC §8's
-// SOCKET row: RECV on data and on EOF, ACCEPT, SEND, ret_data[0] = the bits
-// that fired, BROKEN on hang-up/error, EINVAL/EBADF on the wrong fd.
+// on AF_UNIX stream pairs and on real TCP over 127.0.0.1, and the rules of
+// kevent_socket(7): RECV on data and on EOF, ACCEPT, SEND, ret_data[0] = the
+// bits that fired, BROKEN on hang-up/error, EINVAL/EBADF on the wrong fd.
 #include "origin_contract.hpp"
 
 #include <netinet/in.h>
@@ -166,7 +166,7 @@ KEVENT_ORIGIN_CONTRACT_BROKEN(TcpSocketContract)
 KEVENT_ORIGIN_CONTRACT_FD(TcpSocketContract)
 KEVENT_INSTANTIATE_BACKENDS(TcpSocketContract);
 
-// ---- SPEC §8, the SOCKET row ---------------------------------------------------
+// ---- kevent_socket(7), the SOCKET origin's own rules ---------------------------
 
 class Socket : public QueueTest {
 protected:

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // timer_test — the TIMER origin: the common contract (origin_contract.hpp) and
-// SPEC §8's TIMER row: a periodic interval from id (raw[0] s, raw[1] ns),
+// kevent_timer(7): a periodic interval from id (raw[0] s, raw[1] ns),
 // ONESHOT, coalesced expirations in ret_data[0], argument checks, clocks,
 // an absolute first expiry, REMOVE, and 100,000 timers in one queue.
 //
@@ -86,7 +86,7 @@ using TimerContract = Contract<TimerTarget>;
 KEVENT_ORIGIN_CONTRACT(TimerContract)
 KEVENT_INSTANTIATE_BACKENDS(TimerContract);
 
-// ---- SPEC §8, the TIMER row ----------------------------------------------------
+// ---- kevent_timer(7), the TIMER origin's own rules -----------------------------
 
 class Timer : public QueueTest {
 protected:

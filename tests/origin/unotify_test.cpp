@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // unotify_test — the UNOTIFY origin (user events): the common contract
-// (origin_contract.hpp) and SPEC §8's UNOTIFY row: any id and any event bits;
+// (origin_contract.hpp) and kevent_unotify(7): any id and any event bits;
 // KEVENT_CTL_READY delivers it, carrying the READY entry's ret_data to the
 // delivery (docs/semantics.md "REMOVE / MODIFY / READY"); KEVENT_REQ_READY at
 // ADD is ready-at-add unless ALWAYS_QUEUE (covered by the contract cases
@@ -50,7 +50,7 @@ using UnotifyContract = Contract<UnotifyTarget>;
 KEVENT_ORIGIN_CONTRACT(UnotifyContract)
 KEVENT_INSTANTIATE_BACKENDS(UnotifyContract);
 
-// ---- SPEC §8, the UNOTIFY row --------------------------------------------------
+// ---- kevent_unotify(7), the UNOTIFY origin's own rules -------------------------
 
 class Unotify : public QueueTest {
 protected:

@@ -8,7 +8,8 @@
 // epoll_ctl, the kernel did not look at the file again, and the batch's
 // epoll_wait(0) found nothing. The new kevent stayed registered, not ready,
 // and (edge-triggered, the default) would fire only at the next write: a
-// lost wake-up. SPEC §4: an entry already ready at ADD is copied back DONE.
+// lost wake-up. kevent_ctl(3) KEVENT_CTL_ADD and docs/semantics.md "ADD —
+// ready at add": an entry already ready at ADD is copied back DONE.
 //
 // Fix: an ADD that joins a watch the kernel holds already polls the fd for
 // the new kevent (src/core/queue_ctl.cpp, attach_fd).

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ring.pml — a Promela model of the kevent ring (SPEC §6) and of the
- * multi-consumer protocol of kevent::ring_consumers (kevent.hpp,
- * kevent_commit(3)).
+ * ring.pml — a Promela model of the kevent ring (kevent_wait(3),
+ * docs/semantics.md "The ring") and of the multi-consumer protocol of
+ * kevent::ring_consumers (kevent.hpp, kevent_commit(3)).
  *
  * Processes
  *   producer   the thread that calls kevent_wait: it reads the consumers'

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# libkevent.so exports kevent_* and nothing else (SPEC §1: version script and
-# -fvisibility=hidden). The version node itself (KEVENT_0, an absolute
-# symbol) is not a symbol anyone can call and is ignored.
+# libkevent.so exports kevent_* and nothing else (README.md "Linking": the
+# version script src/kevent.map and -fvisibility=hidden). The version node
+# itself (KEVENT_0, an absolute symbol) is not a symbol anyone can call and is
+# ignored.
 #   exported_symbols.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 build=${2:?usage: exported_symbols.sh SOURCE_DIR BUILD_DIR}

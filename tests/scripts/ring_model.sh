@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Model-checks tests/ring/ring.pml (the ring of SPEC §6 and the
+# Model-checks tests/ring/ring.pml (the ring of kevent_wait(3) and the
 # multi-consumer protocol of kevent::ring_consumers) with spin:
 #   spin -a ring.pml && cc -O2 -DSAFETY -o pan pan.c && ./pan -m100000
 # in a temporary directory. Fails on "errors: N" with N > 0 or on an invalid

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // threads_support.hpp — small helpers shared by the tests/threads suites
-// (SPEC §5 "Several threads", issue 6). Everything here uses the C ABI only.
+// (kevent(7) and docs/semantics.md "Threads", issue 6). Everything here uses
+// the C ABI only.
 #pragma once
 
 #include "kevent_test.hpp"

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
-// thread_safety_test.cpp — SPEC §5 "Several threads": kevent_get_events from
-// several threads at once and kevent_ctl from any thread at any time; each
-// ready event goes to exactly one caller and none is lost. Baseline checks
-// with the C ABI only (the heavier stress lives in tests/threads).
+// thread_safety_test.cpp — the rules of kevent(7) "Threads" and
+// docs/semantics.md "Threads": kevent_get_events from several threads at once
+// and kevent_ctl from any thread at any time; each ready event goes to
+// exactly one caller and none is lost. Baseline checks with the C ABI only
+// (the heavier stress is stress_test.cpp beside it).
 //
 // Waiters block with a NULL timeout, so a lost wake-up is not papered over
 // by a timeout retry: it shows as a stall and the test fails at its deadline.
 // At the end the waiters are released with READY num=0.
 #include "kevent_test.hpp"
+#include "threads_support.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -25,31 +27,13 @@
 using kevent_test::get;
 using kevent_test::make;
 using kevent_test::queue_stats;
+using kevent_threads::release_waiters;
+using kevent_threads::wait_until;
 using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 
 namespace {
 
 constexpr uint64_t kCookieXor = 0xc0c0c0c0c0c0ull;
-
-// Wait until pred() or the deadline; true if pred() became true.
-template <class Pred> bool wait_until(Pred pred, std::chrono::seconds limit) {
-	auto deadline = steady_clock::now() + limit;
-	while (!pred()) {
-		if (steady_clock::now() >= deadline)
-			return false;
-		std::this_thread::sleep_for(milliseconds(2));
-	}
-	return true;
-}
-
-// Release every waiter blocked in q: READY num=0 until `running` drops to 0.
-void release_waiters(int q, const std::atomic<int> &running) {
-	while (running.load() > 0) {
-		kevent_ctl(q, KEVENT_CTL_READY, 0, nullptr);
-		std::this_thread::sleep_for(milliseconds(5));
-	}
-}
 
 } // namespace
 
