@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// abi_layout_test.cpp — SPEC §2: the binary layout of the C ABI, seen from
-// C++20. The same checks, compiled as C11, live in abi_layout_test.c.
+// abi_layout_test.cpp — the binary layout of the C ABI (kevent.h, kevent(7)),
+// seen from C++20. The same checks, compiled as C11, live in abi_layout_test.c.
 //
 // Everything that can be checked at compile time is a static_assert (a
 // broken layout does not even build); the gtest cases repeat the values at
@@ -15,10 +15,10 @@
 
 // ---- compile time ---------------------------------------------------------
 
-static_assert(sizeof(struct kevent_id) == 8, "SPEC §2: kevent_id is 8 bytes");
-static_assert(alignof(struct kevent_id) == 8, "SPEC §2: kevent_id is 8-aligned");
-static_assert(sizeof(struct ukevent) == 40, "SPEC §2: ukevent is 40 bytes");
-static_assert(alignof(struct ukevent) == 8, "SPEC §2: ukevent is 8-aligned");
+static_assert(sizeof(struct kevent_id) == 8, "kevent.h: kevent_id is 8 bytes");
+static_assert(alignof(struct kevent_id) == 8, "kevent.h: kevent_id is 8-aligned");
+static_assert(sizeof(struct ukevent) == 40, "kevent.h: ukevent is 40 bytes");
+static_assert(alignof(struct ukevent) == 8, "kevent.h: ukevent is 8-aligned");
 static_assert(std::is_standard_layout_v<struct ukevent>, "ukevent must stay a C struct");
 static_assert(std::is_trivially_copyable_v<struct ukevent>, "ukevent must stay a C struct");
 
@@ -42,13 +42,13 @@ static_assert(offsetof(struct kevent_id, raw) == 0);
 static_assert(offsetof(struct kevent_id, raw_u64) == 0);
 static_assert(sizeof(((struct kevent_id *)nullptr)->raw) == 8);
 
-// SPEC §6: the ring header is two 32-bit words followed by the events.
+// kevent_init(3): the ring header is two 32-bit words followed by the events.
 static_assert(offsetof(struct kevent_ring, ring_kidx) == 0);
 static_assert(offsetof(struct kevent_ring, ring_over) == 4);
 static_assert(offsetof(struct kevent_ring, event) == 8);
 
-static_assert(KEVENT_CTL_MAX >= 65536u, "SPEC §4: KEVENT_CTL_MAX is at least 65536");
-static_assert(KEVENT_SIGNAL_NOMASK == (1ull << 63), "SPEC §2: NOMASK is bit 63 of id.raw_u64");
+static_assert(KEVENT_CTL_MAX >= 65536u, "kevent_ctl(3): KEVENT_CTL_MAX is at least 65536");
+static_assert(KEVENT_SIGNAL_NOMASK == (1ull << 63), "kevent.h: NOMASK is bit 63 of id.raw_u64");
 
 // ---- run time ---------------------------------------------------------------
 

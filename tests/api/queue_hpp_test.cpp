@@ -435,8 +435,8 @@ TEST_P(KeventHppTest, WakeReleasesABlockedWaiter) {
 	});
 	std::this_thread::sleep_for(50ms);
 	EXPECT_FALSE(returned.load());
-	// Wake until it returns (a wake sent before it blocked is not lost by
-	// the SPEC, but be robust against a slow thread start).
+	// Wake until it returns: a wake sent before the thread blocked would
+	// come too early (kevent_ctl(3) wakes the threads blocked then).
 	for (int i = 0; i < 200 && !returned; ++i) {
 		q.wake();
 		std::this_thread::sleep_for(10ms);
