@@ -70,7 +70,7 @@ void backend::set_ready(bool on) {
 
 // Our wake eventfd is in our epoll file and in no other: adding it to `fd`
 // fails with EEXIST exactly when `fd` is still our descriptor (the ledger
-// of epoll_backend.cpp). Not counted, as before: every call makes it.
+// of epoll_backend.cpp). Not in calls(), as it never was.
 descriptor_match backend::probe_queue_descriptor(int fd) const {
 	return epoll_probe(fd, wakefd_.get());
 }
