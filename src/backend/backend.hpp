@@ -14,6 +14,8 @@
 // from a signal handler.
 #pragma once
 
+#include "sys/unique_fd.hpp"
+
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -33,9 +35,32 @@ struct backend_event {
 			 // to 0).
 };
 
-// Tokens with this bit name an asynchronous I/O request (start_io), not an
-// fd watch.
+// The token layout, the one place it is written down. A 64-bit token names
+// what a backend_event (or, on io_uring, an SQE's user_data) is about, by its
+// top two bits:
+// - bit 63 (backend_own_bit): the backend's own — a wake-up, a deadline, a
+//   request whose completion is ignored; never reported to the core. The
+//   low byte says which (own_kind), the bits above it a sequence number
+//   where one is needed (own_token);
+// - bit 62 (io_token_bit): an asynchronous I/O request of start_io(); the
+//   core's AIO id below it (core/async_io.hpp: bit 61 tells NAIO from AIO);
+// - neither: an fd watch, the core's watch token generation << 32 | slot
+//   (core/fd_table.hpp), the generation under 2^30 (seq_mask) so that bits
+//   62 and 63 stay clear. io_uring's polls carry the backend's own number
+//   in the same shape, seq << 32 | fd, and report the core's token.
+constexpr uint64_t backend_own_bit = 1ull << 63;
 constexpr uint64_t io_token_bit = 1ull << 62;
+constexpr uint32_t seq_mask = (1u << 30) - 1;
+
+enum own_kind : uint64_t {
+	own_ignore = 0,  // a completion that only ends a wait (io_uring's cancels, updates)
+	own_wake = 1,    // wake()
+	own_ready = 2,   // set_ready()'s eventfd (epoll)
+	own_deadline = 3 // arm_deadline(); io_uring: + the clock
+};
+constexpr uint64_t own_token(uint64_t kind, uint64_t seq = 0) {
+	return backend_own_bit | seq << 8 | kind;
+}
 
 // One asynchronous operation. The core keeps it (and the buffers it points
 // to) alive until its completion is reported or cancel_io() returned.
@@ -73,16 +98,19 @@ enum class descriptor_match { same, different, not_open };
 enum class clock_kind : uint8_t { monotonic, realtime, boottime };
 constexpr int clock_count = 3;
 
+// The part both backends share is not virtual: the queue's descriptor (an
+// epoll file), its wake and ready eventfds, the probes. What stays virtual
+// is what each kernel mechanism does its own way.
 class backend {
 public:
 	virtual ~backend() = default;
 
 	// KEVENT_BACKEND_* of kevent.h.
-	virtual unsigned kind() const = 0;
+	unsigned kind() const { return kind_; }
 
 	// The pollable file that represents the queue; readable while wait()
 	// would return at once. The backend owns it.
-	virtual int descriptor() const = 0;
+	int descriptor() const { return epfd_.get(); }
 
 	// Start (was == null) or change watching fd for `want`, reporting
 	// `token`. 0 or -errno.
@@ -92,10 +120,11 @@ public:
 	// forgot it because the file was closed).
 	virtual int unwatch(int fd) = 0;
 	// The queue calls this when a library call ends: a backend that defers
-	// work to its next wait must do now what the caller may depend on
-	// before then (io_uring: a removed watch's poll holds its file open,
-	// so a close(2) right after REMOVE would not close the socket).
-	virtual void settle() {}
+	// changes to its next wait must hand the kernel now those the caller
+	// may depend on before then (io_uring: a removed watch's poll holds its
+	// file open, so a close(2) right after REMOVE would not close the
+	// socket).
+	virtual void flush_changes() {}
 
 	// Wait up to timeout_ns (-1: no limit, 0: do not block) for readiness;
 	// write up to max completions. Returns how many, or -errno (-EINTR
@@ -106,11 +135,11 @@ public:
 
 	// Make a current or the next wait() return. Async-signal-safe; needs
 	// no clearing.
-	virtual void wake() noexcept = 0;
+	void wake() noexcept;
 	// Keep the descriptor readable (and wait() returning at once) while
 	// `on`: the queue sets it while its ready list is not empty, so a
 	// queue nested in another poller reports POLLIN.
-	virtual void set_ready(bool on) = 0;
+	void set_ready(bool on);
 
 	// Make wait() return once clock reaches abs_ns. 0 or -errno.
 	virtual int arm_deadline(clock_kind clock, int64_t abs_ns) = 0;
@@ -118,12 +147,12 @@ public:
 	// Is `fd` (a number the caller was given) still this backend's
 	// descriptor? Checked on every call with one cheap system call, so a
 	// number closed with close(2) and reused never reaches the old queue.
-	virtual descriptor_match owns(int fd) const = 0;
+	descriptor_match probe_queue_descriptor(int fd) const;
 
 	// Is `fd` still the file that watch() was given for that number? (The
 	// number may have been closed and reused; the kernel keeps watching the
 	// old file as long as it lives.) One cheap syscall, no side effect.
-	virtual descriptor_match watching(int fd) const = 0;
+	descriptor_match probe_watched(int fd) const;
 
 	// fork(2) child, a queue it inherited (kevent_close): close this
 	// process's copies of the backend's descriptors and nothing else — no
@@ -133,7 +162,8 @@ public:
 	// before it (at kevent_init) are too; one opened later is closed only if
 	// a probe shows its number still names that file: fork(2) copies the
 	// descriptor table before memory, and a number in memory may be free,
-	// or another file, in the child.
+	// or another file, in the child. A backend closes its own, then calls
+	// close_inherited_descriptor().
 	virtual void close_inherited() noexcept = 0;
 
 	// System calls made so far (statistics).
@@ -162,10 +192,29 @@ public:
 	}
 
 protected:
+	explicit backend(unsigned kind) : kind_(kind) {}
+
+	// Open the queue's descriptor: the epoll file epfd_ with the wake
+	// eventfd in it (edge-triggered, own_wake) and the ready eventfd
+	// (level-triggered, own_ready). 0 or -errno.
+	int open_descriptor();
+	// close_inherited()'s part for those three.
+	void close_inherited_descriptor() noexcept;
+	// The wake eventfd (io_uring polls it).
+	int wake_fd() const { return wakefd_.get(); }
+
 	// One more system call (a syscall costs far more than this atomic add).
 	void count() const { calls_.fetch_add(1, std::memory_order_relaxed); }
 
+	sys::unique_fd epfd_; // the queue's descriptor
+	// The epoll set whose items are the watched files, keyed by (file,
+	// number) as probe_watched() needs: epfd_ itself (epoll) or a private
+	// mirror (io_uring, where a poll names a file, not a number).
+	int watch_set_ = -1;
+
 private:
+	const unsigned kind_;
+	sys::unique_fd wakefd_, readyfd_;
 	mutable std::atomic<uint64_t> calls_{0}; // wake() may run on any thread
 };
 

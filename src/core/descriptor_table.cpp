@@ -106,7 +106,7 @@ const int fork_hook = pthread_atfork(nullptr, nullptr, child_after_fork);
 // (then so do the descriptors made before it: backend::close_inherited);
 // otherwise the queue is just forgotten.
 int close_inherited(queue *q, int kfd) {
-	switch (q->owns(kfd)) {
+	switch (q->probe_queue_descriptor(kfd)) {
 	case descriptor_match::same:
 		q->close_inherited();
 		::close(kfd);
@@ -169,7 +169,8 @@ int lookup_queue(int kfd, queue_ref &out, bool for_close) {
 	}
 	// Trusted (KEVENT_INIT_NO_FD_CHECK), but kevent_close still looks:
 	// once, and closing the wrong file would be worse than a syscall.
-	descriptor_match m = q->checks_fd() || for_close ? q->owns(kfd) : descriptor_match::same;
+	descriptor_match m = q->checks_fd() || for_close ? q->probe_queue_descriptor(kfd)
+							 : descriptor_match::same;
 	switch (m) {
 	case descriptor_match::same:
 		out.~queue_ref();

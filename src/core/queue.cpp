@@ -350,7 +350,7 @@ bool queue::recheck(knode *n) {
 		return true; // timers and user events stay ready until delivered
 	// poll(2) looks at whatever the number names now: first make sure it
 	// is still the file we watch.
-	if (be_->watching(n->fd()) != descriptor_match::same) {
+	if (be_->probe_watched(n->fd()) != descriptor_match::same) {
 		n->state |= broken;
 		n->broken_errno = EBADF;
 		return true;
@@ -423,7 +423,7 @@ unsigned queue::take(ukevent *buf, unsigned max) {
 // list have a thread to take them.
 void queue::publish() {
 	if (!backend_off_)
-		be_->settle();
+		be_->flush_changes();
 	if (ready_.empty()) {
 		if (signalled_) {
 			be_->set_ready(false);

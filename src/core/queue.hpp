@@ -46,7 +46,9 @@ public:
 	~queue();
 
 	int user_fd() const { return user_fd_; }
-	descriptor_match owns(int fd) const { return be_->owns(fd); }
+	descriptor_match probe_queue_descriptor(int fd) const {
+		return be_->probe_queue_descriptor(fd);
+	}
 
 	// The C calls, arguments already checked for shape; -errno on failure.
 	int ctl(unsigned cmd, std::span<ukevent> arg);

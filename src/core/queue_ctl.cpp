@@ -127,7 +127,7 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 				return r;
 		}
 		fd_watch *w = fds_.find(fd);
-		if (w && w->in_backend && be_->watching(fd) != descriptor_match::same) {
+		if (w && w->in_backend && be_->probe_watched(fd) != descriptor_match::same) {
 			break_watch(w, EBADF);
 			w = nullptr;
 		}

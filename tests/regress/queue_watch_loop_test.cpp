@@ -11,7 +11,7 @@
 // epoll files in which the kernel looks for loops: the queue's descriptor
 // (its front epoll file) never contained the queues it watched.
 //
-// Fix (src/backend/uring/uring_backend.cpp, mirror()): a watched file that
+// Fix (src/backend/uring/uring_watch.cpp, mirror()): a watched file that
 // is itself an epoll file is also added, with empty interest, to the
 // queue's front epoll file, so the kernel checks loops and nesting depth on
 // the same graph as with the epoll backend.

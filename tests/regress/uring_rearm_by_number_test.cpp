@@ -12,7 +12,7 @@
 //
 // Fix: a watched file is installed in the ring's fixed-file table at the
 // slot of its number when it is first watched, and every poll uses
-// IOSQE_FIXED_FILE (src/backend/uring/uring_backend.cpp, the ledger).
+// IOSQE_FIXED_FILE (src/backend/uring/uring_backend.hpp, the ledger).
 //
 // Both backends run it: epoll, whose item dies with the file's last
 // reference, must not report the new file's events to the old kevent either.

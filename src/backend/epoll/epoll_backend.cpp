@@ -38,53 +38,35 @@
 //   re-arming resets it, so it is never read.
 #include "backend/backend.hpp"
 #include "backend/epoll_probe.hpp"
-#include "backend/eventfd_flag.hpp"
 #include "sys/unique_fd.hpp"
 
 #include <kevent/kevent.h>
 
-#include <atomic>
 #include <cerrno>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 namespace kevent::detail {
 namespace {
 
-// Tokens with the top bit set are the backend's own.
-constexpr uint64_t internal_bit = 1ull << 63;
-constexpr uint64_t wake_token = internal_bit | 1;
-constexpr uint64_t timer_token = internal_bit | 2;
-constexpr uint64_t ready_token = internal_bit | 3;
+// The backend's own tokens (backend_own_bit: the layout in backend.hpp); the
+// wake and ready eventfds are the base's (backend::open_descriptor).
+constexpr uint64_t wake_token = own_token(own_wake);
+constexpr uint64_t timer_token = own_token(own_deadline);
 
 constexpr clockid_t clock_ids[clock_count] = {CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_BOOTTIME};
 
 class epoll_backend final : public backend {
 public:
-	int init() {
-		epfd_.reset(epoll_create1(EPOLL_CLOEXEC));
-		if (!epfd_)
-			return -errno;
-		wakefd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-		readyfd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-		if (!wakefd_ || !readyfd_)
-			return -errno;
-		epoll_event ev{};
-		ev.events = EPOLLIN | EPOLLET;
-		ev.data.u64 = wake_token;
-		if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, wakefd_.get(), &ev) < 0)
-			return -errno;
-		ev.events = EPOLLIN; // level: readable until set_ready(false)
-		ev.data.u64 = ready_token;
-		if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, readyfd_.get(), &ev) < 0)
-			return -errno;
-		return 0;
-	}
+	epoll_backend() : backend(KEVENT_BACKEND_EPOLL) {}
 
-	unsigned kind() const override { return KEVENT_BACKEND_EPOLL; }
-	int descriptor() const override { return epfd_.get(); }
+	// The queue's descriptor is the set of watches too (watch_set_).
+	int init() {
+		int r = open_descriptor();
+		watch_set_ = epfd_.get();
+		return r;
+	}
 
 	// epoll refuses EPOLLEXCLUSIVE beside any bit but these (the kernel's
 	// EPOLLEXCLUSIVE_OK_BITS, less the flags): a RECV socket's EPOLLRDHUP or
@@ -142,7 +124,7 @@ public:
 			return -errno; // EINTR included: the caller returns to its user
 		int k = 0;
 		for (int i = 0; i < r; i++) {
-			if (evs[i].data.u64 & internal_bit) {
+			if (evs[i].data.u64 & backend_own_bit) {
 				// wake-ups and deadlines only end the wait
 				woken |= evs[i].data.u64 == wake_token;
 				continue;
@@ -150,16 +132,6 @@ public:
 			out[k++] = backend_event{evs[i].data.u64, evs[i].events};
 		}
 		return k;
-	}
-
-	void wake() noexcept override {
-		count();
-		eventfd_kick(wakefd_.get());
-	}
-
-	void set_ready(bool on) override {
-		count();
-		eventfd_level(readyfd_.get(), on);
 	}
 
 	int arm_deadline(clock_kind clock, int64_t abs_ns) override {
@@ -188,13 +160,6 @@ public:
 		return 0;
 	}
 
-	descriptor_match owns(int fd) const override { return epoll_probe(fd, wakefd_.get()); }
-
-	descriptor_match watching(int fd) const override {
-		count();
-		return epoll_probe(epfd_.get(), fd);
-	}
-
 	void close_inherited() noexcept override {
 		// The timerfds are made on first use, maybe after the child's
 		// descriptor table was copied: only a number that still names
@@ -202,14 +167,13 @@ public:
 		for (auto &t : timerfd_)
 			if (t && epoll_probe(epfd_.get(), t.get()) == descriptor_match::same)
 				::close(t.release());
-		::close(readyfd_.release());
-		::close(wakefd_.release());
-		::close(epfd_.release());
+		close_inherited_descriptor();
 	}
 
 private:
 	// glibc's wrappers, not syscall(): they are cancellation points, so
-	// pthread_cancel can end a thread blocked here (SPEC §6).
+	// pthread_cancel can end a thread blocked here (docs/semantics.md,
+	// "Threads": kevent_get_events is a cancellation point while it blocks).
 	int pwait(epoll_event *evs, int n, int64_t timeout_ns) {
 		if (have_pwait2_) {
 			timespec ts{};
@@ -232,7 +196,6 @@ private:
 		return epoll_wait(epfd_.get(), evs, n, ms);
 	}
 
-	sys::unique_fd epfd_, wakefd_, readyfd_;
 	sys::unique_fd timerfd_[clock_count];
 	bool have_pwait2_ = true;
 };

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: MIT
+// io_uring backend: the ring — queuing SQEs and handing them to the kernel,
+// io_uring_enter, reaping the CQ (and its overflow list) with what each CQE
+// means (a poll's report here too: the event path stays in one file), the
+// room left in the CQ and the re-arm backlogs that wait for it, wait(), and
+// the deadlines (the ledger: uring_backend.hpp).
+//
+// LOCKING: wait() and arm_deadline() take mu_ (uring_backend.hpp), the
+// others run under it; wait() lets it go around its io_uring_enter.
+#include "backend/uring/uring_backend.hpp"
+
+#include <cerrno>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace kevent::detail {
+namespace {
+
+constexpr unsigned clock_flags[clock_count] = {0, IORING_TIMEOUT_REALTIME, IORING_TIMEOUT_BOOTTIME};
+
+} // namespace
+
+int uring_backend::wait(backend_event *out, int max, int64_t timeout_ns, bool &woken) {
+	std::unique_lock lk(mu_);
+	int k = take_pending(out, max);
+	// Completions are often in the CQ ring before we ask: a poll's
+	// wake-up runs as task work when this thread returns from its own
+	// send(2), so a ping-pong with nothing to submit reaps them with no
+	// system call at all (as raw io_uring loops that peek first do).
+	// Reaping first also frees the room the re-arms below may use.
+	// Any CQE (a wake-up, a deadline: reported as none) ends the wait.
+	bool posted = io_uring_cq_ready(&ring_) > 0 || cq_overflowed();
+	// LEVEL watches look again once their reports were handed over:
+	// those that reported before this wait, not one reaped just now
+	// (epoll re-reports a level item at each epoll_wait, not twice in
+	// one: the reference model's rule too); polls the kernel ended
+	// are armed again now.
+	waits_++;
+	k += reap(out + k, max - k, woken);
+	if (pending_.empty())
+		arm_backlog(relook_, true);
+	arm_backlog(ended_);
+	// Something to report already, or polls still to arm (more than
+	// the CQ had room for): do not block.
+	if (posted || k > 0 || !ended_.empty() || !relook_.empty())
+		timeout_ns = 0;
+	unsigned to_submit = flush_sq();
+	int r = 0;
+	if (timeout_ns != 0 || to_submit > 0) {
+		bool blocks = timeout_ns != 0;
+		// Cancellation unwinds from enter(): the flag must not
+		// outlive the wait.
+		struct unblock {
+			uring_backend &b;
+			bool on;
+			~unblock() {
+				if (on) {
+					std::lock_guard g(b.mu_);
+					b.poller_blocked_ = false;
+				}
+			}
+		} guard{*this, false};
+		if (blocks)
+			poller_blocked_ = guard.on = true;
+		lk.unlock();
+		r = enter(to_submit, blocks ? 1 : 0, timeout_ns, blocks);
+		lk.lock();
+		poller_blocked_ = guard.on = false;
+	}
+	k += reap(out + k, max - k, woken);
+	// Polls that ended here for want of CQ room report once armed
+	// again: in rounds the CQ can hold, each reaped before the next,
+	// so that they are reported by this call (an ADD's one look sees
+	// every new watch that is ready, however many).
+	for (int round = 0; round < 64 && !ended_.empty(); round++) {
+		if (arm_backlog(ended_) == 0)
+			break;
+		enter(flush_sq(), 0, 0, false, true);
+		k += reap(out + k, max - k, woken);
+	}
+	// A look from kevent_ctl while the poller is blocked: what the
+	// reaps queued (the wake-up poll armed again) goes in now.
+	submit_if_blocked();
+	if (r == -EINTR)
+		return k > 0 ? k : -EINTR;
+	return k;
+}
+
+int uring_backend::arm_deadline(clock_kind clock, int64_t abs_ns) {
+	int c = static_cast<int>(clock);
+	std::lock_guard lk(mu_);
+	if (abs_ns <= 0)
+		abs_ns = 1;
+	if (timeout_seq_[c]) {
+		io_uring_sqe *sqe = get_sqe();
+		io_uring_prep_timeout_remove(sqe, own_token(own_deadline + c, timeout_seq_[c]), 0);
+		sqe->user_data = own_token(own_ignore);
+	}
+	timeout_seq_[c] = next_seq(timeout_seq_[c]);
+	deadline_[c].tv_sec = abs_ns / 1000000000;
+	deadline_[c].tv_nsec = abs_ns % 1000000000;
+	io_uring_sqe *sqe = get_sqe();
+	io_uring_prep_timeout(sqe, &deadline_[c], 0, IORING_TIMEOUT_ABS | clock_flags[c]);
+	sqe->user_data = own_token(own_deadline + c, timeout_seq_[c]);
+	submit_if_blocked();
+	return 0;
+}
+
+// ---- SQ -------------------------------------------------------------------
+
+io_uring_sqe *uring_backend::get_sqe() {
+	io_uring_sqe *sqe = io_uring_get_sqe(&ring_);
+	while (!sqe) { // full: hand what is queued to the kernel
+		open_update_ = nullptr;
+		count();
+		io_uring_submit(&ring_);
+		sqe = io_uring_get_sqe(&ring_);
+	}
+	return sqe;
+}
+
+// Publish the queued SQEs to the kernel (no syscall); how many it has
+// not consumed yet.
+unsigned uring_backend::flush_sq() {
+	io_uring_sq &sq = ring_.sq;
+	open_update_ = nullptr; // the kernel may read it from now on
+	if (sq.sqe_head != sq.sqe_tail) {
+		sq.sqe_head = sq.sqe_tail;
+		io_uring_smp_store_release(sq.ktail, sq.sqe_tail);
+	}
+	return sq.sqe_tail - io_uring_smp_load_acquire(sq.khead);
+}
+
+// A poller is blocked in io_uring_enter and will not submit before it
+// wakes: whoever queued SQEs submits them.
+void uring_backend::submit_if_blocked() {
+	if (!poller_blocked_)
+		return;
+	unsigned n = flush_sq();
+	if (n)
+		enter(n, 0, 0, false);
+}
+
+// ---- io_uring_enter -------------------------------------------------------
+
+// Submit `to_submit` and wait for `min_complete` CQEs or the timeout.
+// A blocking wait is a cancellation point (docs/semantics.md, "Threads"),
+// as epoll_pwait2 is in the epoll backend: liburing's own calls are not, so this is the raw
+// syscall with asynchronous cancellation around it only — no lock is
+// held and no userspace state changes there.
+// `getevents` without a wait: run this thread's task work (a new poll's
+// first CQE) and move the overflow list into the CQ.
+int uring_backend::enter(unsigned to_submit, unsigned min_complete, int64_t timeout_ns,
+			 bool cancellable, bool getevents) {
+	__kernel_timespec ts{};
+	io_uring_getevents_arg arg{};
+	arg.sigmask_sz = _NSIG / 8;
+	unsigned flags = IORING_ENTER_EXT_ARG;
+	if (min_complete || cancellable || getevents)
+		flags |= IORING_ENTER_GETEVENTS;
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		arg.ts = reinterpret_cast<uint64_t>(&ts);
+	}
+	count();
+	// glibc declares syscall() and pthread_setcanceltype() nothrow
+	// (the latter acts on a pending cancellation itself), so the
+	// compiler leaves their calls out of the unwind tables, and
+	// pthread_cancel's forced unwind would skip every destructor
+	// above them (the queue's waiter count, its poller role).
+	// Called through volatile pointers of potentially-throwing
+	// types, the call sites are recorded (tests/ring: cancelled
+	// waiters).
+	static long (*volatile raw_syscall)(long, ...) = ::syscall;
+	static int (*volatile set_cancel_type)(int, int *) = ::pthread_setcanceltype;
+	long r;
+	if (cancellable) {
+		int old;
+		set_cancel_type(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
+		r = raw_syscall(__NR_io_uring_enter, ring_.ring_fd, to_submit, min_complete, flags,
+				&arg, sizeof arg);
+		set_cancel_type(old, nullptr);
+	} else {
+		r = raw_syscall(__NR_io_uring_enter, ring_.ring_fd, to_submit, min_complete, flags,
+				&arg, sizeof arg);
+	}
+	if (r < 0 && errno == EINTR)
+		return -EINTR;
+	return 0; // ETIME: the timeout; EBUSY/EAGAIN: CQ overflow, reaped next
+}
+
+// ---- CQ -------------------------------------------------------------------
+
+int uring_backend::take_pending(backend_event *out, int max) {
+	int k = 0;
+	while (k < max && !pending_.empty()) {
+		out[k++] = pending_.front();
+		pending_.pop_front();
+	}
+	return k;
+}
+
+int uring_backend::reap(backend_event *out, int max, bool &woken) {
+	int k = 0;
+	for (int round = 0;; round++) {
+		unsigned head, seen = 0;
+		io_uring_cqe *cqe;
+		io_uring_for_each_cqe(&ring_, head, cqe) {
+			seen++;
+			handle(*cqe, out, max, k, woken);
+		}
+		io_uring_cq_advance(&ring_, seen);
+		// CQEs the full ring sent to the overflow list come out
+		// only through io_uring_enter; until they do, every new
+		// one queues behind them and no multishot poll can post.
+		// (Bounded: a storm of new ones is reaped next call.)
+		if (!cq_overflowed() || round == 64)
+			break;
+		enter(0, 0, 0, false, true);
+	}
+	return k;
+}
+
+// Reap into pending_ (a thread that is not the poller).
+bool uring_backend::reap_for_others() {
+	bool woken = false;
+	size_t before = pending_.size();
+	backend_event none;
+	reap(&none, 0, woken);
+	return woken || pending_.size() != before;
+}
+
+// A CQE by its user_data (the token layout, backend.hpp).
+void uring_backend::handle(const io_uring_cqe &cqe, backend_event *out, int max, int &k,
+			   bool &woken) {
+	uint64_t ud = cqe.user_data;
+	if (ud & backend_own_bit) {
+		if ((ud & 0xff) == own_wake) {
+			woken = true;
+			if (!(cqe.flags & IORING_CQE_F_MORE) && !closing_)
+				arm_wake();
+		}
+		return; // deadlines and our removals only end the wait
+	}
+	if (ud & io_token_bit)
+		handle_io(cqe, out, max, k);
+	else
+		handle_poll(cqe, out, max, k);
+}
+
+// A poll's CQE (user_data: poll_data). Here, beside reap(), not with the
+// watches: every reported event passes through it.
+void uring_backend::handle_poll(const io_uring_cqe &cqe, backend_event *out, int max, int &k) {
+	uint64_t ud = cqe.user_data;
+	bool more = cqe.flags & IORING_CQE_F_MORE;
+	int fd = static_cast<int>(static_cast<uint32_t>(ud));
+	uint32_t seq = static_cast<uint32_t>(ud >> 32);
+	if (static_cast<size_t>(fd) >= slots_.size())
+		return;
+	fd_slot &s = slots_[fd];
+	if (!s.active || s.seq != seq || s.in_backlog)
+		return;    // removed or re-armed since
+	if (cqe.res < 0) { // the poll could not be armed (EBADF ...)
+		emit(out, max, k, backend_event{s.token, POLLERR | POLLNVAL, 0});
+		return;
+	}
+	if (more) {
+		emit(out, max, k, backend_event{s.token, static_cast<uint32_t>(cqe.res), 0});
+		return;
+	}
+	if (closing_)
+		return;
+	if (s.mode.level || s.mode.oneshot) {
+		// A single-shot poll's one CQE: the report. Look again at
+		// the next wait — unless the queue parked the watch
+		// (oneshot): then not until it is watched again.
+		emit(out, max, k, backend_event{s.token, static_cast<uint32_t>(cqe.res), 0});
+		if (!s.mode.oneshot)
+			to_backlog(fd, s, relook_);
+	} else {
+		// The kernel ended a multishot poll (full CQ): its mask may
+		// be reported already or no longer true. The poll armed
+		// again reports what holds then (the ledger).
+		to_backlog(fd, s, ended_);
+	}
+}
+
+// How many CQEs the ring can take now beside what it holds and what the queued SQEs may post,
+// keeping an eighth for the wake poll, deadlines and I/O; none while
+// the overflow list is not empty (a new poll could not post at all).
+size_t uring_backend::cq_room() const {
+	if (cq_overflowed())
+		return 0;
+	unsigned entries = *ring_.cq.kring_entries;
+	unsigned used = io_uring_cq_ready(&ring_) +
+			(ring_.sq.sqe_tail - io_uring_smp_load_acquire(ring_.sq.khead));
+	unsigned keep = entries / 8;
+	return used + keep < entries ? entries - used - keep : 0;
+}
+
+// ---- the re-arm backlogs (the ledger: polls armed again wait in one) -------
+
+// Arm the polls waiting in `backlog`, oldest first, as many as the CQ has
+// room for (each may post one CQE at once); with `not_this_wait`, not
+// those the running wait put there (a stale entry of the same number
+// does not count for it). How many were armed.
+size_t uring_backend::arm_from_backlog(std::deque<int> &backlog, bool not_this_wait) {
+	size_t room = cq_room(), armed = 0;
+	for (size_t left = backlog.size(); armed < room && left > 0; left--) {
+		int fd = backlog.front();
+		backlog.pop_front();
+		fd_slot &s = slots_[fd];
+		if (!s.active || !s.in_backlog)
+			continue; // removed or armed anew since
+		if (not_this_wait && s.backlogged_in == waits_) {
+			backlog.push_back(fd); // reported in this wait: the next
+			continue;
+		}
+		s.in_backlog = false;
+		arm_poll(fd, s);
+		armed++;
+	}
+	return armed;
+}
+
+} // namespace kevent::detail

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// io_uring backend: fd watches — a poll per watched number (multishot for
+// edge watches, single-shot for LEVEL and oneshot ones), the private epoll
+// set that mirrors them (what a number names, and epoll's verdict on a new
+// watch), and the wake-up's poll (the ledger: uring_backend.hpp). Their
+// CQEs are handled in uring_ring.cpp, on the event path.
+//
+// LOCKING: watch() and unwatch() take mu_ (uring_backend.hpp) around what
+// touches the slots and the SQ, not around the epoll_ctl calls on the
+// mirror and epfd_ (mirror()); the other functions run under it.
+#include "backend/uring/uring_backend.hpp"
+
+#include <cerrno>
+#include <poll.h>
+#include <sys/epoll.h>
+
+namespace kevent::detail {
+
+int uring_backend::watch(int fd, const watch_mode &want, const watch_mode *was, uint64_t token) {
+	{
+		// First what may throw: nothing is to undo then.
+		std::lock_guard lk(mu_);
+		if (static_cast<size_t>(fd) >= slots_.size())
+			slots_.resize(static_cast<size_t>(fd) + 1 + slots_.size() / 2);
+		if (!was)
+			prepare_fixed();
+	}
+	bool nested = false;
+	if (!was) {
+		if (int r = mirror(fd, nested); r < 0)
+			return r;
+	} else {
+		// Re-arming a number that was closed (or names another
+		// file now) fails, as EPOLL_CTL_MOD does.
+		if (probe_watched(fd) != descriptor_match::same)
+			return -EBADF;
+	}
+	std::lock_guard lk(mu_);
+	fd_slot &s = slots_[fd];
+	if (s.active && !s.in_backlog)
+		remove_poll(fd, s);
+	s.token = token;
+	s.mode = want;
+	s.active = true;
+	s.in_backlog = false; // a stale backlog entry is skipped
+	if (!was) {
+		s.in_front = nested;
+		install_fixed(fd);
+	}
+	arm_poll(fd, s);
+	submit_if_blocked();
+	return 0;
+}
+
+// Add a new watch's file to the mirror: identity for probe_watched(), and
+// epoll's verdict on whether this file can be watched at all. An epoll
+// file (EPOLLEXCLUSIVE refused: the ledger) goes into epfd_ too, where the kernel checks it for
+// loops and depth as the epoll backend's own set would. 0 or -errno, nothing added.
+int uring_backend::mirror(int fd, bool &nested) {
+	epoll_event ev{};
+	ev.events = EPOLLEXCLUSIVE;
+	count();
+	if (epoll_ctl(shadow_.get(), EPOLL_CTL_ADD, fd, &ev) == 0) {
+		nested = false;
+		return 0;
+	}
+	if (errno != EINVAL)
+		return -errno;
+	ev.events = 0;
+	count();
+	if (epoll_ctl(shadow_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno; // EINVAL: our own mirror's number
+	count();
+	if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int err = errno; // EINVAL: ourselves; ELOOP: a loop or too deep
+		count();
+		epoll_ctl(shadow_.get(), EPOLL_CTL_DEL, fd, nullptr);
+		return -err;
+	}
+	nested = true;
+	return 0;
+}
+
+int uring_backend::unwatch(int fd) {
+	bool nested;
+	{
+		std::lock_guard lk(mu_);
+		if (static_cast<size_t>(fd) >= slots_.size() || !slots_[fd].active)
+			return -ENOENT;
+		fd_slot &s = slots_[fd];
+		if (!s.in_backlog)
+			remove_poll(fd, s);
+		removal_queued_ = true; // flush_changes() submits it (and the table's release)
+		s.active = s.in_backlog = false;
+		release_fixed(fd);
+		nested = s.in_front;
+		s.in_front = false;
+		submit_if_blocked();
+	}
+	if (nested) {
+		count();
+		epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+	}
+	count();
+	return epoll_ctl(shadow_.get(), EPOLL_CTL_DEL, fd, nullptr) < 0 ? -errno : 0;
+}
+
+// A poll request holds its file: the cancel of an unwatch cannot
+// wait for the next wait (lazy submission), or REMOVE then close(2)
+// would leave the socket open — its peer sees no EOF — until the queue
+// next waits (tests/core/reregister_test). One io_uring_enter per call
+// that removed watches, however many.
+void uring_backend::flush_changes() {
+	std::lock_guard lk(mu_);
+	if (!removal_queued_)
+		return;
+	removal_queued_ = false;
+	if (unsigned n = flush_sq())
+		enter(n, 0, 0, false);
+}
+
+void uring_backend::arm_poll(int fd, fd_slot &s) {
+	io_uring_sqe *sqe = get_sqe();
+	s.seq = next_seq(s.seq);
+	unsigned events = s.mode.events;
+	if (s.mode.level || s.mode.oneshot)
+		io_uring_prep_poll_add(sqe, fd, events);
+	else
+		io_uring_prep_poll_multishot(sqe, fd, events);
+	if (s.fixed)
+		sqe->flags |= IOSQE_FIXED_FILE; // the table's slot `fd`: the file itself
+	sqe->user_data = poll_data(fd, s);
+}
+
+// ASYNC_CANCEL rather than POLL_REMOVE: see the ledger (uring_backend.hpp).
+void uring_backend::remove_poll(int fd, const fd_slot &s) {
+	io_uring_sqe *sqe = get_sqe();
+	io_uring_prep_cancel64(sqe, poll_data(fd, s), 0);
+	sqe->user_data = own_token(own_ignore);
+}
+
+void uring_backend::arm_wake() {
+	io_uring_sqe *sqe = get_sqe();
+	io_uring_prep_poll_multishot(sqe, wake_fd(), POLLIN);
+	sqe->user_data = own_token(own_wake);
+}
+
+} // namespace kevent::detail
