@@ -111,7 +111,7 @@ void queue::io_finished(io_ext &x) {
 
 int64_t queue::start_io(uint32_t type, uint32_t op_bits, const io_request &rq, uint64_t cookie) {
 	std::lock_guard lk(mu_);
-	if (closed_ || backend_off_)
+	if (closed() || backend_closing_)
 		return -EBADF;
 	ukevent uk{};
 	uk.id.raw_u64 = ++io_seq_ & io_id_mask;
@@ -162,7 +162,7 @@ int64_t queue::start_io(uint32_t type, uint32_t op_bits, const io_request &rq, u
 		free_node(n);
 		return r;
 	}
-	publish();
+	flush_and_notify();
 	return static_cast<int64_t>(uk.id.raw_u64);
 }
 
@@ -188,7 +188,7 @@ void queue::complete_pooled(io_job &job) {
 	std::lock_guard lk(mu_);
 	// Taken: a REMOVE waited for this job and handed its result over
 	// itself, or cancelled the operation.
-	if (closed_ || job.taken)
+	if (closed() || job.taken)
 		return;
 	job.taken = true;
 	if (knode *n = io_node(job.token)) {
@@ -197,7 +197,7 @@ void queue::complete_pooled(io_job &job) {
 		else
 			complete_io(n, job.result);
 	}
-	publish();
+	flush_and_notify();
 }
 
 // A sendfile found the socket full and sent nothing: wait for room through
@@ -248,7 +248,7 @@ bool queue::withdraw_io(knode *n) {
 		return false; // on the ready list with its result
 	switch (x.via) {
 	case io_ext::path::native: {
-		if (backend_off_)
+		if (backend_closing_)
 			break;
 		int32_t res = 0;
 		switch (be_->cancel_io(token_of(*n), res)) {
@@ -294,7 +294,7 @@ void queue::cancel_io(knode &n) {
 	case io_ext::path::native:
 		// Closing: the backend's destructor cancels everything and waits
 		// (in a fork child the requests are the parent's).
-		if (!backend_off_) {
+		if (!backend_closing_) {
 			int32_t ignored;
 			be_->cancel_io(token_of(n), ignored);
 		}
