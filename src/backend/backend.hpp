@@ -88,7 +88,7 @@ struct watch_mode {
 	// Report once more at most, then stay quiet until watched again: a
 	// level watch whose kevents all wait on the ready list already would
 	// otherwise report at every look and turn a blocking wait into a spin
-	// (queue.cpp, park_watch).
+	// (watch_table::park).
 	bool oneshot = false;
 	bool operator==(const watch_mode &) const = default;
 };

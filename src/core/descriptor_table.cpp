@@ -60,7 +60,7 @@ void drain(slot *s) {
 // that number), delete it.
 void destroy_when_idle(queue *q, uint32_t keep, int close_fd = -1) {
 	q->shutdown();
-	while (q->refs_.load(std::memory_order_acquire) > keep)
+	while (q->refs() > keep)
 		sched_yield();
 	if (close_fd >= 0)
 		::close(close_fd);
@@ -126,7 +126,7 @@ queue *acquire(slot *s) {
 	s->active.fetch_add(1, std::memory_order_seq_cst);
 	queue *q = s->q.load(std::memory_order_seq_cst);
 	if (q)
-		q->refs_.fetch_add(1, std::memory_order_acq_rel);
+		q->add_ref();
 	s->active.fetch_sub(1, std::memory_order_release);
 	return q;
 }

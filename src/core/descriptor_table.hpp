@@ -25,7 +25,7 @@ public:
 	queue_ref &operator=(queue_ref &&) = delete;
 	~queue_ref() {
 		if (q_)
-			q_->refs_.fetch_sub(1, std::memory_order_acq_rel);
+			q_->drop_ref();
 	}
 	// Keep the reference counted but forget it (the closer's own).
 	queue *release() { return std::exchange(q_, nullptr); }

@@ -1,29 +1,36 @@
 // SPDX-License-Identifier: MIT
-// queue — one kevent queue: registrations, the ready list, waiters.
+// queue — one kevent queue: its lifecycle, its registrations, dispatch of
+// what the backend reports, and delivery to the caller. Two parts are
+// members of their own:
+// - watches_ (watch_table.hpp): the fd watches and their backend calls;
+// - waiters_ (waiters.hpp): the threads waiting, the poller role, who wakes
+//   whom, forced wake-ups.
+// Files: queue.cpp (lifecycle, registrations, statistics), queue_ctl.cpp
+// (kevent_ctl), queue_wait.cpp (dispatch, the wait loop, delivery).
 //
-// LOCKING: one mutex, mu_, guards everything in the queue but the atomics.
+// LOCKING: one mutex, mu_, guards everything in the queue but the atomics,
+// the parts above included (they assert it through the reference they hold).
 // - kevent_ctl and kevent_get_events take mu_; origins and the backend's
-//   watch/arm calls run under it.
-// - At most one thread at a time (the poller, polling_ == true) waits in
-//   backend::wait(), *without* mu_; others wait on cv_. When the poller
-//   leaves, it hands the role on (notify), so a blocked caller always has
-//   someone polling for it.
-// - force_wake() (READY with num == 0) takes no lock: it bumps wake_gen_ and
-//   calls backend::wake(), both async-signal-safe. The poller sees the change
-//   and wakes the cv_ waiters.
-// - Lifetime: refs_ counts the descriptor table's reference and every call
-//   in progress; the queue is deleted by whoever closes it, once only its
-//   own references remain (descriptor_table.cpp).
+//   watch/arm calls run under it. A function that expects it held says so
+//   with mu_.assert_held() at its top (checked in debug builds).
+// - At most one thread at a time (the poller) waits in backend::wait(),
+//   *without* mu_; others sleep on the waiters' condition variable
+//   (waiters.hpp).
+// - force_wake() (READY with num == 0) takes no lock (waiters.hpp).
+// - Lifetime: a count of references (the descriptor table's and one for
+//   every call in progress); the queue is deleted by whoever closes it, once
+//   only its own references remain (descriptor_table.cpp).
 #pragma once
 
 #include "backend/backend.hpp"
-#include "core/fd_table.hpp"
 #include "core/io_pool.hpp"
 #include "core/knode_pool.hpp"
 #include "core/ready_list.hpp"
 #include "core/registry.hpp"
 #include "core/stats.hpp"
 #include "core/timer_service.hpp"
+#include "core/waiters.hpp"
+#include "core/watch_table.hpp"
 #include "origin/origin.hpp"
 #include "ring/ring.hpp"
 #include "sys/adaptive_mutex.hpp"
@@ -32,7 +39,6 @@
 #include <kevent/kevent.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -56,15 +62,16 @@ public:
 	int wait_ring(unsigned num, unsigned old_uidx, int64_t deadline_ns);
 	int commit_ring(unsigned new_uidx, unsigned over);
 	int ring_fd();
-	void force_wake() noexcept;
+	// READY with num == 0: no lock, async-signal-safe (waiters.hpp).
+	void force_wake() noexcept { waiters_.force_wake(); }
 	// A call of an origin's own (kevent_aio_*, kevent_inode_names):
 	// f(origin_services &) under mu_, as a library call; -EBADF once closed.
 	template <class F> int64_t with_origins(F f) {
 		std::lock_guard lk(mu_);
-		if (closed_)
+		if (closed())
 			return -EBADF;
 		int64_t r = f(static_cast<origin_services &>(*this));
-		publish();
+		flush_and_notify();
 		return r;
 	}
 	void fill_stats(kevent_stats &st) const;
@@ -75,7 +82,11 @@ public:
 	// registration. The descriptor itself is closed by the caller.
 	void shutdown();
 
-	std::atomic<uint32_t> refs_{1};
+	// References (descriptor_table.cpp): the table's own, and one for every
+	// call in progress.
+	void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_acq_rel); }
+	void drop_ref() noexcept { refs_.fetch_sub(1, std::memory_order_acq_rel); }
+	uint32_t refs() const noexcept { return refs_.load(std::memory_order_acquire); }
 
 	// fork(2): the child shares the parent's epoll file, so a queue it
 	// inherited must not touch the backend. It may only be closed, which
@@ -92,17 +103,31 @@ public:
 	void skip_fd_check() { checks_fd_ = false; }
 	bool checks_fd() const { return checks_fd_; }
 
-	// origin_services (origins call these under mu_).
-	timer_service &timers() override { return timers_; }
-	int watch_source(fd_source &src, int fd, uint32_t events) override;
-	void unwatch_source(fd_source &src) override;
+	// origin_services: origins call these under mu_ (asserted).
+	timer_service &timers() override {
+		mu_.assert_held();
+		return timers_;
+	}
+	int watch_source(fd_source &src, int fd, uint32_t events) override {
+		return watches_.watch_source(src, fd, events);
+	}
+	void unwatch_source(fd_source &src) override { watches_.unwatch_source(src); }
 	void make_ready(knode &n) override { make_ready(&n); }
 	void break_node(knode &n, int err) override { break_node(&n, err); }
-	std::unique_ptr<origin_state> &state(uint32_t type) override { return states_[type]; }
+	std::unique_ptr<origin_state> &state(uint32_t type) override {
+		mu_.assert_held();
+		return origin_states_[type];
+	}
 	knode *add_node(const ukevent &uk) override;
 	void remove_node(knode &n) override { free_node(&n); }
-	knode *find_node(const kevent_key &key) override { return reg_.find(key); }
-	backend *live_backend() override { return backend_off_ ? nullptr : be_.get(); }
+	knode *find_node(const kevent_key &key) override {
+		mu_.assert_held();
+		return reg_.find(key);
+	}
+	backend *live_backend() override {
+		mu_.assert_held();
+		return backend_closing_ ? nullptr : be_.get();
+	}
 	queue_stats &stats() override { return st_; }
 	const std::shared_ptr<io_home> &pool_home() override { return home_; }
 
@@ -112,63 +137,57 @@ public:
 private:
 	explicit queue(std::unique_ptr<backend> be);
 
-	// Registrations.
+	bool closed() const { return waiters_.closed(); }
+
+	// Registrations (queue.cpp).
 	knode *new_node(const ukevent &uk);
 	void free_node(knode *n);
-	int attach_fd(knode *n);
-	int sync_watch(fd_watch *w, bool force);
 	void break_node(knode *n, int err);
-	void break_watch(fd_watch *w, int err);
-	void drop_watch(int fd);
-	void park_watch(fd_watch *w);
-	void unpark_watch(fd_watch *w);
+	// Cold: kept out of free_node, whose every call would otherwise pay
+	// for the registers of its loop (bench/icount).
+	[[gnu::cold]] void break_watch(fd_watch *w, int err);
 
-	// Readiness.
+	// Readiness and delivery (queue_wait.cpp).
 	bool make_ready(knode *n); // false: it was queued already
 	void dispatch(const backend_event *ev, int n, bool blocked = false);
 	void expire_timers();
-	int harvest_now();
-	bool recheck(knode *n);
+	int dispatch_pending();
+	bool still_ready(knode *n);
 	bool poll_now(knode *n);
-	unsigned take(ukevent *buf, unsigned max);
-	void publish();
+	unsigned deliver_to(ukevent *buf, unsigned max);
+	void flush_and_notify();
 
 	enum class wanted { wait, go, done };
-	template <class Want, class Room, class Take>
+	template <class Want, class Room, class Deliver>
 	int wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline_ns, Want want,
-		      Room room, Take take);
+		      Room room, Deliver deliver);
 
 	// kevent_ctl commands (queue_ctl.cpp).
 	int ctl_add(std::span<ukevent> arg);
 	int ctl_remove_modify(unsigned cmd, std::span<ukevent> arg);
 	int ctl_ready(std::span<ukevent> arg);
 	int prepare_add(ukevent &e, knode *&out);
+	int attach_fd(knode *n);
 	void prefetch_key(std::span<const ukevent> arg, size_t i) const;
 
 	mutable sys::adaptive_mutex mu_;
-	std::condition_variable_any cv_;
 	std::unique_ptr<backend> be_;
+	// Never call the backend again: the queue is being closed (the epoll
+	// file goes with it, so taking each fd out first would be a wasted
+	// syscall per registration). Set by shutdown().
+	bool backend_closing_ = false;
+	bool checks_fd_ = true;
 	int user_fd_ = -1; // the caller's descriptor: a dup of be_->descriptor()
-	knode_pool pool_;  // before reg_ and the rest that point into it
+	waiters waiters_;
+	knode_pool pool_; // before reg_ and the rest that point into it
 	registry reg_;
 	ready_list ready_;
 	std::unique_ptr<ring> ring_;
-	fd_table fds_;
+	watch_table watches_;
 	timer_service timers_;
-	std::unique_ptr<origin_state> states_[KEVENT_MAX];
-	bool polling_ = false;
-	bool poller_blocks_ = false; // the poller waits in the backend with a timeout
-	bool poller_woken_ = false;  // ... and has been sent a wake() already
-	unsigned waiters_ = 0;
-	bool signalled_ = false; // backend ready flag mirrors !ready_.empty()
-	bool closed_ = false;
-	// Never call the backend again: the queue is being closed (the epoll
-	// file goes with it, so taking each fd out first would be a wasted
-	// syscall per registration).
-	bool backend_off_ = false;
+	std::unique_ptr<origin_state> origin_states_[KEVENT_MAX];
 	uint32_t fork_gen_ = 0;
-	bool checks_fd_ = true;
-	std::atomic<uint64_t> wake_gen_{0};
+	std::atomic<uint32_t> refs_{1};
 	std::shared_ptr<io_home> home_; // where io_pool jobs report
 	queue_stats st_;
 };

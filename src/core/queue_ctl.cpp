@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// kevent_ctl: ADD, REMOVE, MODIFY, READY (SPEC §4). LOCKING: see queue.hpp;
-// every command runs with mu_ held from start to end, so a batch is atomic
-// to other callers.
+// kevent_ctl: ADD, REMOVE, MODIFY, READY (kevent_ctl(3), docs/semantics.md).
+// LOCKING: see queue.hpp; every command runs with mu_ held from start to
+// end (asserted), so a batch is atomic to other callers.
 #include "core/queue.hpp"
 
 #include <cerrno>
@@ -18,7 +18,7 @@ void fail_entry(ukevent &e, int err) {
 	e.ret_data[1] = static_cast<uint32_t>(-err);
 }
 
-// epoll's reasons, in the SPEC's words.
+// epoll's reasons, in the words of kevent_ctl(3).
 int watch_errno(int err) {
 	switch (err) {
 	case EPERM:  // a file epoll cannot watch (regular file, directory)
@@ -46,7 +46,7 @@ void queue::prefetch_key(std::span<const ukevent> arg, size_t i) const {
 
 int queue::ctl(unsigned cmd, std::span<ukevent> arg) {
 	std::lock_guard lk(mu_);
-	if (closed_)
+	if (closed())
 		return -EBADF;
 	timers_.new_batch();
 	int r;
@@ -62,28 +62,23 @@ int queue::ctl(unsigned cmd, std::span<ukevent> arg) {
 		r = ctl_ready(arg);
 		break;
 	}
-	publish();
+	flush_and_notify();
 	return r;
 }
 
 // Attach one fd kevent to the (possibly new) watch of its fd.
 int queue::attach_fd(knode *n) {
-	fd_watch *w = fds_.find(n->fd());
-	bool joins = w && w->in_backend;
-	if (!w)
-		w = fds_.create(n->fd());
-	fd_table::attach(w, n);
-	if (int r = sync_watch(w, false); r < 0) {
-		fd_table::detach(n);
-		sync_watch(w, false); // back to what the others wanted (or gone)
+	mu_.assert_held();
+	bool joined;
+	if (int r = watches_.attach(n, joined); r < 0)
 		return watch_errno(-r);
-	}
 	// A kevent joining a watch the kernel has already (a narrower or equal
 	// interest re-arms nothing) gets no look from the kernel: ask the fd,
-	// or data waiting at ADD would be missed until the next edge (SPEC §4
-	// "ready at the time of ADD"; tests/regress/join_watch_ready_test).
-	// prepare_add checked that the number still names the watched file.
-	if (joins && poll_now(n))
+	// or data waiting at ADD would be missed until the next edge
+	// (kevent_ctl(3): "ready at the time of ADD";
+	// tests/regress/join_watch_ready_test). prepare_add checked that the
+	// number still names the watched file.
+	if (joined && poll_now(n))
 		n->state |= add_ready;
 	return 0;
 }
@@ -102,6 +97,7 @@ static int validate_request(const origin_ops &o, const ukevent &e) {
 // Validate one ADD entry and attach it. 0 and a node (marked `adding`), or
 // an errno for the entry.
 int queue::prepare_add(ukevent &e, knode *&out) {
+	mu_.assert_held();
 	if (e.type >= KEVENT_MAX)
 		return EINVAL;
 	const origin_ops &o = origin_for(e.type);
@@ -126,7 +122,7 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 			if (int r = o.check_kind(fd, ino))
 				return r;
 		}
-		fd_watch *w = fds_.find(fd);
+		fd_watch *w = watches_.find(fd);
 		if (w && w->in_backend && be_->probe_watched(fd) != descriptor_match::same) {
 			break_watch(w, EBADF);
 			w = nullptr;
@@ -175,13 +171,14 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 }
 
 int queue::ctl_add(std::span<ukevent> arg) {
+	mu_.assert_held();
 	// What became of each entry, decided after one look at the backend.
 	struct outcome {
 		knode *node;
 		int err;
 	};
 	std::vector<outcome> out(arg.size());
-	bool need_harvest = false;
+	bool need_dispatch = false;
 	for (size_t i = 0; i < arg.size(); i++) {
 		prefetch_key(arg, i);
 		knode *n = nullptr;
@@ -193,12 +190,12 @@ int queue::ctl_add(std::span<ukevent> arg) {
 		}
 		out[i] = {n, err};
 		if (n && (origin_for(n->uk.type).uses_fd || origin_for(n->uk.type).watches_sources))
-			need_harvest = true;
+			need_dispatch = true;
 	}
 	// One epoll_wait(0) learns which of the new fds are ready (and queues
 	// whatever else is ready on the way).
-	if (need_harvest)
-		harvest_now();
+	if (need_dispatch)
+		dispatch_pending();
 
 	unsigned k = 0;
 	for (size_t i = 0; i < arg.size(); i++) {
@@ -230,7 +227,8 @@ int queue::ctl_add(std::span<ukevent> arg) {
 }
 
 int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
-	bool need_harvest = false;
+	mu_.assert_held();
+	bool need_dispatch = false;
 	for (size_t i = 0; i < arg.size(); i++) {
 		prefetch_key(arg, i);
 		ukevent &e = arg[i];
@@ -286,11 +284,11 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 				continue;
 			}
 			if (o.watches_sources)
-				need_harvest = true;
+				need_dispatch = true;
 		}
 		if (o.uses_fd && n->fdw.watch) {
 			// Re-arming makes the kernel look at the fd again.
-			if (int r = sync_watch(n->fdw.watch, true); r < 0) {
+			if (int r = watches_.rearm(n->fdw.watch); r < 0) {
 				// Out of memory re-adding the watch (a change of
 				// exclusivity is a DEL and an ADD) is ENOMEM; any
 				// other failure means the fd went away.
@@ -299,15 +297,16 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 				break_watch(n->fdw.watch, err);
 				continue;
 			}
-			need_harvest = true;
+			need_dispatch = true;
 		}
 	}
-	if (need_harvest)
-		harvest_now();
+	if (need_dispatch)
+		dispatch_pending();
 	return 0;
 }
 
 int queue::ctl_ready(std::span<ukevent> arg) {
+	mu_.assert_held();
 	if (arg.empty()) {
 		force_wake();
 		return 0;

@@ -8,7 +8,8 @@
 // and the ADD never returned — holding the queue lock, so every other
 // thread of the queue hung with it.
 //
-// Fix: at most one pass over every watch (src/core/queue.cpp, harvest_now).
+// Fix: at most one pass over every watch (src/core/queue_wait.cpp,
+// dispatch_pending, as harvest_now is called now).
 #include "kevent_test.hpp"
 
 #include <sys/socket.h>

@@ -13,7 +13,7 @@
 //     deadline 1 ns later, although the timer was still waiting to be
 //     delivered.
 // Fix: a level watch that reports nothing new to a poller that meant to block
-// is parked until one of its kevents is delivered (queue.cpp, park_watch);
+// is parked until one of its kevents is delivered (watch_table::park);
 // a periodic timer that expires again before it is delivered holds no
 // deadline until it is, and counts the periods it missed then
 // (timer_service::deliver). kevent_get_events(3): a wait that cannot be

@@ -66,7 +66,7 @@ void uring_backend::install_fixed(int fd) {
 	s.fixed = true;
 }
 
-// The watch is gone: the table lets its file go (submitted by settle()
+// The watch is gone: the table lets its file go (submitted by flush_changes()
 // with the poll's cancel, before the call returns: REMOVE then close(2)
 // must close the file).
 void uring_backend::release_fixed(int fd) {

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+// watch_table — the queue's watches of file descriptors, and every backend
+// call that starts, changes or stops one.
+//
+// One fd_watch per watched fd number, shared by every kevent of the queue on
+// that fd (SOCKET and POLL on one socket, say): the backend allows one watch
+// per fd, so the table merges their interests (sync). Hidden watches carry
+// the library's own fds (fd_source: eventfds, inotify, pidfds) and are never
+// found by number, so a user's kevent on the same number never joins one.
+//
+// A watch is named to the backend by a token = generation << 32 | slot, so a
+// report that arrives after the watch was destroyed (the kernel keeps an
+// epoll item as long as the *file* lives, even after the user closed the
+// number) is recognised and dropped.
+//
+// A kevent leaves its watch in one place, detach(): the watch follows what
+// the others on the fd want, or leaves the backend and is destroyed when
+// nobody is left.
+//
+// LOCKING: the queue lock guards the table; every member function asserts
+// it (debug builds). The table never takes a lock itself.
+#pragma once
+
+#include "backend/backend.hpp"
+#include "core/knode.hpp"
+#include "sys/adaptive_mutex.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace kevent::detail {
+
+struct fd_source;
+
+struct fd_watch {
+	int fd = -1;
+	uint32_t slot = 0;
+	uint32_t gen = 0;
+	watch_mode armed; // what the backend was last told
+	bool in_backend = false;
+	// Kevents on the ready list lend no interest to the backend watch until
+	// one of them is delivered (watch_table::park).
+	bool parked = false;
+	knode *head = nullptr;       // kevents on this fd
+	fd_source *source = nullptr; // or: an fd the library owns
+
+	uint64_t token() const { return (uint64_t(gen) << 32) | slot; }
+};
+
+class watch_table {
+public:
+	// `backend_closing`: the queue's flag that the backend must not be
+	// called again (the queue is closing: its epoll file goes with it, so
+	// taking each fd out first would be a wasted system call each).
+	watch_table(backend &be, const bool &backend_closing, const sys::adaptive_mutex &mu)
+	    : be_(be), backend_closing_(backend_closing), mu_(mu) {}
+
+	// The visible watch of fd, or null.
+	fd_watch *find(int fd) const {
+		mu_.assert_held();
+		if (fd < 0 || static_cast<size_t>(fd) >= by_fd_.size() || by_fd_[fd] == 0)
+			return nullptr;
+		return slots_[by_fd_[fd] - 1].get();
+	}
+	// The watch a backend report names, or null if it was destroyed since.
+	fd_watch *from_token(uint64_t token) const {
+		mu_.assert_held();
+		uint32_t slot = static_cast<uint32_t>(token);
+		if (slot >= slots_.size())
+			return nullptr;
+		fd_watch *w = slots_[slot].get();
+		return (w->gen == uint32_t(token >> 32) && w->fd >= 0) ? w : nullptr;
+	}
+	// Watches that exist (visible and hidden).
+	size_t live() const {
+		mu_.assert_held();
+		return slots_.size() - free_.size();
+	}
+
+	// ADD: n joins the watch of its fd (made if there is none), and the
+	// backend is told what every kevent there wants now. 0, or the
+	// backend's -errno (n is then on no watch, the others are as before).
+	// `joined`: the watch was in the backend already, so the kernel takes
+	// no look at the file for n.
+	int attach(knode *n, bool &joined);
+
+	// n leaves its watch (delivery, REMOVE, close): the backend follows what
+	// the others on the fd want, and a watch nobody is left on is stopped
+	// and destroyed. Returns the watch if the backend refused the change —
+	// the file is gone for the others too, and the caller breaks them
+	// (break_all) — else null.
+	[[nodiscard]] fd_watch *detach(knode *n);
+
+	// MODIFY: tell the backend what w's kevents want now even if nothing
+	// changed, which makes the kernel look at the file again. 0 or -errno.
+	int rearm(fd_watch *w) { return sync(w, true); }
+
+	// A level watch that the poller found reporting only kevents that wait
+	// on the ready list already (the caller asked for more than are ready,
+	// or a full ring has no room): epoll reports a level item at every
+	// epoll_wait and io_uring re-arms a level poll after each report, so the
+	// blocking wait would return at once, again and again, at 100% CPU until
+	// its timeout (tests/regress/wait_busy_spins_test). Take those kevents'
+	// interest out of the watch until one of them is delivered (unpark). A
+	// kevent that is not queued keeps its interest.
+	void park(fd_watch *w);
+	// One of w's kevents was delivered: its interest counts again.
+	void unpark(fd_watch *w);
+
+	// The file behind w is gone: take every kevent off it, calling
+	// on_kevent(n) for each (which delivers it BROKEN), and stop and
+	// destroy the watch.
+	template <class F> void break_all(fd_watch *w, F &&on_kevent) {
+		mu_.assert_held();
+		while (knode *n = w->head) {
+			unlink(n);
+			on_kevent(n);
+		}
+		stop(w);
+	}
+
+	// Watch src's fd for `events` (POLL* bits), edge-triggered, on a hidden
+	// watch. 0 or -errno.
+	int watch_source(fd_source &src, int fd, uint32_t events);
+	void unwatch_source(fd_source &src);
+
+private:
+	// Tell the backend what the kevents on w want now (their merged
+	// interest); a watch with none left is stopped. `force` re-arms even
+	// if nothing changed. 0 or -errno.
+	int sync(fd_watch *w, bool force);
+	// Out of the backend (if there) and destroyed.
+	void stop(fd_watch *w);
+
+	// The slots.
+	fd_watch *create(int fd);
+	fd_watch *create_hidden(int fd);
+	void destroy(fd_watch *w);
+	static void link(fd_watch *w, knode *n);
+	static void unlink(knode *n);
+
+	backend &be_;
+	const bool &backend_closing_;
+	const sys::adaptive_mutex &mu_;
+	std::vector<uint32_t> by_fd_; // fd -> slot + 1 (0: none)
+	std::vector<std::unique_ptr<fd_watch>> slots_;
+	std::vector<uint32_t> free_;
+};
+
+} // namespace kevent::detail
