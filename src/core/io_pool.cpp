@@ -22,7 +22,7 @@ struct pool_state {
 	int threads = 0, idle = 0;
 };
 
-pool_state &state() {
+pool_state &pool() {
 	static auto *s = new pool_state; // never destroyed: detached threads use it
 	return *s;
 }
@@ -37,9 +37,9 @@ pool_state &state() {
 // in the child) — and lets go. The condition variables are made anew: the
 // parent's idle workers were waiting on them, and a signal in the child
 // could go to a waiter that no longer exists.
-const int fork_reset = pthread_atfork([] { state().mu.lock(); }, [] { state().mu.unlock(); },
+const int fork_reset = pthread_atfork([] { pool().mu.lock(); }, [] { pool().mu.unlock(); },
 				      [] {
-					      pool_state &s = state();
+					      pool_state &s = pool();
 					      new (&s.work) std::condition_variable;
 					      new (&s.finished) std::condition_variable;
 					      for (auto &j : s.jobs)
@@ -56,7 +56,7 @@ void deliver(io_job &job) {
 }
 
 void *worker(void *) {
-	pool_state &s = state();
+	pool_state &s = pool();
 	std::unique_lock lk(s.mu);
 	for (;;) {
 		while (s.jobs.empty()) {
@@ -149,7 +149,7 @@ int64_t run(io_job &job) {
 }
 
 int submit(const std::shared_ptr<io_job> &job) {
-	pool_state &s = state();
+	pool_state &s = pool();
 	std::lock_guard lk(s.mu);
 	if (s.idle == 0 && s.threads < max_threads) {
 		if (int r = start_thread(); r < 0) {
@@ -165,7 +165,7 @@ int submit(const std::shared_ptr<io_job> &job) {
 }
 
 bool cancel(const std::shared_ptr<io_job> &job, int64_t &result) {
-	pool_state &s = state();
+	pool_state &s = pool();
 	std::unique_lock lk(s.mu);
 	if (job->state == io_job::queued) {
 		for (auto it = s.jobs.begin(); it != s.jobs.end(); ++it)

@@ -18,7 +18,7 @@ struct fd_watch;
 struct origin_ext;
 struct knode;
 
-enum knode_state : uint32_t {
+enum knode_flag : uint32_t {
 	in_registry = 1u << 0, // findable by key
 	on_ready = 1u << 1,    // on the ready list
 	adding = 1u << 2,      // its ADD batch has not decided yet
@@ -45,7 +45,7 @@ struct timer_link {
 // knode_pool adds no per-object header).
 struct knode {
 	ukevent uk{};       // request; uk.ret_data accumulates the pending result
-	uint32_t state = 0; // knode_state bits
+	uint32_t flags = 0; // knode_flag bits
 	int32_t broken_errno = 0;
 
 	knode *rnext = nullptr, *rprev = nullptr; // ready list
@@ -60,7 +60,7 @@ struct knode {
 
 	knode() : fdw() {}
 
-	bool has(uint32_t s) const { return (state & s) != 0; }
+	bool has(uint32_t s) const { return (flags & s) != 0; }
 	bool req(uint32_t f) const { return (uk.req_flags & f) != 0; }
 	int fd() const { return static_cast<int>(uk.id.raw[0]); }
 };

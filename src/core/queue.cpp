@@ -133,7 +133,7 @@ void queue::free_node(knode *n) {
 
 void queue::break_node(knode *n, int err) {
 	mu_.assert_held();
-	n->state |= broken;
+	n->flags |= broken;
 	n->broken_errno = err;
 	make_ready(n);
 }
@@ -146,7 +146,7 @@ void queue::break_watch(fd_watch *w, int err) {
 	watches_.break_all(w, [&](knode *n) {
 		reg_.erase(n);
 		if (n->has(adding)) {
-			n->state |= broken | add_ready;
+			n->flags |= broken | add_ready;
 			n->broken_errno = err;
 		} else {
 			break_node(n, err);

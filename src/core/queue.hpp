@@ -114,7 +114,7 @@ public:
 	void unwatch_source(fd_source &src) override { watches_.unwatch_source(src); }
 	void make_ready(knode &n) override { make_ready(&n); }
 	void break_node(knode &n, int err) override { break_node(&n, err); }
-	std::unique_ptr<origin_state> &state(uint32_t type) override {
+	std::unique_ptr<origin_state> &per_queue_state(uint32_t type) override {
 		mu_.assert_held();
 		return origin_states_[type];
 	}

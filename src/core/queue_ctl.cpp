@@ -79,7 +79,7 @@ int queue::attach_fd(knode *n) {
 	// tests/regress/join_watch_ready_test). prepare_add checked that the
 	// number still names the watched file.
 	if (joined && poll_now(n))
-		n->state |= add_ready;
+		n->flags |= add_ready;
 	return 0;
 }
 
@@ -137,7 +137,7 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 		return EEXIST;
 
 	knode *n = new_node(e);
-	n->state |= adding;
+	n->flags |= adding;
 	int err = 0;
 	// Out of memory half-way (the fd table, an origin's state, the
 	// registry): the node is counted and maybe attached, so it must be
@@ -152,7 +152,7 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 			if (r < 0)
 				err = -r == ENOSPC ? ENOMEM : -r; // the watch of its fd: as above
 			else if (ready_now)
-				n->state |= add_ready;
+				n->flags |= add_ready;
 		}
 		if (!err)
 			reg_.insert(n);
@@ -160,12 +160,12 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 		err = ENOMEM;
 	}
 	if (err) {
-		n->state &= ~adding;
+		n->flags &= ~adding;
 		free_node(n);
 		return err;
 	}
 	if (e.req_flags & KEVENT_REQ_READY)
-		n->state |= add_ready;
+		n->flags |= add_ready;
 	out = n;
 	return 0;
 }
@@ -206,10 +206,10 @@ int queue::ctl_add(std::span<ukevent> arg) {
 			continue;
 		}
 		knode *n = out[i].node;
-		n->state &= ~adding;
+		n->flags &= ~adding;
 		if (!n->has(add_ready))
 			continue; // armed: nothing to copy back
-		n->state &= ~add_ready;
+		n->flags &= ~add_ready;
 		if (n->has(broken) || !n->req(KEVENT_REQ_ALWAYS_QUEUE)) {
 			ukevent e = n->uk;
 			e.ret_flags = KEVENT_RET_DONE;

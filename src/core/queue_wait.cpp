@@ -23,7 +23,7 @@ namespace kevent::detail {
 bool queue::make_ready(knode *n) {
 	mu_.assert_held();
 	if (n->has(adding)) {
-		n->state |= add_ready; // the ADD that is running decides
+		n->flags |= add_ready; // the ADD that is running decides
 		return true;
 	}
 	if (!ready_.push(n))
@@ -57,7 +57,7 @@ void queue::dispatch(const backend_event *ev, int count, bool blocked) {
 			news |= (rep.fired & ~n->uk.ret_data[0]) != 0;
 			n->uk.ret_data[0] |= rep.fired;
 			if (rep.broken && !n->has(broken)) {
-				n->state |= broken;
+				n->flags |= broken;
 				n->broken_errno = rep.err;
 				news = true;
 			}
@@ -111,7 +111,7 @@ bool queue::still_ready(knode *n) {
 	// poll(2) looks at whatever the number names now: first make sure it
 	// is still the file we watch.
 	if (be_->probe_watched(n->fd()) != descriptor_match::same) {
-		n->state |= broken;
+		n->flags |= broken;
 		n->broken_errno = EBADF;
 		return true;
 	}
@@ -130,7 +130,7 @@ bool queue::poll_now(knode *n) {
 	fd_report rep = o.translate(n->uk, static_cast<uint32_t>(p.revents), n->fd());
 	n->uk.ret_data[0] = rep.fired;
 	if (rep.broken) {
-		n->state |= broken;
+		n->flags |= broken;
 		n->broken_errno = rep.err;
 		return true;
 	}

@@ -19,7 +19,7 @@ public:
 	bool push(knode *n) {
 		if (n->has(on_ready))
 			return false;
-		n->state |= on_ready;
+		n->flags |= on_ready;
 		n->rnext = nullptr;
 		n->rprev = tail_;
 		if (tail_)
@@ -37,7 +37,7 @@ public:
 		(n->rprev ? n->rprev->rnext : head_) = n->rnext;
 		(n->rnext ? n->rnext->rprev : tail_) = n->rprev;
 		n->rnext = n->rprev = nullptr;
-		n->state &= ~on_ready;
+		n->flags &= ~on_ready;
 		size_--;
 	}
 

@@ -26,7 +26,7 @@ void registry::erase(knode *n) {
 	}
 	slots_[i] = slot{};
 	size_--;
-	n->state &= ~in_registry;
+	n->flags &= ~in_registry;
 }
 
 knode *registry::first() const {

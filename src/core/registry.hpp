@@ -73,7 +73,7 @@ public:
 			grow();
 		place(hash_of(key_of(n->uk)), n);
 		size_++;
-		n->state |= in_registry;
+		n->flags |= in_registry;
 	}
 	void erase(knode *n);
 	size_t size() const { return size_; }

@@ -33,7 +33,7 @@ int timer_service::arm_if_earlier(int c, int64_t expiry) {
 void timer_service::deliver(knode *n, ukevent &out) {
 	if (!n->has(timer_held))
 		return;
-	n->state &= ~timer_held;
+	n->flags &= ~timer_held;
 	int c = static_cast<int>(n->tm.clock);
 	int64_t now = now_of(c);
 	if (n->tm.expiry <= now)

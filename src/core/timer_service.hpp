@@ -46,7 +46,7 @@ public:
 					// (deliver()), or a short period would wake
 					// every wait at once, again and again.
 					if (n->has(on_ready | add_ready)) {
-						n->state |= timer_held;
+						n->flags |= timer_held;
 						h.hold(n);
 					} else {
 						h.update(n);

@@ -89,7 +89,7 @@ int64_t start_operation(origin_services &svc, uint32_t type, uint32_t op_bits, c
 	backend *be = svc.live_backend();
 	if (!be)
 		return -EBADF;
-	auto &st = svc.state(KEVENT_AIO);
+	auto &st = svc.per_queue_state(KEVENT_AIO);
 	if (!st)
 		st = std::make_unique<aio_state>();
 	ukevent uk{};

@@ -222,7 +222,7 @@ int attach(origin_services &svc, knode &n, const ukevent &, bool &) {
 		return -EBADF;
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
 		return -EINVAL; // sockets, pipes ...: nothing inotify can name
-	auto &slot = svc.state(KEVENT_INODE);
+	auto &slot = svc.per_queue_state(KEVENT_INODE);
 	if (!slot) {
 		// The state first: the inotify fd is owned (closed by the
 		// state's destructor) from the moment it exists.
@@ -277,7 +277,7 @@ void detach(origin_services &svc, knode &n) {
 	auto *ext = static_cast<inode_ext *>(n.ext);
 	if (!ext)
 		return;
-	auto *state = static_cast<inode_state *>(svc.state(KEVENT_INODE).get());
+	auto *state = static_cast<inode_state *>(svc.per_queue_state(KEVENT_INODE).get());
 	state->drop_user(ext->wd, ext);
 	if (ext->parent_wd >= 0)
 		state->drop_user(ext->parent_wd, ext);
@@ -288,7 +288,7 @@ void detach(origin_services &svc, knode &n) {
 // MODIFY: widen the kernel's watch to the new bits (the user's fd must
 // still be open). 0 or -errno.
 int modify(origin_services &svc, knode &n) {
-	auto *state = static_cast<inode_state *>(svc.state(KEVENT_INODE).get());
+	auto *state = static_cast<inode_state *>(svc.per_queue_state(KEVENT_INODE).get());
 	auto *ext = static_cast<inode_ext *>(n.ext);
 	char path[64];
 	std::snprintf(path, sizeof path, "/proc/self/fd/%d", ext->path_fd);
@@ -298,7 +298,7 @@ int modify(origin_services &svc, knode &n) {
 
 void on_deliver(origin_services &svc, knode &n, ukevent &out) {
 	auto *ext = static_cast<inode_ext *>(n.ext);
-	auto *state = static_cast<inode_state *>(svc.state(KEVENT_INODE).get());
+	auto *state = static_cast<inode_state *>(svc.per_queue_state(KEVENT_INODE).get());
 	out.ret_data[1] = static_cast<uint32_t>(ext->pending.size());
 	if (ext->pending.empty())
 		return;
@@ -324,7 +324,7 @@ void on_deliver(origin_services &svc, knode &n, ukevent &out) {
 } // namespace inode_origin
 
 int inode_names(origin_services &svc, uint64_t id, void *buf, unsigned size) {
-	auto *state = static_cast<inode_state *>(svc.state(KEVENT_INODE).get());
+	auto *state = static_cast<inode_state *>(svc.per_queue_state(KEVENT_INODE).get());
 	if (!state)
 		return 0;
 	auto it = state->delivered.find(id);

@@ -64,7 +64,9 @@ public:
 	virtual void make_ready(knode &n) = 0;
 	// Deliver it once with BROKEN and err, then drop it.
 	virtual void break_node(knode &n, int err) = 0;
-	virtual std::unique_ptr<origin_state> &state(uint32_t type) = 0;
+	// The origin's own object in this queue (an origin_state: the inotify
+	// instance ...), which the origin makes on first use.
+	virtual std::unique_ptr<origin_state> &per_queue_state(uint32_t type) = 0;
 
 	// For origins whose kevents the library makes without an ADD (the
 	// asynchronous operations of kevent_aio_*(3)):

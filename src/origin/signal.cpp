@@ -282,7 +282,7 @@ int validate(const ukevent &uk) {
 int attach(origin_services &svc, knode &n, const ukevent &, bool &) {
 	int sig = signal_of(n.uk);
 	auto ext = std::make_unique<signal_ext>();
-	auto &st = svc.state(KEVENT_SIGNAL);
+	auto &st = svc.per_queue_state(KEVENT_SIGNAL);
 	std::unique_ptr<signal_state> fresh;
 	if (!st)
 		fresh = std::make_unique<signal_state>(svc);
@@ -319,7 +319,7 @@ void detach(origin_services &svc, knode &n) {
 	auto *ext = static_cast<signal_ext *>(n.ext);
 	if (!ext)
 		return;
-	auto &v = static_cast<signal_state *>(svc.state(KEVENT_SIGNAL).get())->kevents;
+	auto &v = static_cast<signal_state *>(svc.per_queue_state(KEVENT_SIGNAL).get())->kevents;
 	std::erase(v, ext);
 	unwatch_signal(signal_of(n.uk), nomask(n.uk));
 }

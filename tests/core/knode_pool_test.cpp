@@ -16,12 +16,12 @@ TEST(KnodePool, ReusesReleasedNodesAndCountsLive) {
 		v.push_back(pool.make());
 	EXPECT_EQ(1000u, pool.live());
 	knode *last = v.back();
-	last->state = 0xff;
+	last->flags = 0xff;
 	pool.release(last);
 	v.pop_back();
 	knode *again = pool.make();
 	EXPECT_EQ(last, again) << "the most recently released knode comes back first";
-	EXPECT_EQ(0u, again->state) << "and default-constructed";
+	EXPECT_EQ(0u, again->flags) << "and default-constructed";
 	v.push_back(again);
 	for (knode *n : v)
 		pool.release(n);
