@@ -11,7 +11,9 @@
 // Threading: wait() is called by at most one thread at a time (the queue's
 // poller), without the queue lock. Every other method is called with the
 // queue lock held, except wake(), which may be called from any thread and
-// from a signal handler.
+// from a signal handler, and probe_queue_descriptor(), which the descriptor
+// table calls on every lookup without it (it reads only descriptors fixed
+// at kevent_init).
 #pragma once
 
 #include "sys/unique_fd.hpp"
@@ -43,9 +45,9 @@ struct backend_event {
 //   low byte says which (own_kind), the bits above it a sequence number
 //   where one is needed (own_token);
 // - bit 62 (io_token_bit): an asynchronous I/O request of start_io(); the
-//   core's AIO id below it (core/async_io.hpp: bit 61 tells NAIO from AIO);
+//   core's AIO id below it (origin/aio.hpp: bit 61 tells NAIO from AIO);
 // - neither: an fd watch, the core's watch token generation << 32 | slot
-//   (core/fd_table.hpp), the generation under 2^30 (seq_mask) so that bits
+//   (core/watch_table.hpp), the generation under 2^30 (seq_mask) so that bits
 //   62 and 63 stay clear. io_uring's polls carry the backend's own number
 //   in the same shape, seq << 32 | fd, and report the core's token.
 constexpr uint64_t backend_own_bit = 1ull << 63;

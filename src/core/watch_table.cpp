@@ -149,7 +149,7 @@ fd_watch *watch_table::create_hidden(int fd) {
 	}
 	fd_watch *w = slots_[slot].get();
 	// The top two bits are taken: backend-internal and I/O tokens.
-	uint32_t gen = (w->gen + 1) & 0x3fffffffu;
+	uint32_t gen = (w->gen + 1) & seq_mask;
 	*w = fd_watch{};
 	w->fd = fd;
 	w->slot = slot;

@@ -8,7 +8,8 @@
 // the library's own fds (fd_source: eventfds, inotify, pidfds) and are never
 // found by number, so a user's kevent on the same number never joins one.
 //
-// A watch is named to the backend by a token = generation << 32 | slot, so a
+// A watch is named to the backend by a token = generation << 32 | slot (the
+// layout of every token: backend/backend.hpp), so a
 // report that arrives after the watch was destroyed (the kernel keeps an
 // epoll item as long as the *file* lives, even after the user closed the
 // number) is recognised and dropped.

@@ -7,7 +7,8 @@
 // that REMOVE cancels it and delivery frees it like any other kevent. It
 // runs by one of three paths:
 // - native: the backend runs it (io_uring) and reports the completion by
-//   token (io_token_bit | naio_token_bit? | id), which the core hands to
+//   token (io_token_bit | naio_token_bit? | id; backend/backend.hpp has the
+//   layout), which the core hands to
 //   complete_operation();
 // - readiness: a socket operation on a backend without a native path
 //   (epoll): tried at once without blocking, else retried each time a
