@@ -241,9 +241,9 @@ struct kevent_stats {
 	uint64_t queues;     /* open queues (1 for a queue; all for kfd == -1)   */
 	uint64_t registered; /* live registrations                 */
 	uint64_t registered_by_type[KEVENT_STATS_TYPES]; /* by ukevent.type */
-	uint64_t ready;       /* on the ready list now              */
-	uint64_t inflight_io; /* asynchronous I/O not yet completed */
-	uint64_t added;       /* totals since kevent_init           */
+	uint64_t ready;                                  /* on the ready list now              */
+	uint64_t inflight_io;                            /* asynchronous I/O not yet completed */
+	uint64_t added;                                  /* totals since kevent_init           */
 	uint64_t removed;
 	uint64_t delivered;
 	uint64_t broken;

@@ -4,8 +4,8 @@
 // fsyncs on the epoll backend, and the copy of sendfile on both (io_uring
 // has no opcode for it). At most `max_threads` threads, started on demand,
 // every signal blocked in them (kevent_aio_read(3): the library's threads
-// never take a signal meant for the program's). A job never waits for a socket: sendfile to a full socket ends
-// with `retry_when_writable`, and its queue waits for room by readiness
+// never take a signal meant for the program's). A job never waits for a socket: sendfile to a full
+// socket ends with `retry_when_writable`, and its queue waits for room by readiness
 // (src/origin/aio.cpp), so slow peers cannot hold the pool's few threads.
 //
 // A job reports to its queue through an io_home, which the queue empties

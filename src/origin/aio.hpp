@@ -12,7 +12,7 @@
 //   complete_operation();
 // - readiness: a socket operation on a backend without a native path
 //   (epoll): tried at once without blocking, else retried each time a
-//   private dup of the socket is reported ready (aio_socket.cpp);
+//   private dup of the socket is reported ready (aio.cpp, try_socket_io);
 // - pool: a file operation on a thread of io_pool; sendfile too, but it
 //   waits for room in the socket by readiness (the dup's watch) between
 //   copies, never on a pool thread. The job's result reaches the queue
