@@ -181,24 +181,15 @@ consteval row_table rows() {
 		 .translate = poll_origin::translate},
 		{"poll", id_format::fd, poll_bits, false},
 	};
-	t[KEVENT_NAIO] = {
-		{.uses_fd = false,
-		 .is_io = true,
-		 .validate = aio_origin::validate,
-		 .attach = aio_origin::attach,
-		 .detach = aio_origin::detach,
-		 .withdraw = aio_origin::withdraw},
-		{"naio", id_format::op, naio_bits, true},
-	};
-	t[KEVENT_AIO] = {
-		{.uses_fd = false,
-		 .is_io = true,
-		 .validate = aio_origin::validate,
-		 .attach = aio_origin::attach,
-		 .detach = aio_origin::detach,
-		 .withdraw = aio_origin::withdraw},
-		{"aio", id_format::op, aio_bits, true},
-	};
+	// NAIO (sockets) and AIO (files) differ only in name and bits.
+	const origin_ops aio_ops{.uses_fd = false,
+				 .is_io = true,
+				 .validate = aio_origin::validate,
+				 .attach = aio_origin::attach,
+				 .detach = aio_origin::detach,
+				 .withdraw = aio_origin::withdraw};
+	t[KEVENT_NAIO] = {aio_ops, {"naio", id_format::op, naio_bits, true}};
+	t[KEVENT_AIO] = {aio_ops, {"aio", id_format::op, aio_bits, true}};
 	t[KEVENT_PIPE] = {
 		{.uses_fd = true,
 		 .validate = pipe_origin::validate,
