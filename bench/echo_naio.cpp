@@ -54,8 +54,7 @@ long raw_loop(int client, int server, double seconds) {
 }
 
 long kevent_loop(unsigned flags, int client, int server, double seconds) {
-	// Released with kevent_close only: no per-call descriptor check.
-	int kfd = kevent_init(nullptr, 0, flags | KEVENT_INIT_NO_FD_CHECK);
+	int kfd = kevent_init(nullptr, 0, flags);
 	if (kfd < 0) {
 		std::perror("kevent_init");
 		return -1;

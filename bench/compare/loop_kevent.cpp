@@ -66,9 +66,6 @@ public:
 					     "ring\n");
 			std::exit(2);
 		}
-		// Closed only by kevent_close (the destructor): a program written
-		// for speed says so, and skips a system call per library call.
-		flags |= KEVENT_INIT_NO_FD_CHECK;
 		kfd_ = kevent_init(ring, ring ? ring_size : 0, flags);
 		if (kfd_ < 0) {
 			std::string why = "kevent_init(" + mode + "): " + std::strerror(errno);

@@ -106,8 +106,7 @@ int main(int argc, char **argv) {
 		else
 			example_bad_arg("echo", usage, "unexpected argument '%s'", a);
 	}
-	/* Closed with kevent_close only: skip the per-call descriptor check. */
-	kfd = kevent_init(NULL, 0, flags | KEVENT_INIT_NO_FD_CHECK);
+	kfd = kevent_init(NULL, 0, flags);
 	if (kfd < 0) {
 		perror("kevent_init");
 		return 1;

@@ -353,8 +353,7 @@ int main(int argc, char **argv) {
 	::getsockname(lfd, reinterpret_cast<sockaddr *>(&bound), &len);
 
 	std::error_code ec;
-	// Closed only by q's destructor: no per-call descriptor check.
-	kevent::queue q(be, kevent::init_option::no_fd_check, ec);
+	kevent::queue q(be, ec);
 	if (ec) {
 		std::fprintf(stderr, "evserver: kevent_init: %s\n", ec.message().c_str());
 		return 1;

@@ -706,7 +706,8 @@ unsigned model_queue::settle_max(unsigned max_nr) const {
 std::string model_queue::take(const get_call &c, const ukevent *got, int n) {
 	if (n < 0 || unsigned(n) > c.max_nr)
 		return "returned " + std::to_string(n) + " for max_nr " + std::to_string(c.max_nr);
-	look(c);
+	if (!look(c))
+		list_only_++;
 	unsigned k = 0;
 	std::string d = take_round(c.max_nr, got, n, k);
 	// Everything skipped (LAST_CHECK) and fewer than min_nr ready: a call
@@ -730,11 +731,23 @@ std::string model_queue::take(const get_call &c, const ukevent *got, int n) {
 // In a world that stands still a few looks find all there is (on io_uring
 // a level poll reports at one look and is re-armed, at its state, at the
 // next: two looks).
-void model_queue::look(const get_call &c) {
-	if (ready_.size() < c.max_nr)
-		harvest(c.may_wait && ready_.size() < c.min_nr);
+// A call that may not block and finds events on the list skips the look
+// (kevent_get_events(3), "Fairness"): not while a LEVEL kevent is
+// registered, and not more than list_only_max times in a row.
+bool model_queue::look(const get_call &c) {
+	bool block = c.may_wait && ready_.size() < c.min_nr;
+	bool level = false;
+	for (const auto &[h, r] : nodes_)
+		level |= (r.uk.req_flags & KEVENT_REQ_LEVEL) != 0;
+	bool must = ready_.empty() || level || list_only_ >= list_only_max;
+	bool looked = block || (ready_.size() < c.max_nr && must);
+	if (looked) {
+		list_only_ = 0;
+		harvest(block);
+	}
 	for (int i = 0; c.may_wait && i < 3 && ready_.size() < c.min_nr; i++)
 		harvest(true);
+	return looked;
 }
 
 // Take from the ready list as the library's take() does, matching got[k..n).

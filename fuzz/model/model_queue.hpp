@@ -176,7 +176,7 @@ private:
 	// skips it. `apply`: also change the registration as the check does.
 	std::optional<ukevent> predict(uint64_t h, bool apply);
 	bool skipped(uint64_t h) const;
-	void look(const get_call &c);
+	bool look(const get_call &c); // true: it looked at the backend
 	std::string take_round(unsigned max_nr, const ukevent *got, int n, unsigned &k);
 	void deliver(uint64_t h);
 	void skip(uint64_t h);
@@ -191,6 +191,10 @@ private:
 	ready_groups ready_;
 	uint64_t next_handle_ = 1;
 	uint64_t delivered_ = 0, broken_ = 0;
+	// Calls in a row that took from the list without a look (the
+	// library's list_only_harvests_ and its limit).
+	unsigned list_only_ = 0;
+	static constexpr unsigned list_only_max = 16;
 };
 
 std::string describe(const ukevent &uk);

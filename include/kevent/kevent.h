@@ -206,9 +206,9 @@ KEVENT_FLEX_POP_
 /* Place the ring in a sealed memfd: kevent_init(NULL, size, ...|SHARED_RING),
  * then kevent_ring_fd(kfd) gives a descriptor any process may mmap read-only. */
 #define KEVENT_INIT_SHARED_RING 0x10u
-/* The caller promises to release the queue with kevent_close(3) only, never
- * close(2): calls skip the check that kfd still names the queue (one system
- * call each), so a harvested batch on io_uring costs one io_uring_enter. */
+/* Accepted and without effect: no call but kevent_close(3) checks that kfd
+ * still names the queue any more (kevent_init(3)), so every queue is as fast
+ * as this flag once made it. */
 #define KEVENT_INIT_NO_FD_CHECK 0x20u
 
 /* Backend identifiers reported by kevent_get_stats. */

@@ -36,10 +36,9 @@ enum class backend : unsigned {
 // kevent_init options beyond the backend.
 enum class init_option : unsigned {
 	none = 0,
-	// KEVENT_INIT_NO_FD_CHECK: the queue is closed only through this object
-	// (or kevent_close of what release() returned), never by close(2) of
-	// fd(); calls then skip the per-call check that fd() still names the
-	// queue (one system call each).
+	// KEVENT_INIT_NO_FD_CHECK: accepted, changes nothing. It once skipped
+	// a per-call check that fd() still names the queue; no call but
+	// kevent_close makes that check any more (kevent_init(3)).
 	no_fd_check = KEVENT_INIT_NO_FD_CHECK,
 };
 

@@ -62,8 +62,8 @@ KEVENT_API int kevent_init(struct kevent_ring *ring, unsigned ring_size, unsigne
 		if (int r = queue::create(flags & KEVENT_INIT_BACKEND_MASK, std::move(rg), q);
 		    r < 0)
 			return r;
-		if (flags & KEVENT_INIT_NO_FD_CHECK)
-			q->skip_fd_check();
+		// KEVENT_INIT_NO_FD_CHECK is accepted and changes nothing: no call
+		// but kevent_close checks the number any more (kevent_init(3)).
 		// Not installed (no memory for the table, or a number past its
 		// end), the queue is gone and its descriptor must go too.
 		int fd = q->user_fd();

@@ -167,11 +167,18 @@ int lookup_queue(int kfd, queue_ref &out, bool for_close) {
 		new (&out) queue_ref(std::move(ref));
 		return 0; // close_queue looks at the number itself
 	}
-	// Trusted (KEVENT_INIT_NO_FD_CHECK), but kevent_close still looks:
-	// once, and closing the wrong file would be worse than a syscall.
-	descriptor_match m = q->checks_fd() || for_close ? q->probe_queue_descriptor(kfd)
-							 : descriptor_match::same;
-	switch (m) {
+	// Only kevent_close looks whether the number still names the queue's
+	// file: closing the wrong file would be worse than a syscall. Every
+	// other call trusts the table (docs/semantics.md "Descriptors": a
+	// number closed with close(2) keeps naming its queue until kevent_init
+	// returns it again or kevent_close is called with it). Checking on
+	// every call cost one epoll_ctl(2) each — most of a user event's price.
+	if (!for_close) {
+		out.~queue_ref();
+		new (&out) queue_ref(std::move(ref));
+		return 0;
+	}
+	switch (q->probe_queue_descriptor(kfd)) {
 	case descriptor_match::same:
 		out.~queue_ref();
 		new (&out) queue_ref(std::move(ref));

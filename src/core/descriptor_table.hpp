@@ -37,12 +37,15 @@ private:
 	queue *q_ = nullptr;
 };
 
-// The queue behind kfd, checked to be still the same open file. -errno:
-// EBADF (not open), EINVAL (open, but not a kevent descriptor — including a
-// stale number now reused by another file; the stale queue is then freed).
-// A queue inherited through fork(2) gives EINVAL (EBADF if the number is
-// not open) to every call but kevent_close (`for_close`), for which it is
-// returned unchecked: close_queue deals with it.
+// The queue behind kfd. -errno: EBADF (no queue has the number and it is
+// not open), EINVAL (no queue has it, but it is open). No system call on
+// success: a number closed with close(2) behind the library's back still
+// finds its queue. Only `for_close` (kevent_close) checks that the number
+// still names the queue's file: EBADF (not open) or EINVAL (another file
+// has it), and the stale queue is then freed. A queue inherited through
+// fork(2) gives EINVAL (EBADF if the number is not open) to every call but
+// kevent_close, for which it is returned unchecked: close_queue deals
+// with it.
 int lookup_queue(int kfd, queue_ref &out, bool for_close = false);
 
 // Bumped in the child of every fork(2): a queue made before is inherited.

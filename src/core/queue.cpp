@@ -84,6 +84,8 @@ knode *queue::new_node(const ukevent &uk) {
 	n->uk = uk;
 	n->uk.ret_flags = 0;
 	n->uk.ret_data[0] = n->uk.ret_data[1] = 0;
+	if (uk.req_flags & KEVENT_REQ_LEVEL)
+		level_kevents_++;
 	st_.registered.add();
 	st_.by_type[uk.type].add();
 	st_.added.add();
@@ -124,6 +126,8 @@ void queue::free_node(knode *n) {
 		o.detach(*this, *n); // every row that is not uses_fd has one
 	}
 	delete n->ext;
+	if (n->req(KEVENT_REQ_LEVEL))
+		level_kevents_--;
 	st_.registered.add(-1);
 	st_.by_type[n->uk.type].add(-1);
 	st_.removed.add();

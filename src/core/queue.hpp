@@ -99,9 +99,6 @@ public:
 	// been changing the registrations, and the child cannot wait for it.
 	// The queue's memory is the child's to leak.
 	void close_inherited() noexcept;
-	// KEVENT_INIT_NO_FD_CHECK: the caller never close(2)s the number.
-	void skip_fd_check() { checks_fd_ = false; }
-	bool checks_fd() const { return checks_fd_; }
 
 	// origin_services: origins call these under mu_ (asserted).
 	timer_service &timers() override {
@@ -152,10 +149,13 @@ private:
 	void dispatch(const backend_event *ev, int n, bool blocked = false);
 	void expire_timers();
 	int dispatch_pending();
+	bool must_look() const;
 	bool still_ready(knode *n);
 	bool poll_now(knode *n);
 	unsigned deliver_to(ukevent *buf, unsigned max);
-	void flush_and_notify();
+	// `news`: the call queued something new (a READY of kevents that all
+	// waited already wakes nobody: it would cost a syscall for nothing).
+	void flush_and_notify(bool news = true);
 
 	enum class wanted { wait, go, done };
 	template <class Want, class Room, class Deliver>
@@ -176,8 +176,15 @@ private:
 	// file goes with it, so taking each fd out first would be a wasted
 	// syscall per registration). Set by shutdown().
 	bool backend_closing_ = false;
-	bool checks_fd_ = true;
 	int user_fd_ = -1; // the caller's descriptor: a dup of be_->descriptor()
+	// A harvest that finds events on the ready list may skip its look at
+	// the kernel (queue_wait.cpp, must_look): not while LEVEL kevents are
+	// registered (each look re-reports them, kevent_get_events(3)), and
+	// not more than max_list_only_harvests times in a row, so that
+	// descriptors' events join the list behind a stream of user events.
+	static constexpr unsigned max_list_only_harvests = 16;
+	unsigned list_only_harvests_ = 0;
+	unsigned level_kevents_ = 0;
 	waiters waiters_;
 	knode_pool pool_; // before reg_ and the rest that point into it
 	registry reg_;

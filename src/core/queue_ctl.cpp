@@ -49,6 +49,7 @@ int queue::ctl(unsigned cmd, std::span<ukevent> arg) {
 	if (closed())
 		return -EBADF;
 	timers_.new_batch();
+	const uint64_t pushed = ready_.pushes();
 	int r;
 	switch (cmd) {
 	case KEVENT_CTL_ADD:
@@ -60,7 +61,10 @@ int queue::ctl(unsigned cmd, std::span<ukevent> arg) {
 		break;
 	default:
 		r = ctl_ready(arg);
-		break;
+		// READY of kevents that all waited on the ready list already:
+		// their takers were told when they were queued.
+		flush_and_notify(ready_.pushes() != pushed);
+		return r;
 	}
 	flush_and_notify();
 	return r;
@@ -263,6 +267,10 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 			continue;
 		}
 		n->uk.event = e.event;
+		if (n->req(KEVENT_REQ_LEVEL))
+			level_kevents_--;
+		if (e.req_flags & KEVENT_REQ_LEVEL)
+			level_kevents_++;
 		n->uk.req_flags = e.req_flags;
 		n->uk.ptr = e.ptr;
 		n->uk.ret_flags = 0;

@@ -184,11 +184,23 @@ unsigned queue::deliver_to(ukevent *buf, unsigned max) {
 // After every call: do now what the backend deferred to its next wait,
 // and tell the waiters (or a poller of the descriptor outside) whether
 // events wait.
-void queue::flush_and_notify() {
+void queue::flush_and_notify(bool news) {
 	mu_.assert_held();
 	if (!backend_closing_)
 		be_->flush_changes();
-	waiters_.notify_readiness(!ready_.empty());
+	waiters_.notify_readiness(!ready_.empty(), news);
+}
+
+// A caller that could take more than the ready list holds looks at the
+// kernel without blocking — unless the list has events and the look can
+// wait (the fairness rule of kevent_get_events(3)): a user event made
+// ready and harvested by one thread then costs no system call. LEVEL
+// kevents are re-reported by every look, so while any is registered every
+// harvest looks; otherwise every (max_list_only_harvests + 1)th does, so
+// descriptors' events join the list behind at most that many harvests.
+bool queue::must_look() const {
+	return ready_.empty() || level_kevents_ > 0 ||
+	       list_only_harvests_ >= max_list_only_harvests;
 }
 
 // ---- waiting --------------------------------------------------------------
@@ -222,6 +234,7 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 		}
 	} guard{*this, lk, i_poll};
 	bool just_polled = false;
+	bool looked = false; // this call looked at the kernel (must_look)
 	for (;;) {
 		if (closed())
 			return -EBADF;
@@ -241,7 +254,9 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 		// is room for more than the ready list holds (LEVEL kevents come
 		// back this way at every call).
 		if (!waiters_.someone_polls() && !just_polled &&
-		    (may_block || ready_.size() < room())) {
+		    (may_block || (ready_.size() < room() && must_look()))) {
+			list_only_harvests_ = 0;
+			looked = true;
 			waiters_.start_polling(may_block);
 			i_poll = true;
 			backend_event ev[256];
@@ -282,6 +297,8 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 		if (woken)
 			return 0; // a forced wake-up returns 0 events (docs/semantics.md)
 		if (!may_block) {
+			if (!looked)
+				list_only_harvests_++;
 			int got = static_cast<int>(deliver());
 			// LAST_CHECK may have skipped everything: keep waiting.
 			if (got == 0 && want() == wanted::wait && remain != 0)

@@ -6,6 +6,7 @@
 #include "core/knode.hpp"
 
 #include <cstddef>
+#include <cstdint>
 
 namespace kevent::detail {
 
@@ -14,6 +15,8 @@ public:
 	bool empty() const { return head_ == nullptr; }
 	size_t size() const { return size_; }
 	knode *front() const { return head_; }
+	// Knodes queued so far: a call tells by it whether it queued anything.
+	uint64_t pushes() const { return pushes_; }
 
 	// false if it was already queued.
 	bool push(knode *n) {
@@ -28,6 +31,7 @@ public:
 			head_ = n;
 		tail_ = n;
 		size_++;
+		pushes_++;
 		return true;
 	}
 
@@ -44,6 +48,7 @@ public:
 private:
 	knode *head_ = nullptr, *tail_ = nullptr;
 	size_t size_ = 0;
+	uint64_t pushes_ = 0;
 };
 
 } // namespace kevent::detail

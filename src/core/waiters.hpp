@@ -178,14 +178,18 @@ public:
 	// (`events_waiting`) or not. Wake one taker — the poller if it is
 	// blocked in the backend, else one sleeper — or, when no thread is in
 	// the queue to take them, raise the ready flag for a poller of the
-	// descriptor outside. No events: lower the flag.
-	void notify_readiness(bool events_waiting) {
+	// descriptor outside. No events: lower the flag. `news` false: the
+	// events that wait were announced when they came (a READY of kevents
+	// already queued), so no taker is woken again.
+	void notify_readiness(bool events_waiting, bool news = true) {
 		mu_.assert_held();
 		if (!events_waiting) {
 			lower_ready_flag();
 			return;
 		}
 		if (count_ > 0) {
+			if (!news)
+				return;
 			if (role_ == poller::none) {
 				cv_.notify_one();
 			} else if (role_ == poller::blocked) {

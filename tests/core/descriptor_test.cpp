@@ -214,42 +214,58 @@ TEST_P(Descriptor, KeventCloseRemovesOneshotAndPersistentRegistrations) {
 }
 
 // semantics.md "Descriptors": after a raw close(kfd) the number is stale.
-// Here another file (a pipe) takes the number: every call gives EINVAL, the
-// pipe is left alone, and the old queue (with a ready event) is never reached.
-TEST_P(Descriptor, StaleNumberReusedByAnotherFileIsEINVALAndNeverReachesOldQueue) {
+// Only kevent_close checks a number (no other call pays a system call for
+// it); until then the stale number keeps naming its queue. Here another
+// file (a pipe) takes the number: calls still reach the old queue and leave
+// the pipe alone; kevent_close gives EINVAL, frees the old queue and leaves
+// the pipe open; after it every call gives EINVAL.
+TEST_P(Descriptor, StaleNumberReusedByAnotherFileReachesOnlyTheOldQueueUntilKeventClose) {
 	int k2 = kevent_init(nullptr, 0, GetParam().flags);
 	ASSERT_GE(k2, 0) << std::strerror(errno);
 	ukevent ready =
 		make(KEVENT_UNOTIFY, 42, 0, KEVENT_REQ_READY | KEVENT_REQ_ALWAYS_QUEUE, 4242);
 	ASSERT_EQ(0, kevent_ctl(k2, KEVENT_CTL_ADD, 1, &ready));
-	ASSERT_EQ(1u, queue_stats(k2).ready);
 
 	Pipe p; // opened first, so that its numbers differ from k2
 	ASSERT_GE(p.r, 0);
 	ASSERT_EQ(0, ::close(k2)); // raw close: the library does not know
 	ASSERT_EQ(k2, ::dup2(p.r, k2)) << std::strerror(errno);
 
+	ukevent more = make(KEVENT_UNOTIFY, 43, 0, 0, 4343);
+	EXPECT_EQ(0, kevent_ctl(k2, KEVENT_CTL_ADD, 1, &more)) << std::strerror(errno);
+	EXPECT_EQ(2u, global_stats().registered) << "the ADD did not reach the old queue";
+	auto got = get(k2, 1, 4, 0);
+	ASSERT_EQ(1u, got.size()) << "the old queue's ready event";
+	EXPECT_EQ(4242u, kevent_test::cookie_of(got[0]));
+	expect_pipe_works(k2, p.w); // no call touched the pipe
+
+	errno = 0;
+	EXPECT_EQ(-1, kevent_close(k2));
+	EXPECT_EQ(EINVAL, errno) << "kevent_close of a number another file has";
+	expect_pipe_works(k2, p.w);
+	kevent_stats st = global_stats();
+	EXPECT_EQ(1u, st.queues) << "kevent_close did not free the stale queue";
+	EXPECT_EQ(0u, st.registered);
 	expect_every_call_fails(k2, EINVAL);
-	// The number still names the pipe, and it still works through it.
 	expect_pipe_works(k2, p.w);
 	EXPECT_EQ(0, ::close(k2));
-
-	// semantics.md: the old queue is freed when the stale number is seen.
-	kevent_stats st = global_stats();
-	EXPECT_EQ(1u, st.queues) << "the stale queue was not freed";
-	EXPECT_EQ(0u, st.registered);
 }
 
-TEST_P(Descriptor, StaleNumberNotReusedIsEBADF) {
+TEST_P(Descriptor, StaleNumberNotReusedIsEBADFAtKeventClose) {
 	int k2 = kevent_init(nullptr, 0, GetParam().flags);
 	ASSERT_GE(k2, 0) << std::strerror(errno);
 	ukevent uk = make(KEVENT_UNOTIFY, 1, 0, 0);
 	ASSERT_EQ(0, kevent_ctl(k2, KEVENT_CTL_ADD, 1, &uk));
 	ASSERT_EQ(0, ::close(k2));
-	expect_every_call_fails(k2, EBADF);
+	ukevent r = make(KEVENT_UNOTIFY, 1, 0);
+	EXPECT_EQ(1, kevent_ctl(k2, KEVENT_CTL_READY, 1, &r)) << "the queue is still there";
+	errno = 0;
+	EXPECT_EQ(-1, kevent_close(k2));
+	EXPECT_EQ(EBADF, errno);
 	kevent_stats st = global_stats();
-	EXPECT_EQ(1u, st.queues) << "the stale queue was not freed";
+	EXPECT_EQ(1u, st.queues) << "kevent_close did not free the stale queue";
 	EXPECT_EQ(0u, st.registered);
+	expect_every_call_fails(k2, EBADF);
 }
 
 // The number of a raw-closed queue is taken by a new queue: calls with it

@@ -7,6 +7,8 @@
 // bounds where a call must not block).
 #include "kevent_test.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -643,6 +645,55 @@ TEST_P(GetEvents, SignalDuringWaitIsNotEINTR) {
 	sigaction(SIGUSR1, &old, nullptr);
 	EXPECT_GE(g_signals.load(), 6);
 	EXPECT_EQ(0, result) << "errno " << std::strerror(err);
+}
+
+// kevent_get_events(3) "Fairness": a call that finds events on the ready
+// list may take them without looking at the kernel, but not more than 16
+// calls in a row: a descriptor's event reaches the caller behind a stream
+// of user events made ready and taken one by one within 17 calls.
+TEST_P(GetEvents, DescriptorEventIsNotStarvedByAStreamOfUserEvents) {
+	add_unotify(1);
+	int p[2];
+	ASSERT_EQ(0, ::pipe2(p, O_CLOEXEC | O_NONBLOCK)) << std::strerror(errno);
+	ukevent pe = make(KEVENT_POLL, uint64_t(p[0]), POLLIN, 0, 77);
+	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_ADD, 1, &pe));
+	ASSERT_EQ(1, ::write(p[1], "x", 1));
+	int calls = 0;
+	bool seen = false;
+	while (!seen && calls < 100) {
+		ukevent r = make(KEVENT_UNOTIFY, 1, 0);
+		ASSERT_EQ(1, kevent_ctl(kfd, KEVENT_CTL_READY, 1, &r));
+		calls++;
+		for (const ukevent &e : get(kfd, 1, 4, 0))
+			seen |= cookie_of(e) == 77;
+	}
+	EXPECT_TRUE(seen) << "the pipe's event never came";
+	EXPECT_LE(calls, 17) << "the pipe's event waited behind more than 16 calls";
+	::close(p[0]);
+	::close(p[1]);
+}
+
+// ... and while a LEVEL kevent is registered every call looks: it comes back
+// at every call while its condition holds (kevent_get_events(3)), user
+// events on the list or not.
+TEST_P(GetEvents, LevelKeventComesBackAtEveryCallBesideUserEvents) {
+	add_unotify(1);
+	int p[2];
+	ASSERT_EQ(0, ::pipe2(p, O_CLOEXEC | O_NONBLOCK)) << std::strerror(errno);
+	ukevent pe = make(KEVENT_POLL, uint64_t(p[0]), POLLIN, KEVENT_REQ_LEVEL, 77);
+	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_ADD, 1, &pe));
+	ASSERT_EQ(1, ::write(p[1], "x", 1)); // after the ADD, which would copy it back
+	for (int i = 0; i < 5; i++) {
+		ukevent r = make(KEVENT_UNOTIFY, 1, 0);
+		ASSERT_EQ(1, kevent_ctl(kfd, KEVENT_CTL_READY, 1, &r));
+		std::set<uint64_t> cookies;
+		for (const ukevent &e : get(kfd, 1, 4, 0))
+			cookies.insert(cookie_of(e));
+		EXPECT_EQ(1u, cookies.count(77)) << "call " << i << ": the LEVEL kevent is missing";
+		EXPECT_EQ(2u, cookies.size()) << "call " << i;
+	}
+	::close(p[0]);
+	::close(p[1]);
 }
 
 KEVENT_INSTANTIATE_BACKENDS(GetEvents);
