@@ -58,13 +58,17 @@ class Case:
     """One table: a workload with fixed arguments, and the metric compared."""
 
     def __init__(self, workload, label, args, metric, unit, higher_better,
-                 extra=(), perf_args=None, wrk=None):
+                 extra=(), perf_args=None, wrk=None, base=BASE, command=None):
         self.workload, self.label, self.args = workload, label, args
         self.metric, self.unit, self.higher_better = metric, unit, higher_better
         self.extra = list(extra)  # further metrics shown as medians
         self.perf_args = perf_args if perf_args is not None else args
         self.wrk = wrk  # http: (connections, seconds)
         self.not_run = None  # why this table cannot run on this machine
+        self.base = base  # the row the "×" column divides by
+        # command(row, build, args): the command line of a row, or None where
+        # the row does not apply; default: bench_cmp_<row> <workload> args.
+        self.command = command
 
     @property
     def key(self):
@@ -111,6 +115,17 @@ def cases(full):
                         [f"idle={idle}", f"rounds={50000 if full else 2000}"],
                         "ns_per_roundtrip", "ns/round trip", False,
                         perf_args=[f"idle={idle}", "rounds=1000"]))
+    # threads: one producer posts small work items to one queue, W threads
+    # take them (bench/threads_workload.hpp), against Asio's io_context::run
+    # with W threads in run(): READY of a pool of persistent user events, or
+    # one ADD per item (what asio::post does: a handler per item).
+    items = 1_000_000 if full else 200_000
+    for mode in ("ready", "add"):
+        for w in (1, 2, 4):
+            args = [f"mode={mode}", f"waiters={w}", f"items={items}"]
+            out.append(Case("threads", f"{mode} waiters={w}", args, "items_per_s", "items/s",
+                            True, extra=["wakeups_per_event"], base="asio",
+                            command=threads_command))
     for c in ([10, 100, 1000] if full else [100]):
         out.append(Case("http", f"c={c}", [], "requests_per_s", "requests/s", True,
                         wrk=(c, 5 if full else 1)))
@@ -119,6 +134,28 @@ def cases(full):
     out.append(Case("memory", "sockets", ["kind=sockets", "n=100000"], "bytes_per_reg",
                     "bytes/socket", False, extra=["user_bytes", "n"]))
     return out
+
+
+def threads_command(row, build, args):
+    """The threads tables' rows: Asio (bench_threads_asio) and libkevent on
+    each backend (bench_threads_wakeups); the other libraries have no
+    multi-threaded loop to compare."""
+    name = row[0]
+    if name == "asio":
+        return [os.path.join(build, "bench", "bench_threads_asio"), "lib=asio"] + \
+            [a for a in args if not a.startswith("mode=")]
+    if name in ("kevent-epoll", "kevent-uring"):
+        return [os.path.join(build, "bench", "bench_threads_wakeups"), "lib=kevent",
+                "backend=" + name.split("-", 1)[1]] + args
+    return None
+
+
+def case_command(case, row, build, perf=False):
+    args = case.perf_args if perf else case.args
+    if case.command:
+        return case.command(row, build, args)
+    name, suffix, extra, _ = row
+    return [exe_path(build, suffix), case.workload] + args + extra
 
 
 def log(msg):
@@ -363,16 +400,16 @@ def run_cases(args, selected, rows, perf):
             table[row[0]] = {"runs": [], "notes": []}
         for i in range(args.runs):
             for row in applicable:
-                name, suffix, extra, _ = row
+                name = row[0]
                 entry = table[name]
                 if "na" in entry:
                     continue
-                exe = exe_path(args.build, suffix)
-                if not os.path.exists(exe):
+                cmd = case_command(case, row, args.build)
+                if not os.path.exists(cmd[0]):
                     entry["na"] = "not built (package missing)"
                     progress(f"{case.key} {name}: n/a ({entry['na']})")
                     continue
-                vals, notes, why = run_once([exe, case.workload] + case.args + extra)
+                vals, notes, why = run_once(cmd)
                 for n in notes:
                     if n not in entry["notes"]:
                         entry["notes"].append(n)
@@ -385,12 +422,12 @@ def run_cases(args, selected, rows, perf):
                          f"{vals[case.metric]:.6g} {case.unit}")
         if perf.why_not is None and case.workload != "memory":
             for row in applicable:
-                name, suffix, extra, _ = row
+                name = row[0]
                 entry = table[name]
                 if "na" in entry:
                     continue
-                cnt, vals = perf.run([exe_path(args.build, suffix), case.workload] +
-                                     case.perf_args + extra, timeout=600)
+                cnt, vals = perf.run(case_command(case, row, args.build, perf=True),
+                                     timeout=600)
                 if cnt is not None and vals.get("events"):
                     entry["syscalls_per_event"] = cnt / vals["events"]
                 progress(f"{case.key} {name} perf: "
@@ -402,6 +439,8 @@ def applies(row, case):
     name, suffix, extra, skip = row
     if name == "nginx":
         return case.workload == "http"
+    if case.command:
+        return case.command(row, "", case.args) is not None
     return case.workload not in skip
 
 
@@ -464,7 +503,7 @@ def markdown(hdr, selected, results, args, perf, rows):
            f"- kernel {hdr['kernel']}; CPU {hdr['cpu']}; libkevent {hdr['commit']}",
            "- " + ", ".join(f"{k} {v}" for k, v in hdr["versions"].items()),
            f"- mode {mode}; each figure is the median of {args.runs} runs [min – max]; "
-           "× epoll is the median over raw epoll's median in the same invocation "
+           "× epoll (× asio) is the median over raw epoll's (Asio's) median in the same invocation "
            "(for times lower is better, for rates higher is better)",
            "- syscalls/event: " + ("`perf stat -e raw_syscalls:sys_enter` on one more run, "
                                    "timed part only" if perf.why_not is None
@@ -482,9 +521,9 @@ def markdown(hdr, selected, results, args, perf, rows):
         out.append(f"### {case.workload} {case.label} — {case.metric} ({case.unit}, {better})")
         out.append("")
         extra_h = "".join(f" | {e}" for e in case.extra)
-        out.append(f"| library | median | min – max | × epoll | syscalls/event{extra_h} |")
+        out.append(f"| library | median | min – max | × {case.base} | syscalls/event{extra_h} |")
         out.append("|---|---:|---:|---:|---:" + "|---:" * len(case.extra) + "|")
-        base = table.get(BASE)
+        base = table.get(case.base)
         base_med = summarize(case, base, case.metric)[0] if base and summarize(
             case, base, case.metric) else None
         notes = []
@@ -546,7 +585,7 @@ def svg_chart(case, table, rows):
            f'{case.metric} ({case.unit}, {better})</text>']
     for i, (name, med, lo, hi) in enumerate(data):
         y = top + i * (bar + gap)
-        color = "#d62728" if name.startswith("kevent") else ("#7f7f7f" if name == BASE
+        color = "#d62728" if name.startswith("kevent") else ("#7f7f7f" if name == case.base
                                                              else "#1f77b4")
         out.append(f'<text x="{left - 6}" y="{y + bar - 4}" text-anchor="end">{name}</text>')
         out.append(f'<rect x="{left}" y="{y}" width="{max(med * scale, 1):.1f}" height="{bar}" '
@@ -574,11 +613,19 @@ def targets(full):
         ("http c=100 ≥ 1.0× nginx", "http c=100", "requests_per_s", "kevent-epoll", "nginx", "ge", 1.0),
         ("http c=100 ≥ 1.2× libevent", "http c=100", "requests_per_s", "kevent-epoll", "libevent", "ge", 1.2),
         ("memory ≤ 96 bytes per timer", "memory timers", "bytes_per_reg", "kevent-epoll", None, "le", 96),
+    ] + [
+        (f"threads {mode}, {w} waiter(s) ≥ 1.0× Asio", f"threads {mode} waiters={w}", "items_per_s",
+         "kevent-epoll", "asio", "ge", 1.0)
+        for mode in ("ready", "add") for w in (1, 2, 4)
+    ] + [
+        (f"threads {mode}, {w} waiters: ≤ 1.05 wake-ups per event", f"threads {mode} waiters={w}",
+         "wakeups_per_event", "kevent-epoll", None, "le", 1.05)
+        for mode in ("ready", "add") for w in (4,)
     ]
 
 
 def target_lines(results, full):
-    out = ["### Targets (issue 7; goals, not assertions)", "",
+    out = ["### Targets (issues 7 and 16; goals, not assertions)", "",
            "| target | measured | status |", "|---|---|---|"]
     for text, key, metric, row, other, op, k in targets(full):
         t = results.get(key, {})
@@ -618,7 +665,9 @@ def main():
         log("bench: fewer than 5 runs per figure: fine for a try, not for docs/benchmarks.md")
     selected = [c for c in cases(args.full)
                 if not args.only or c.workload in args.only.split(",")]
-    rows = [r for r in ROWS if not args.rows or r[0] in args.rows.split(",") + [BASE]]
+    # The rows asked for, and every row a selected table divides by.
+    keep = set(args.rows.split(",")) | {BASE} | {c.base for c in selected}
+    rows = [r for r in ROWS if not args.rows or r[0] in keep]
     perf = Perf()
     if perf.why_not:
         log(f"bench: no syscall column: {perf.why_not}")

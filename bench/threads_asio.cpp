@@ -10,6 +10,8 @@
 //              W threads in kevent_get_events(min 1, max 64) loops.
 //
 //   usage: bench_threads_asio      env: BENCH_ITEMS, BENCH_RUNS, BENCH_PRODUCERS
+//          bench_threads_asio key=value...   one measurement (bench/run.py;
+//                                            threads_workload.hpp, run_cli)
 #include "threads_workload.hpp"
 
 #include <asio.hpp>
@@ -18,7 +20,7 @@
 
 namespace {
 
-bench::result run_asio(unsigned items, unsigned producers, unsigned waiters) {
+bench::run_result run_asio(unsigned items, unsigned producers, unsigned waiters) {
 	asio::io_context io(static_cast<int>(waiters));
 	auto guard = asio::make_work_guard(io);
 	std::atomic<bool> go{false};
@@ -46,19 +48,22 @@ bench::result run_asio(unsigned items, unsigned producers, unsigned waiters) {
 				guard.reset(); // run() returns when the last handler ran
 		});
 	}
+	bench::syscall_window sys;
+	sys.enable();
 	auto t0 = bench::clk::now();
 	go.store(true, std::memory_order_release);
 	for (auto &t : ps)
 		t.join();
 	for (auto &t : ts)
 		t.join();
+	sys.disable();
 	double secs = std::chrono::duration<double>(bench::clk::now() - t0).count();
 	if (consumed.load() != items) {
 		std::fprintf(stderr, "asio: %llu of %u items ran\n",
 			     static_cast<unsigned long long>(consumed.load()), items);
 		std::exit(1);
 	}
-	bench::result r;
+	bench::run_result r;
 	r.items_per_s = items / secs;
 	r.delivered = items;
 	return r;
@@ -66,7 +71,9 @@ bench::result run_asio(unsigned items, unsigned producers, unsigned waiters) {
 
 } // namespace
 
-int main() {
+int main(int argc, char **argv) {
+	if (argc > 1)
+		return bench::run_cli(argc, argv, run_asio);
 	const unsigned items = bench::env_unsigned("BENCH_ITEMS", 1000000);
 	const int runs = static_cast<int>(bench::env_unsigned("BENCH_RUNS", 3));
 	const unsigned producers = bench::env_unsigned("BENCH_PRODUCERS", 1);

@@ -5,6 +5,8 @@
 //
 //   usage: bench_threads_wakeups            (1,000,000 items, 3 runs each)
 //   env:   BENCH_ITEMS, BENCH_RUNS
+//          bench_threads_wakeups key=value...   one measurement (bench/run.py;
+//                                               threads_workload.hpp, run_cli)
 //
 //   producer(s) ── ADD ONESHOT|READY|ALWAYS_QUEUE  ─┐
 //              or  READY of 1,024 persistent events ├─▶ queue ──▶ waiter0..W-1
@@ -13,7 +15,9 @@
 
 #include <cstdio>
 
-int main() {
+int main(int argc, char **argv) {
+	if (argc > 1)
+		return bench::run_cli(argc, argv, nullptr);
 	const unsigned items = bench::env_unsigned("BENCH_ITEMS", 1000000);
 	const int runs = static_cast<int>(bench::env_unsigned("BENCH_RUNS", 3));
 	std::printf("libkevent: %u items, median of %d runs (min..max)\n\n", items, runs);

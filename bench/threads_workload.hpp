@@ -14,7 +14,15 @@
 //          the producer wait: a bounded queue.
 // Waiters: kevent_get_events(min 1, max 64, no timeout) loops; the one that
 // consumes the last item wakes the others with READY num=0.
+//
+// One measurement for bench/run.py (`make bench`, the "threads" tables):
+//   bench_threads_wakeups lib=kevent backend=epoll|uring mode=add|ready
+//                         waiters=W [producers=1] [items=N]
+//   bench_threads_asio    lib=asio waiters=W [producers=1] [items=N]
+// prints one RESULT line (items_per_s, wakeups_per_event, events); run_cli.
 #pragma once
+
+#include "compare/harness.hpp"
 
 #include <kevent/kevent.h>
 
@@ -32,7 +40,7 @@ namespace bench {
 
 using clk = std::chrono::steady_clock;
 
-struct result {
+struct run_result {
 	double items_per_s = 0;
 	double wakeups_per_event = 0;
 	uint64_t delivered = 0;
@@ -40,9 +48,10 @@ struct result {
 
 enum class post_mode { add, ready };
 
-inline result run_kevent(unsigned items, unsigned producers, unsigned waiters, post_mode mode) {
+inline run_result run_kevent(unsigned items, unsigned producers, unsigned waiters, post_mode mode,
+			     unsigned init_flags = 0) {
 	constexpr unsigned pool = 1024;
-	int kfd = kevent_init(nullptr, 0, 0);
+	int kfd = kevent_init(nullptr, 0, init_flags);
 	if (kfd < 0) {
 		std::perror("kevent_init");
 		std::exit(1);
@@ -135,6 +144,8 @@ inline result run_kevent(unsigned items, unsigned producers, unsigned waiters, p
 			}
 		});
 	}
+	syscall_window sys;
+	sys.enable();
 	t0 = clk::now();
 	go.store(true, std::memory_order_release);
 	// The waiter that took the last item stopped the clock; release the
@@ -146,11 +157,12 @@ inline result run_kevent(unsigned items, unsigned producers, unsigned waiters, p
 	}
 	for (auto &t : ts)
 		t.join();
+	sys.disable();
 	double secs = double(end_ns.load()) / 1e9;
 	kevent_stats st{};
 	kevent_get_stats(kfd, &st, sizeof st);
 	kevent_close(kfd);
-	result r;
+	run_result r;
 	r.items_per_s = items / secs;
 	r.delivered = st.delivered;
 	r.wakeups_per_event = st.delivered ? double(st.wakeups) / double(st.delivered) : 0;
@@ -159,21 +171,67 @@ inline result run_kevent(unsigned items, unsigned producers, unsigned waiters, p
 
 // Median, min and max of `runs` results of f() by items/s.
 struct summary {
-	result median, min, max;
+	run_result median, min, max;
 };
 
 template <class F> summary repeat(int runs, F f) {
-	std::vector<result> rs;
+	std::vector<run_result> rs;
 	for (int i = 0; i < runs; i++)
 		rs.push_back(f());
-	std::sort(rs.begin(), rs.end(),
-		  [](const result &a, const result &b) { return a.items_per_s < b.items_per_s; });
+	std::sort(rs.begin(), rs.end(), [](const run_result &a, const run_result &b) {
+		return a.items_per_s < b.items_per_s;
+	});
 	return {rs[rs.size() / 2], rs.front(), rs.back()};
 }
 
 inline unsigned env_unsigned(const char *name, unsigned dflt) {
 	const char *s = std::getenv(name);
 	return s && std::atoi(s) > 0 ? static_cast<unsigned>(std::atoi(s)) : dflt;
+}
+
+// The command line of one measurement (see the top of this file): 0, or 2
+// for a bad argument. `asio` runs the Asio side (null: not built in).
+inline int run_cli(int argc, char **argv,
+		   run_result (*asio)(unsigned items, unsigned producers, unsigned waiters)) {
+	options o(argc, argv, 1);
+	const std::string lib = o.str("lib", "kevent");
+	const auto items = static_cast<unsigned>(o.num("items", 1000000));
+	const auto producers = static_cast<unsigned>(o.num("producers", 1));
+	const auto waiters = static_cast<unsigned>(o.num("waiters", 1));
+	if (!items || !producers || !waiters) {
+		std::fprintf(stderr, "bench: items, producers and waiters must be > 0\n");
+		return 2;
+	}
+	run_result r;
+	if (lib == "asio") {
+		if (!asio)
+			unavailable("this executable has no Asio side (bench_threads_asio has)");
+		r = asio(items, producers, waiters);
+	} else if (lib == "kevent") {
+		const std::string be = o.str("backend", "epoll");
+		const std::string mode = o.str("mode", "ready");
+		if ((be != "epoll" && be != "uring") || (mode != "add" && mode != "ready")) {
+			std::fprintf(stderr, "bench: backend=epoll|uring, mode=add|ready\n");
+			return 2;
+		}
+		unsigned flags = be == "uring" ? KEVENT_INIT_URING : KEVENT_INIT_EPOLL;
+		int probe = kevent_init(nullptr, 0, flags);
+		if (probe < 0) {
+			std::string why = "kevent_init(" + be + "): " + std::strerror(errno);
+			unavailable(why.c_str());
+		}
+		kevent_close(probe);
+		r = run_kevent(items, producers, waiters,
+			       mode == "add" ? post_mode::add : post_mode::ready, flags);
+	} else {
+		std::fprintf(stderr, "bench: lib=kevent|asio\n");
+		return 2;
+	}
+	result line(("waiters" + std::to_string(waiters)).c_str());
+	line.add("items_per_s", r.items_per_s).add("events", double(items));
+	if (lib == "kevent") // Asio counts no wake-ups
+		line.add("wakeups_per_event", r.wakeups_per_event);
+	return 0;
 }
 
 } // namespace bench
