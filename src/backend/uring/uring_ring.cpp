@@ -239,6 +239,10 @@ void uring_backend::handle(const io_uring_cqe &cqe, backend_event *out, int max,
 			   bool &woken) {
 	uint64_t ud = cqe.user_data;
 	if (ud & backend_own_bit) {
+		if ((ud & 0xff) == own_watch_set) {
+			mirror_refused(cqe, out, max, k);
+			return;
+		}
 		if ((ud & 0xff) == own_wake) {
 			woken = true;
 			if (!(cqe.flags & IORING_CQE_F_MORE) && !closing_)
