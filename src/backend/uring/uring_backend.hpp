@@ -218,6 +218,7 @@ private:
 	bool reap_for_others();
 	void handle(const io_uring_cqe &cqe, backend_event *out, int max, int &k, bool &woken);
 	void handle_poll(const io_uring_cqe &cqe, backend_event *out, int max, int &k);
+	uint32_t recheck_priority(int fd, const fd_slot &s, uint32_t mask);
 	size_t cq_room() const;
 	// The re-arm backlogs (ended_, relook_).
 	void to_backlog(int fd, fd_slot &s, std::deque<int> &backlog) {

@@ -230,6 +230,13 @@ void uring_backend::arm_poll(int fd, fd_slot &s) {
 	io_uring_sqe *sqe = get_sqe();
 	s.seq = next_seq(s.seq);
 	unsigned events = s.mode.events;
+	// io_poll_wake() matches a wake-up's key against the interest
+	// without EPOLLPRI (IO_ASYNC_POLL_COMMON): a poll for POLLPRI alone
+	// is never woken by a socket, whose wake-ups are keyed (TCP urgent
+	// data: sock_def_readable's IN|PRI|RDNORM|RDBAND). RDBAND lets the
+	// wake-up in; the report is checked against the file (handle_poll).
+	if (events & POLLPRI)
+		events |= POLLRDBAND;
 	if (s.mode.level || s.mode.oneshot)
 		io_uring_prep_poll_add(sqe, fd, events);
 	else
