@@ -97,8 +97,16 @@
 //   (issue 14 item 10). An epoll file never reports ERR/HUP, so the item
 //   never makes epfd_ readable. It is told apart for free: the mirror's ADD
 //   asks for EPOLLEXCLUSIVE, which epoll refuses with EINVAL for an epoll
-//   file only. (An exclusive item that nobody waits on
-//   never consumes an exclusive wake-up: ep_poll_callback returns 0 for it.)
+//   file only (as an SQE: its refusal's CQE, and the epoll file is then
+//   added as before, at the reap — mirror_refused). (An exclusive item that
+//   nobody waits on never consumes an exclusive wake-up: ep_poll_callback
+//   returns 0 for it.)
+// - io_poll_wake() matches a keyed wake-up against a poll's interest
+//   without EPOLLPRI (IO_ASYNC_POLL_COMMON), and a completion carries the
+//   wake-up's key, not the file's state: a POLLPRI-only poll on a socket
+//   never completes, and POLLIN|POLLPRI reports PRI for plain data. A watch
+//   that asks POLLPRI polls RDBAND too and takes its priority bits from a
+//   poll(2) of the file (recheck_priority).
 // - IORING_OP_TIMEOUT with IORING_TIMEOUT_ABS and a clock flag (5.15): the
 //   core's deadlines, one per clock, moved by TIMEOUT_REMOVE + TIMEOUT in the
 //   next submission — never a syscall of their own.
