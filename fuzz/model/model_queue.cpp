@@ -120,17 +120,29 @@ const sim_file *model_queue::polled_file(int fd, const sim_watch &w) const {
 }
 
 // io_poll_wake: a keyed wake-up the poll does not ask for is ignored — and
-// POLLPRI alone does not count (IO_ASYNC_POLL_COMMON): a POLLPRI-only poll
-// is not completed by a socket's data wake-up — else the completion carries
-// the key (a keyless one: the file's state), masked. A single-shot (level)
+// POLLPRI alone does not count (IO_ASYNC_POLL_COMMON), so the library adds
+// POLLRDBAND to a POLLPRI watch's poll — else the completion carries the
+// key (a keyless one: the file's state), masked; for a POLLPRI watch the
+// library replaces its priority bits by the file's (uring_ring.cpp,
+// recheck_priority), and a completion left empty is no report. A single-shot (level)
 // poll completes with it; the library re-arms it when it reaps it.
 void model_queue::uring_wakeup(sim_watch &w, const sim_file &f, uint32_t key) {
 	if (!w.poll_live)
 		return; // not armed yet: arming looks at the file
+	constexpr uint32_t priority = POLLPRI | POLLRDBAND;
 	uint32_t asked = w.armed | uring_unmask;
+	if (w.armed & POLLPRI)
+		asked |= POLLRDBAND; // the library lets a POLLPRI watch's wake-ups in
 	if (key && !(key & asked & ~uint32_t(POLLPRI)))
 		return;
 	uint32_t mask = (key ? key : f.revents()) & asked;
+	// ... and asks the file for the priority bits of its completions
+	// (one poll(2); nothing when the number names another file now).
+	if ((w.armed & POLLPRI) && (mask & priority)) {
+		mask &= ~priority;
+		if (!w.held)
+			mask |= f.revents() & w.armed & priority;
+	}
 	if (!mask)
 		return;
 	w.cqes.push_back(mask);

@@ -34,9 +34,11 @@
 //   the wake-up's key (the file's state when the wake-up has none, and at
 //   arming), masked by the interest plus ERR|HUP|NVAL|RDHUP — the kernel's
 //   io_poll_wake and io_poll_check_events — and the library reports it as
-//   it is, not the file's state at harvest. A keyed wake-up must match
-//   more than POLLPRI (IO_ASYNC_POLL_COMMON): a POLLPRI-only poll on a
-//   socket is not completed by incoming data (checked on Linux 6.18).
+//   it is, not the file's state at harvest, but for the priority bits of
+//   a watch that asks POLLPRI, which it takes from the file (poll(2)). A
+//   keyed wake-up must match more than POLLPRI (IO_ASYNC_POLL_COMMON): the
+//   library adds POLLRDBAND to a POLLPRI watch's poll so that a socket's
+//   data wake-up completes it (checked on Linux 6.18).
 //
 // Time: timers are either already due (interval 0, or an absolute first
 // expiry in the past) or far away (intervals of a day and more): a due timer

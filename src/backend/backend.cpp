@@ -75,7 +75,7 @@ descriptor_match backend::probe_queue_descriptor(int fd) const {
 	return epoll_probe(fd, wakefd_.get());
 }
 
-descriptor_match backend::probe_watched(int fd) const {
+descriptor_match backend::probe_watched(int fd) {
 	count();
 	return epoll_probe(watch_set_, fd);
 }

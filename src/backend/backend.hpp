@@ -30,7 +30,8 @@ namespace kevent::detail {
 struct backend_event {
 	uint64_t token;  // what watch() or start_io() was given
 	uint32_t events; // fd readiness: POLL* bits
-	int32_t result;  // I/O completion: bytes (accept: the fd) or -errno
+	int32_t result;  // I/O completion: bytes (accept: the fd) or -errno;
+			 // fd watch: 0, or -errno when the kernel refused it (watch())
 			 // No default member initialisers: the core's 256-entry arrays on the
 			 // stack would be zeroed on every wait (4 KB a call, 8% of a ping-pong's
 			 // time); backends fill all three (aggregate init sets a missing result
@@ -55,10 +56,11 @@ constexpr uint64_t io_token_bit = 1ull << 62;
 constexpr uint32_t seq_mask = (1u << 30) - 1;
 
 enum own_kind : uint64_t {
-	own_ignore = 0,  // a completion that only ends a wait (io_uring's cancels, updates)
-	own_wake = 1,    // wake()
-	own_ready = 2,   // set_ready()'s eventfd (epoll)
-	own_deadline = 3 // arm_deadline(); io_uring: + the clock
+	own_ignore = 0,   // a completion that only ends a wait (io_uring's cancels, updates)
+	own_wake = 1,     // wake()
+	own_ready = 2,    // set_ready()'s eventfd (epoll)
+	own_deadline = 3, // arm_deadline(); io_uring: + the clock (3 to 5)
+	own_watch_set = 6 // io_uring: the watch set's EPOLL_CTL_ADD failed (seq: the slot)
 };
 constexpr uint64_t own_token(uint64_t kind, uint64_t seq = 0) {
 	return backend_own_bit | seq << 8 | kind;
@@ -115,7 +117,11 @@ public:
 	int descriptor() const { return epfd_.get(); }
 
 	// Start (was == null) or change watching fd for `want`, reporting
-	// `token`. 0 or -errno.
+	// `token`. 0 or -errno. A backend that hands a new watch to the kernel
+	// in the batch's submission (io_uring) may learn only then that the
+	// kernel refuses it: the next wait() reports {token, POLLERR | POLLNVAL,
+	// -errno in kevent_ctl(3)'s words} once, and the watch is gone (an
+	// unwatch() finds nothing).
 	virtual int watch(int fd, const watch_mode &want, const watch_mode *was,
 			  uint64_t token) = 0;
 	// Stop watching fd. 0 or -errno (ENOENT/EBADF when the kernel already
@@ -167,7 +173,7 @@ public:
 	// Is `fd` still the file that watch() was given for that number? (The
 	// number may have been closed and reused; the kernel keeps watching the
 	// old file as long as it lives.) One cheap syscall, no side effect.
-	descriptor_match probe_watched(int fd) const;
+	virtual descriptor_match probe_watched(int fd);
 
 	// fork(2) child, a queue it inherited (kevent_close): close this
 	// process's copies of the backend's descriptors and nothing else — no

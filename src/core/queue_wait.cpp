@@ -48,6 +48,18 @@ void queue::dispatch(const backend_event *ev, int count, bool blocked) {
 			w->source->on_ready(ev[i].events);
 			continue;
 		}
+		if (ev[i].result < 0) {
+			// The kernel refused the watch once it saw it (backend.hpp,
+			// watch()): the ADD that made it reports this errno.
+			for (knode *n = w->head; n; n = n->fdw.wnext) {
+				if (!n->has(broken)) {
+					n->flags |= broken;
+					n->broken_errno = -ev[i].result;
+				}
+				make_ready(n);
+			}
+			continue;
+		}
 		bool news = false;
 		for (knode *n = w->head; n; n = n->fdw.wnext) {
 			fd_report rep =

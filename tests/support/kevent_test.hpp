@@ -157,14 +157,6 @@ protected:
 			GTEST_SKIP() << GetParam().name << " cannot: " << (reason); \
 	} while (0)
 
-// Why the io_uring backend wakes every queue watching a file.
-inline constexpr const char *uring_no_exclusive = "an exclusive io_uring poll always takes the "
-						  "wake-up, so the first queue to "
-						  "watch a file would get every event whether it "
-						  "waits or not; the backend "
-						  "wakes every queue instead (docs/semantics.md, "
-						  "Several queues on one file)";
-
 #define KEVENT_INSTANTIATE_BACKENDS(suite)                                                       \
 	INSTANTIATE_TEST_SUITE_P(backend, suite, ::testing::ValuesIn(::kevent_test::backends()), \
 				 ::kevent_test::backend_name)

@@ -124,9 +124,20 @@ std::vector<int> Exclusive::rounds(int n_queues, int n_rounds, unsigned req_flag
 //   main: connect to 127.0.0.1:port, 20 rounds ──▶ exactly one queue per
 //         connection reports ACCEPT; the others time out; main accepts
 //         after the round
+//
+// io_uring cannot wake one queue: io_uring/poll.c, io_poll_wake(), returns 1
+// for every poll it takes ownership of, whether or not anyone waits on that
+// ring, so __wake_up_common() counts an exclusive io_uring poll as the one
+// woken and the first queue to watch a file would take every event
+// (epoll's ep_poll_callback() returns 0 for an exclusive item of a set
+// nobody waits on in epoll_wait, and the wake-up passes on; the io_uring
+// poller waits in io_uring_enter, so not even a mirror epoll set with
+// exclusive items would keep a wake-up). There the documented behaviour is
+// asserted instead: every queue reports every connection, as with
+// WAKEUP_ALL (docs/semantics.md, io_uring).
 TEST_P(Exclusive, OneConnectionWakesOneQueue) {
-	KEVENT_KNOWN_GAP(KEVENT_INIT_URING, kevent_test::uring_no_exclusive);
 	constexpr int kQueues = 4, kRounds = 20;
+	const int expect = GetParam().flags == KEVENT_INIT_URING ? kQueues : 1;
 	std::vector<int> per = rounds(kQueues, kRounds, 0);
 	int total = 0;
 	std::string s;
@@ -135,9 +146,9 @@ TEST_P(Exclusive, OneConnectionWakesOneQueue) {
 		s += std::to_string(w) + " ";
 	}
 	std::printf("[ stats    ] queues woken per connection: %s\n", s.c_str());
-	EXPECT_EQ(kRounds, total) << "queues woken per connection: " << s;
+	EXPECT_EQ(expect * kRounds, total) << "queues woken per connection: " << s;
 	for (size_t r = 0; r < per.size(); r++)
-		EXPECT_EQ(1, per[r]) << "round " << r;
+		EXPECT_EQ(expect, per[r]) << "round " << r;
 }
 
 //   thread0..3: queue0..3, SOCKET ACCEPT on lfd with KEVENT_REQ_WAKEUP_ALL
@@ -157,9 +168,10 @@ TEST_P(Exclusive, WakeupAllWakesEveryQueue) {
 //
 //   thread0, thread1: WAKEUP_ALL      thread2, thread3: exclusive
 //   main: connect, 10 rounds ──▶ 3 queues report each connection
+//   (io_uring: 4, every queue: see OneConnectionWakesOneQueue)
 TEST_P(Exclusive, MixedWakeupAllAndExclusive) {
-	KEVENT_KNOWN_GAP(KEVENT_INIT_URING, kevent_test::uring_no_exclusive);
 	constexpr int kRounds = 10;
+	const int exclusive_woken = GetParam().flags == KEVENT_INIT_URING ? 2 : 1;
 	// rounds() gives every queue the same flags: build this one by hand.
 	std::vector<int> qs;
 	std::atomic<int> round{-1}, entered{0}, finished{0}, woken_all{0}, woken_ex{0};
@@ -208,7 +220,7 @@ TEST_P(Exclusive, MixedWakeupAllAndExclusive) {
 		    "queues %d times\n",
 		    kRounds, woken_all.load(), woken_ex.load());
 	EXPECT_EQ(2 * kRounds, woken_all.load());
-	EXPECT_EQ(kRounds, woken_ex.load());
+	EXPECT_EQ(exclusive_woken * kRounds, woken_ex.load());
 }
 
 } // namespace

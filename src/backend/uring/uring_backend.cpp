@@ -20,9 +20,11 @@
 namespace kevent::detail {
 namespace {
 
-// 512: an ADD batch of 256 new watches (a poll each, and the fixed-file
-// update they share) fits, submitted by the batch's one look.
-constexpr unsigned sq_entries = 512;
+// 2048: an ADD batch of 1,000 new watches (a poll and the mirror's ADD
+// each, and the fixed-file update they share) or its REMOVE batch fits,
+// submitted by the batch's one look (128 KiB of SQEs); a larger batch
+// costs one more io_uring_enter per 2,048 SQEs.
+constexpr unsigned sq_entries = 2048;
 constexpr unsigned cq_entries = 4096;
 
 constexpr uint8_t needed_ops[] = {
@@ -76,6 +78,9 @@ int uring_backend::init() {
 	bool all = true;
 	for (uint8_t op : needed_ops)
 		all &= io_uring_opcode_supported(probe, op) != 0;
+	// The mirror's changes as SQEs where the kernel has the opcode (it
+	// may be built without it), epoll_ctl calls otherwise (the ledger).
+	async_mirror_ = io_uring_opcode_supported(probe, IORING_OP_EPOLL_CTL) != 0;
 	io_uring_free_probe(probe);
 	if (!all)
 		return -ENOSYS;

@@ -75,6 +75,20 @@
 //   epoll set that mirrors the watches with empty interest (epoll_probe); its
 //   EPOLL_CTL_ADD also gives a new watch epoll's errors (EPERM for a regular
 //   file, EBADF, ENOSPC ...), so both backends refuse the same ADDs.
+// - The mirror's EPOLL_CTL_ADD and _DEL are SQEs (IORING_OP_EPOLL_CTL, 5.6;
+//   without it, epoll_ctl calls), queued before the watch's poll and
+//   issued in order with it: an ADD batch of N sockets and its REMOVE
+//   batch cost one io_uring_enter each, as raw io_uring's polls do, not N
+//   epoll_ctl calls (issue 17). The ADD carries IOSQE_CQE_SKIP_SUCCESS: only
+//   a refusal posts a CQE, which the batch's one look reaps (kevent_ctl
+//   decides each entry after it): the watch is taken back and reported as
+//   {token, POLLERR | POLLNVAL, -errno} (backend.hpp), the errno in
+//   kevent_ctl(3)'s words, as a synchronous refusal would give. The kernel
+//   copies the epoll_event when it issues the SQE (io_epoll_ctl_prep), so
+//   one constant serves every ADD. Until the kernel consumed a watch's ADD,
+//   probe_watched() answers `same` for it: the number was checked by the
+//   call that queued it, which submits before it returns (the fixed-file
+//   update has the same window).
 // - A watched file that is itself an epoll file (another queue's descriptor,
 //   or any epoll set) is also added to the queue's descriptor (epfd_, an
 //   epoll file) with empty interest, so the kernel's graph of nested epoll
@@ -83,8 +97,16 @@
 //   (issue 14 item 10). An epoll file never reports ERR/HUP, so the item
 //   never makes epfd_ readable. It is told apart for free: the mirror's ADD
 //   asks for EPOLLEXCLUSIVE, which epoll refuses with EINVAL for an epoll
-//   file only. (An exclusive item that nobody waits on
-//   never consumes an exclusive wake-up: ep_poll_callback returns 0 for it.)
+//   file only (as an SQE: its refusal's CQE, and the epoll file is then
+//   added as before, at the reap — mirror_refused). (An exclusive item that
+//   nobody waits on never consumes an exclusive wake-up: ep_poll_callback
+//   returns 0 for it.)
+// - io_poll_wake() matches a keyed wake-up against a poll's interest
+//   without EPOLLPRI (IO_ASYNC_POLL_COMMON), and a completion carries the
+//   wake-up's key, not the file's state: a POLLPRI-only poll on a socket
+//   never completes, and POLLIN|POLLPRI reports PRI for plain data. A watch
+//   that asks POLLPRI polls RDBAND too and takes its priority bits from a
+//   poll(2) of the file (recheck_priority).
 // - IORING_OP_TIMEOUT with IORING_TIMEOUT_ABS and a clock flag (5.15): the
 //   core's deadlines, one per clock, moved by TIMEOUT_REMOVE + TIMEOUT in the
 //   next submission — never a syscall of their own.
@@ -131,6 +153,9 @@ struct fd_slot {
 	bool in_front = false;      // an epoll file, in epfd_ too (loop checks)
 	bool fixed = false;         // its file is in the fixed-file table, slot = the number
 	uint64_t backlogged_in = 0; // the wait (waits_) that put it in the backlog
+	uint32_t life = 0;          // new watches of this number so far (the mirror's CQE)
+	unsigned set_add_at = 0; // SQ position after its mirror ADD (queued while the kernel's head
+				 // is before it)
 };
 
 // The fixed-file table's values, mapped (prepare_fixed).
@@ -165,6 +190,7 @@ public:
 	int watch(int fd, const watch_mode &want, const watch_mode *was, uint64_t token) override;
 	int unwatch(int fd) override;
 	void flush_changes() override;
+	descriptor_match probe_watched(int fd) override;
 
 	// uring_ring.cpp
 	int wait(backend_event *out, int max, int64_t timeout_ns, bool &woken) override;
@@ -200,6 +226,7 @@ private:
 	bool reap_for_others();
 	void handle(const io_uring_cqe &cqe, backend_event *out, int max, int &k, bool &woken);
 	void handle_poll(const io_uring_cqe &cqe, backend_event *out, int max, int &k);
+	uint32_t recheck_priority(int fd, const fd_slot &s, uint32_t mask);
 	size_t cq_room() const;
 	// The re-arm backlogs (ended_, relook_).
 	void to_backlog(int fd, fd_slot &s, std::deque<int> &backlog) {
@@ -218,6 +245,9 @@ private:
 
 	// ---- watches (uring_watch.cpp; mu_ held, but by mirror()) ----------
 	int mirror(int fd, bool &nested);
+	void queue_mirror_add(int fd, fd_slot &s);
+	void queue_mirror_del(int fd);
+	void mirror_refused(const io_uring_cqe &cqe, backend_event *out, int max, int &k);
 	static uint64_t poll_data(int fd, const fd_slot &s) {
 		return uint64_t(s.seq) << 32 | uint32_t(fd);
 	}
@@ -255,6 +285,7 @@ private:
 	std::deque<int> ended_;       // multishot polls the kernel ended: arm again now
 	std::deque<int> relook_;      // LEVEL polls that reported: arm at the next wait
 	bool removal_queued_ = false; // an unwatch queued a cancel: flush_changes() submits it
+	bool async_mirror_ = false;   // IORING_OP_EPOLL_CTL: the mirror's changes are SQEs
 
 	// The fixed-file table (uring_fixed_files.cpp): registered at the
 	// first watch (fixed_tried_), fixed_size_ slots (0: none); fixed_fds_

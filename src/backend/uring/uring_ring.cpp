@@ -7,6 +7,7 @@
 //
 // LOCKING: wait() and arm_deadline() take mu_ (uring_backend.hpp), the
 // others run under it; wait() lets it go around its io_uring_enter.
+#include "backend/epoll_probe.hpp"
 #include "backend/uring/uring_backend.hpp"
 
 #include <cerrno>
@@ -239,6 +240,10 @@ void uring_backend::handle(const io_uring_cqe &cqe, backend_event *out, int max,
 			   bool &woken) {
 	uint64_t ud = cqe.user_data;
 	if (ud & backend_own_bit) {
+		if ((ud & 0xff) == own_watch_set) {
+			mirror_refused(cqe, out, max, k);
+			return;
+		}
 		if ((ud & 0xff) == own_wake) {
 			woken = true;
 			if (!(cqe.flags & IORING_CQE_F_MORE) && !closing_)
@@ -268,8 +273,12 @@ void uring_backend::handle_poll(const io_uring_cqe &cqe, backend_event *out, int
 		emit(out, max, k, backend_event{s.token, POLLERR | POLLNVAL, 0});
 		return;
 	}
+	uint32_t mask = static_cast<uint32_t>(cqe.res);
+	if (s.mode.events & POLLPRI)
+		mask = recheck_priority(fd, s, mask);
 	if (more) {
-		emit(out, max, k, backend_event{s.token, static_cast<uint32_t>(cqe.res), 0});
+		if (mask)
+			emit(out, max, k, backend_event{s.token, mask, 0});
 		return;
 	}
 	if (closing_)
@@ -278,8 +287,11 @@ void uring_backend::handle_poll(const io_uring_cqe &cqe, backend_event *out, int
 		// A single-shot poll's one CQE: the report. Look again at
 		// the next wait — unless the queue parked the watch
 		// (oneshot): then not until it is watched again.
-		emit(out, max, k, backend_event{s.token, static_cast<uint32_t>(cqe.res), 0});
-		if (!s.mode.oneshot)
+		// A report the file did not confirm (recheck_priority) is
+		// none: a oneshot watch then looks again too.
+		if (mask)
+			emit(out, max, k, backend_event{s.token, mask, 0});
+		if (!s.mode.oneshot || !mask)
 			to_backlog(fd, s, relook_);
 	} else {
 		// The kernel ended a multishot poll (full CQ): its mask may
@@ -287,6 +299,28 @@ void uring_backend::handle_poll(const io_uring_cqe &cqe, backend_event *out, int
 		// again reports what holds then (the ledger).
 		to_backlog(fd, s, ended_);
 	}
+}
+
+// A poll's CQE carries the key of the wake-up that completed it, not what
+// the file says (io_poll_wake() stashes it for the task work, which then
+// skips vfs_poll): a socket's data wakes with IN|PRI|RDNORM|RDBAND, so a
+// watch of POLLIN|POLLPRI would report POLLPRI for plain data. For a watch
+// that asks POLLPRI the priority bits come from the file itself (one
+// poll(2), its number checked first: such watches are rare); the RDBAND
+// that arm_poll() added is dropped unless asked.
+uint32_t uring_backend::recheck_priority(int fd, const fd_slot &s, uint32_t mask) {
+	constexpr uint32_t priority = POLLPRI | POLLRDBAND;
+	if (!(mask & priority))
+		return mask;
+	mask &= ~priority;
+	count();
+	if (epoll_probe(shadow_.get(), fd) != descriptor_match::same)
+		return mask; // another file under the number: nothing to ask
+	pollfd p{fd, static_cast<short>(s.mode.events & priority), 0};
+	count();
+	if (::poll(&p, 1, 0) > 0)
+		mask |= static_cast<uint32_t>(p.revents) & s.mode.events & priority;
+	return mask;
 }
 
 // How many CQEs the ring can take now beside what it holds and what the queued SQEs may post,

@@ -15,6 +15,13 @@
 #include <sys/epoll.h>
 
 namespace kevent::detail {
+namespace {
+
+// The part of a watch's life its mirror CQE carries: own_token() has 55
+// bits above the kind, the number takes 32.
+constexpr uint32_t life_mask = (1u << 22) - 1;
+
+} // namespace
 
 int uring_backend::watch(int fd, const watch_mode &want, const watch_mode *was, uint64_t token) {
 	{
@@ -26,10 +33,10 @@ int uring_backend::watch(int fd, const watch_mode &want, const watch_mode *was, 
 			prepare_fixed();
 	}
 	bool nested = false;
-	if (!was) {
+	if (!was && !async_mirror_) {
 		if (int r = mirror(fd, nested); r < 0)
 			return r;
-	} else {
+	} else if (was) {
 		// Re-arming a number that was closed (or names another
 		// file now) fails, as EPOLL_CTL_MOD does.
 		if (probe_watched(fd) != descriptor_match::same)
@@ -45,7 +52,10 @@ int uring_backend::watch(int fd, const watch_mode &want, const watch_mode *was, 
 	s.in_backlog = false; // a stale backlog entry is skipped
 	if (!was) {
 		s.in_front = nested;
+		s.life = next_seq(s.life);
 		install_fixed(fd);
+		if (async_mirror_)
+			queue_mirror_add(fd, s); // issued after the table's update, before the poll
 	}
 	arm_poll(fd, s);
 	submit_if_blocked();
@@ -95,14 +105,111 @@ int uring_backend::unwatch(int fd) {
 		release_fixed(fd);
 		nested = s.in_front;
 		s.in_front = false;
+		if (async_mirror_)
+			queue_mirror_del(fd);
 		submit_if_blocked();
 	}
 	if (nested) {
 		count();
 		epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
 	}
+	if (async_mirror_)
+		return 0;
 	count();
 	return epoll_ctl(shadow_.get(), EPOLL_CTL_DEL, fd, nullptr) < 0 ? -errno : 0;
+}
+
+// The mirror's changes as SQEs (the ledger). The kernel copies the event
+// when it issues the SQE: one constant serves every ADD.
+void uring_backend::queue_mirror_add(int fd, fd_slot &s) {
+	static const epoll_event exclusive{EPOLLEXCLUSIVE, {}};
+	io_uring_sqe *sqe = get_sqe();
+	io_uring_prep_epoll_ctl(sqe, shadow_.get(), fd, EPOLL_CTL_ADD,
+				const_cast<epoll_event *>(&exclusive));
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	sqe->user_data =
+		own_token(own_watch_set, uint64_t(s.life & life_mask) << 32 | uint32_t(fd));
+	s.set_add_at = ring_.sq.sqe_tail;
+}
+
+// An unwatch: its failure (the number closed: the file's release takes
+// the item out anyway) posts a CQE that is ignored.
+void uring_backend::queue_mirror_del(int fd) {
+	io_uring_sqe *sqe = get_sqe();
+	io_uring_prep_epoll_ctl(sqe, shadow_.get(), fd, EPOLL_CTL_DEL, nullptr);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	sqe->user_data = own_token(own_ignore);
+}
+
+// epoll's errors, in kevent_ctl(3)'s words (as the core says a synchronous
+// refusal of watch()).
+static int refusal_errno(int err) {
+	switch (err) {
+	case EPERM:  // a file epoll cannot watch (regular file, directory)
+	case ELOOP:  // a queue watching itself, directly or not
+	case EINVAL: // the queue's own descriptor
+		return EINVAL;
+	case ENOSPC: // fs.epoll.max_user_watches
+		return ENOMEM;
+	default:
+		return err;
+	}
+}
+
+// The mirror's ADD of a new watch failed (its CQE: only a failure posts
+// one). EINVAL to EPOLLEXCLUSIVE means an epoll file: it goes into the
+// mirror with empty interest and into epfd_ for the loop checks, as
+// mirror() does. Otherwise, or if that fails, the watch is taken back
+// (its poll cancelled, its file let go: flush_changes() submits them) and
+// reported refused, once.
+void uring_backend::mirror_refused(const io_uring_cqe &cqe, backend_event *out, int max, int &k) {
+	uint64_t seq = (cqe.user_data & ~backend_own_bit) >> 8;
+	int fd = static_cast<int>(static_cast<uint32_t>(seq));
+	uint32_t life = static_cast<uint32_t>(seq >> 32);
+	if (static_cast<size_t>(fd) >= slots_.size())
+		return;
+	fd_slot &s = slots_[fd];
+	if (!s.active || (s.life & life_mask) != life || closing_)
+		return; // removed since (its DEL failed too, or finds nothing)
+	int err = -cqe.res;
+	if (err == EINVAL) {
+		epoll_event ev{};
+		count();
+		if (epoll_ctl(shadow_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) {
+			err = errno; // EINVAL: our own mirror's number
+		} else {
+			count();
+			if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) == 0) {
+				s.in_front = true;
+				return;
+			}
+			err = errno; // EINVAL: ourselves; ELOOP: a loop or too deep
+			count();
+			epoll_ctl(shadow_.get(), EPOLL_CTL_DEL, fd, nullptr);
+		}
+	}
+	if (!s.in_backlog)
+		remove_poll(fd, s);
+	s.active = s.in_backlog = false;
+	release_fixed(fd);
+	removal_queued_ = true;
+	emit(out, max, k, backend_event{s.token, POLLERR | POLLNVAL, -refusal_errno(err)});
+}
+
+// A watch whose mirror ADD the kernel has not consumed yet is the file
+// its number named when watch() queued it (the ledger); the rest ask
+// the mirror.
+descriptor_match uring_backend::probe_watched(int fd) {
+	{
+		std::lock_guard lk(mu_);
+		if (static_cast<size_t>(fd) < slots_.size()) {
+			const fd_slot &s = slots_[fd];
+			unsigned head = io_uring_smp_load_acquire(ring_.sq.khead);
+			if (s.active && async_mirror_ && static_cast<int>(s.set_add_at - head) > 0)
+				return descriptor_match::same;
+		}
+	}
+	return backend::probe_watched(fd);
 }
 
 // A poll request holds its file: the cancel of an unwatch cannot
@@ -123,6 +230,13 @@ void uring_backend::arm_poll(int fd, fd_slot &s) {
 	io_uring_sqe *sqe = get_sqe();
 	s.seq = next_seq(s.seq);
 	unsigned events = s.mode.events;
+	// io_poll_wake() matches a wake-up's key against the interest
+	// without EPOLLPRI (IO_ASYNC_POLL_COMMON): a poll for POLLPRI alone
+	// is never woken by a socket, whose wake-ups are keyed (TCP urgent
+	// data: sock_def_readable's IN|PRI|RDNORM|RDBAND). RDBAND lets the
+	// wake-up in; the report is checked against the file (handle_poll).
+	if (events & POLLPRI)
+		events |= POLLRDBAND;
 	if (s.mode.level || s.mode.oneshot)
 		io_uring_prep_poll_add(sqe, fd, events);
 	else
