@@ -182,59 +182,72 @@ int kq::scan(struct kevent *out, int n, const struct timespec *timeout) {
 			deadline.tv_nsec -= 1000000000;
 		}
 	}
+	const bool zero_timeout = timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0;
 	constexpr int batch = 64;
 	ukevent buf[batch];
+	const timespec zero{0, 0};
 	for (;;) {
 		bool has_pending;
 		{
 			std::lock_guard g(mu);
 			has_pending = !pending.empty();
 		}
-		const timespec zero{0, 0};
-		bool poll_only = has_pending ||
-				 (timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0);
-		int want = n < batch ? n : batch;
-		int r = kevent_get_events(kfd, poll_only ? 0 : 1, static_cast<unsigned>(want),
-					  poll_only ? &zero : (timeout ? &deadline : nullptr), buf,
-					  (!poll_only && timeout) ? KEVENT_FLAGS_ABSTIME : 0);
-		if (r < 0) {
-			if (errno == EINVAL || errno == EBADF) {
-				retire_kq(kfd, this); // close(kq) then the number reused
-				errno = EBADF;
+		// Reports become pending knotes; then up to n are copied out. A
+		// full batch is followed by another look (not waiting), so every
+		// ready knote can be reported when n is large (libevent's
+		// many_events), up to n reports in all: a level kevent may come
+		// back in the next look, and the looking must end.
+		int reports = 0, r, want;
+		bool block = !has_pending && !zero_timeout;
+		do {
+			want = n - reports < batch ? n - reports : batch;
+			r = kevent_get_events(kfd, block ? 1 : 0, static_cast<unsigned>(want),
+					      block ? (timeout ? &deadline : nullptr) : &zero, buf,
+					      (block && timeout) ? KEVENT_FLAGS_ABSTIME : 0);
+			block = false;
+			if (r < 0) {
+				if (errno == EINVAL || errno == EBADF) {
+					retire_kq(kfd, this); // close(kq) then the number reused
+					errno = EBADF;
+				}
+				return -1;
 			}
-			return -1;
-		}
+			reports += r;
+			std::lock_guard g(mu);
+			take_reports(buf, r);
+		} while (r == want && reports < n);
 		int got;
 		{
 			std::lock_guard g(mu);
-			for (int i = 0; i < r; i++) {
-				uint64_t c = cookie_of(buf[i]);
-				if (c == signal_cookie) {
-					drain_signals(*this);
-					continue;
-				}
-				auto it = by_serial.find(c);
-				if (it == by_serial.end())
-					continue; // deleted since
-				knote &k = *it->second;
-				if (buf[i].ret_flags & KEVENT_RET_BROKEN) {
-					// The file under it is gone (closed, number reused).
-					k.registered = false;
-					if (k.filter == EVFILT_READ || k.filter == EVFILT_WRITE) {
-						drop(k);
-						continue;
-					}
-				}
-				filter_for(k.filter)->report(*this, k, buf[i]);
-			}
 			got = emit_pending(*this, out, n);
 		}
-		if (got > 0)
+		if (got > 0 || zero_timeout)
 			return got;
-		if (timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0)
-			return 0;
 		if (timeout && !before(now_mono(), deadline))
 			return 0;
+	}
+}
+
+void kq::take_reports(const ukevent *buf, int r) {
+	for (int i = 0; i < r; i++) {
+		uint64_t c = cookie_of(buf[i]);
+		if (c == signal_cookie) {
+			drain_signals(*this);
+			continue;
+		}
+		auto it = by_serial.find(c);
+		if (it == by_serial.end())
+			continue; // deleted since
+		knote &k = *it->second;
+		if (buf[i].ret_flags & KEVENT_RET_BROKEN) {
+			// The file under it is gone (closed, number reused).
+			k.registered = false;
+			if (k.filter == EVFILT_READ || k.filter == EVFILT_WRITE) {
+				drop(k);
+				continue;
+			}
+		}
+		filter_for(k.filter)->report(*this, k, buf[i]);
 	}
 }
 

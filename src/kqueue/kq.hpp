@@ -35,7 +35,8 @@ struct knote {
 	short filter = 0;
 	unsigned short flags = 0; // EV_ONESHOT, EV_CLEAR, EV_DISPATCH as given at ADD
 	unsigned sfflags = 0;     // requested fflags (USER: the stored 24 bits)
-	intptr_t sdata = 0;       // requested data (TIMER: the period; USER: data)
+	intptr_t sdata = 0; // requested data (TIMER: the period; USER: data; SIGNAL: deliveries
+			    // seen)
 	void *udata = nullptr;
 	bool disabled = false;
 	bool queued = false;       // on kq::pending
@@ -54,10 +55,9 @@ struct kq {
 	std::unordered_map<uint64_t, knote *> by_serial;
 	std::deque<knote *> pending;
 	uint64_t next_serial = 1;
-	int sigfd = -1; // one signalfd for the signals this kqueue watches
-	sigset_t sigs;
+	int sigfd = -1; // the doorbell of the process's signal hub (signal_filter.cpp)
 
-	kq() { sigemptyset(&sigs); }
+	kq() = default;
 	~kq();
 
 	// kevent(): one change, as FreeBSD's kqueue_register. 0 or an errno.
@@ -65,6 +65,8 @@ struct kq {
 	// kevent(): wait for and copy out up to n events.
 	int scan(struct kevent *out, int n, const struct timespec *timeout);
 
+	// libkevent's reports to the knotes they name (under mu).
+	void take_reports(const ukevent *buf, int r);
 	// Helpers for the filters (under mu).
 	void enqueue(knote &k);
 	void dequeue(knote &k);
@@ -91,9 +93,11 @@ struct filter_ops {
 const filter_ops *filter_for(short filter);
 extern const filter_ops fd_filter, timer_filter, user_filter, signal_filter, proc_filter;
 
-// Signals read from a kqueue's signalfd (signal_filter.cpp).
+// The signal hub rang or its signalfd is readable (signal_filter.cpp).
 void drain_signals(kq &q);
 void close_signals(kq &q);
+// In a fork child, once its kqueues are gone (kqueue.cpp).
+void signals_after_fork();
 
 // The cookie of libkevent kevents.
 inline void set_cookie(ukevent &uk, uint64_t serial) { uk.ptr = reinterpret_cast<void *>(serial); }

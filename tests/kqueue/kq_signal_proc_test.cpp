@@ -80,5 +80,23 @@ TEST_P(KqProc, ForkExecTrackAreRefused) {
 	EXPECT_EQ(EINVAL, errno);
 }
 
+// Every kqueue that watches a signal counts each delivery (BSD; libevent's
+// regress signal/signal_switchbase).
+TEST_P(KqSignal, TwoKqueuesBothCount) {
+	int kq2 = kqueue();
+	ASSERT_GE(kq2, 0);
+	ASSERT_EQ(0, change(kq, SIGUSR1, EVFILT_SIGNAL, EV_ADD));
+	ASSERT_EQ(0, change(kq2, SIGUSR1, EVFILT_SIGNAL, EV_ADD));
+	ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+	struct kevent ev[1];
+	ASSERT_EQ(1, wait(kq2, ev, 1, 5000));
+	EXPECT_EQ(1, ev[0].data);
+	ASSERT_EQ(1, wait(kq, ev, 1, 5000));
+	EXPECT_EQ(1, ev[0].data);
+	ASSERT_EQ(0, change(kq, SIGUSR1, EVFILT_SIGNAL, EV_DELETE));
+	ASSERT_EQ(0, change(kq2, SIGUSR1, EVFILT_SIGNAL, EV_DELETE));
+	close(kq2);
+}
+
 KQ_INSTANTIATE(KqSignal);
 KQ_INSTANTIATE(KqProc);
