@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # A thin wrapper over the CMake presets in CMakePresets.json.
 #   make [build] | test | asan | tsan | fuzz | fuzz-offline | demo | bench [FULL=1] | format | lint
-#        | install PREFIX=... | deb | clean
+#        | install PREFIX=... | deb | test-kqueue | clean
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
@@ -10,7 +10,7 @@ FUZZ_BACKEND ?= uring
 SOURCES = $(shell find include src tests examples bench fuzz \
 	    \( -name '*.[ch]' -o -name '*.[ch]pp' \) 2>/dev/null)
 
-.PHONY: all build deps test asan tsan fuzz fuzz-offline demo bench format lint install deb clean
+.PHONY: all build deps test asan tsan fuzz fuzz-offline demo bench format lint install deb test-kqueue clean
 
 all: build
 
@@ -95,6 +95,17 @@ deb:
 	tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C build/deb/libkevent
 	cd build/deb/libkevent && dpkg-buildpackage -us -uc -b -j$(JOBS)
 	scripts/check-deb build/deb
+
+# libevent 2.1.12, from Debian 12's source package (apt-get source), built
+# over libkevent-kqueue's <sys/event.h>: with kqueue as libevent's backend,
+# its regress suite and test-* programs must pass (scripts/test-kqueue,
+# docs/kqueue.md). As root: it enables deb-src and installs the build deps.
+test-kqueue: deps
+	cmake --preset release
+	cmake --build --preset release -j$(JOBS)
+	rm -rf build/test-kqueue/prefix
+	cmake --install build/release --prefix $(CURDIR)/build/test-kqueue/prefix
+	scripts/test-kqueue build/test-kqueue/prefix
 
 clean:
 	rm -rf build

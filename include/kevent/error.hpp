@@ -4,6 +4,10 @@
 // std::system_error by the throwing form of a call. It also holds the one
 // check that the compiler is in C++20 mode, which every part includes first.
 #pragma once
+// <sys/event.h> of libkevent-kqueue makes `kevent` a macro in C++ (see
+// there); the namespace below keeps its name.
+#pragma push_macro("kevent")
+#undef kevent
 
 // One clear line instead of hundreds of errors about std::span and concepts
 // when the compiler's default is older than C++20 (g++ 12 defaults to C++17).
@@ -28,3 +32,5 @@ inline void throw_on(const std::error_code &ec, const char *what) {
 }
 
 } // namespace kevent::detail
+
+#pragma pop_macro("kevent")

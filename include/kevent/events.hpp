@@ -7,6 +7,10 @@
 // of an inode delivery as kevent_inode_names(3) writes them, and operator<<
 // as kevent_ukevent_str(3) prints. Plain values: no queue, no system call.
 #pragma once
+// <sys/event.h> of libkevent-kqueue makes `kevent` a macro in C++ (see
+// there); the namespace below keeps its name.
+#pragma push_macro("kevent")
+#undef kevent
 
 #include <kevent/error.hpp>
 #include <kevent/kevent.h>
@@ -477,3 +481,5 @@ inline std::ostream &operator<<(std::ostream &os, const ukevent &ev) {
 	big.resize(static_cast<size_t>(n));
 	return os << big;
 }
+
+#pragma pop_macro("kevent")

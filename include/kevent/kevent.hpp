@@ -44,6 +44,10 @@
 // `using namespace kevent;` an unqualified call to ::socket() or ::pipe()
 // becomes ambiguous, so qualify those.
 #pragma once
+// <sys/event.h> of libkevent-kqueue makes `kevent` a macro in C++ (see
+// there); the namespace below keeps its name.
+#pragma push_macro("kevent")
+#undef kevent
 
 // The parts, each of which compiles on its own; this header includes them
 // all, and including one of them alone is as good when that is all a file
@@ -58,3 +62,10 @@
 #include <kevent/queue.hpp>
 #include <kevent/ring.hpp>
 #include <kevent/timeout.hpp>
+
+// The same namespace under a second name, for a translation unit that also
+// includes libkevent-kqueue's <sys/event.h>, where `kevent` names the BSD
+// call and struct (docs/kqueue.md).
+namespace libkevent = ::kevent;
+
+#pragma pop_macro("kevent")

@@ -7,6 +7,10 @@
 // fallible call comes in a throwing form and a noexcept std::error_code&
 // form; thread safety and lifetime are described at the top of kevent.hpp.
 #pragma once
+// <sys/event.h> of libkevent-kqueue makes `kevent` a macro in C++ (see
+// there); the namespace below keeps its name.
+#pragma push_macro("kevent")
+#undef kevent
 
 #include <kevent/error.hpp>
 #include <kevent/events.hpp>
@@ -437,3 +441,5 @@ private:
 };
 
 } // namespace kevent
+
+#pragma pop_macro("kevent")

@@ -6,6 +6,10 @@
 // ready entries both hand out. They work on a kevent descriptor made with a
 // ring by kevent_init(3); they do not need kevent::queue.
 #pragma once
+// <sys/event.h> of libkevent-kqueue makes `kevent` a macro in C++ (see
+// there); the namespace below keeps its name.
+#pragma push_macro("kevent")
+#undef kevent
 
 #include <kevent/error.hpp>
 #include <kevent/kevent.h>
@@ -443,3 +447,5 @@ private:
 };
 
 } // namespace kevent
+
+#pragma pop_macro("kevent")

@@ -3,6 +3,10 @@
 // and kevent_wait take, shared by the queue (queue.hpp) and the ring
 // (ring.hpp), whose waits accept durations and deadlines.
 #pragma once
+// <sys/event.h> of libkevent-kqueue makes `kevent` a macro in C++ (see
+// there); the namespace below keeps its name.
+#pragma push_macro("kevent")
+#undef kevent
 
 #include <kevent/error.hpp>
 
@@ -24,3 +28,5 @@ inline timespec to_timespec(std::chrono::nanoseconds d) noexcept {
 }
 
 } // namespace kevent::detail
+
+#pragma pop_macro("kevent")

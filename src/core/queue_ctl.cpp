@@ -116,8 +116,10 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 	unsigned kind = 0;
 	if (o.uses_fd) {
 		int fd = static_cast<int>(e.id.raw[0]);
-		if (e.id.raw[1] != 0)
-			return EINVAL; // would make a second key for the same fd
+		// raw[1] would make a second key for the same fd; POLL allows it
+		// as a tag: independent kevents on one fd (kevent_poll(7)).
+		if (e.id.raw[1] != 0 && e.type != KEVENT_POLL)
+			return EINVAL;
 		if (fd < 0)
 			return EBADF;
 		fd_watch *w = watches_.find(fd), *stale = nullptr;

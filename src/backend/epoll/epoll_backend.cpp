@@ -105,12 +105,27 @@ public:
 		if (kernel_exclusive(want)) {
 			epoll_event ex = ev;
 			ex.events |= EPOLLEXCLUSIVE;
-			if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ex) == 0)
-				return 0;
-			if (errno != EINVAL)
-				return -errno;
+			int r = add_fresh(fd, ex);
+			if (r != -EINVAL)
+				return r;
 			count(); // an epoll file (a nested queue) refuses EXCLUSIVE
 		}
+		return add_fresh(fd, ev);
+	}
+
+	// EPOLL_CTL_ADD for a number no watch holds. EEXIST then means a stale
+	// item of this very (file, number): the number was closed while a dup
+	// kept the file open, so the DEL of its old watch failed (EBADF) and
+	// the item stayed; now the number names the file again (dup2). It is
+	// taken out and added anew (libevent's regress dup_fd).
+	int add_fresh(int fd, epoll_event &ev) {
+		if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+		count();
+		epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+		count();
 		return epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 	}
 

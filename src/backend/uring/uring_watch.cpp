@@ -74,6 +74,19 @@ int uring_backend::mirror(int fd, bool &nested) {
 		nested = false;
 		return 0;
 	}
+	if (errno == EEXIST) {
+		// A stale mirror of this (file, number): closed under its watch
+		// while a dup kept the file, now named again (dup2). Renewed.
+		count();
+		epoll_ctl(shadow_.get(), EPOLL_CTL_DEL, fd, nullptr);
+		count();
+		epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+		count();
+		if (epoll_ctl(shadow_.get(), EPOLL_CTL_ADD, fd, &ev) == 0) {
+			nested = false;
+			return 0;
+		}
+	}
 	if (errno != EINVAL)
 		return -errno;
 	ev.events = 0;

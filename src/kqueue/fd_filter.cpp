@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+// EVFILT_READ, EVFILT_WRITE: a libkevent POLL kevent per knote, keyed
+// (fd, 1) for READ and (fd, 2) for WRITE — two independent kevents on one
+// descriptor (kevent_poll(7): id.raw[1] is a tag) — level-triggered, or
+// edge-triggered with EV_CLEAR. data and EV_EOF are read when the event is
+// copied out, as FreeBSD's filters compute them (docs/kqueue.md). A file
+// epoll cannot watch (a regular file, /dev/null) is always ready.
+// LOCKING: called under kq::mu (kq.hpp).
+#include "kqueue/kq.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace kqlayer {
+namespace {
+
+int fd_of(const knote &k) { return static_cast<int>(k.ident); }
+
+ukevent poll_kevent(const knote &k) {
+	ukevent uk{};
+	uk.type = KEVENT_POLL;
+	uk.id.raw[0] = static_cast<uint32_t>(k.ident);
+	uk.id.raw[1] = k.filter == EVFILT_READ ? 1 : 2;
+	uk.event = (k.filter == EVFILT_READ ? (POLLIN | POLLRDHUP) : POLLOUT) | POLLHUP | POLLERR;
+	uk.req_flags = KEVENT_REQ_ALWAYS_QUEUE |
+		       ((k.flags & EV_CLEAR) ? KEVENT_REQ_ET : KEVENT_REQ_LEVEL);
+	set_cookie(uk, k.serial);
+	return uk;
+}
+
+int start(kq &q, knote &k) {
+	if (k.always_ready) {
+		k.active = true;
+		q.enqueue(k);
+		return 0;
+	}
+	ukevent uk = poll_kevent(k);
+	if (int r = q.ctl(KEVENT_CTL_ADD, uk))
+		return r;
+	k.registered = true;
+	return 0;
+}
+
+void stop(kq &q, knote &k) {
+	if (k.registered) {
+		ukevent uk = poll_kevent(k);
+		q.ctl(KEVENT_CTL_REMOVE, uk);
+		k.registered = false;
+	}
+	k.active = false;
+	q.dequeue(k);
+}
+
+int attach(kq &q, knote &k, const struct kevent &kev) {
+	if (kev.fflags & NOTE_LOWAT)
+		return EINVAL; // docs/kqueue.md: not done
+	struct stat st;
+	if (fstat(fd_of(k), &st) < 0)
+		return EBADF;
+	k.dev = st.st_dev;
+	k.ino = st.st_ino;
+	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
+		k.always_ready = true;
+	if (k.disabled)
+		return 0;
+	int r = start(q, k);
+	if (r == EINVAL && S_ISCHR(st.st_mode)) {
+		// A character device epoll cannot watch (/dev/null): its reads
+		// and writes never block.
+		k.always_ready = true;
+		r = start(q, k);
+	}
+	if (r == ENOMEM || r == ENOSPC)
+		return ENOMEM;
+	return r;
+}
+
+void detach(kq &q, knote &k) { stop(q, k); }
+
+int touch(kq &, knote &k, const struct kevent &kev) {
+	if (kev.fflags & NOTE_LOWAT)
+		return EINVAL;
+	k.sfflags = kev.fflags;
+	k.sdata = kev.data;
+	return 0;
+}
+
+void set_enabled(kq &q, knote &k, bool on) {
+	if (on)
+		start(q, k);
+	else
+		stop(q, k);
+}
+
+void report(kq &q, knote &k, const ukevent &uk) {
+	if (uk.ret_flags & KEVENT_RET_BROKEN)
+		return;
+	k.active = true;
+	q.enqueue(k);
+}
+
+bool is_socket(int fd, int &listening) {
+	socklen_t len = sizeof listening;
+	listening = 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0)
+		return true;
+	return errno != ENOTSOCK;
+}
+
+bool emit(kq &, knote &k, struct kevent &out) {
+	int fd = fd_of(k);
+	if (k.always_ready) {
+		out.data = 0;
+		if (k.filter == EVFILT_READ) {
+			struct stat st;
+			off_t pos = lseek(fd, 0, SEEK_CUR);
+			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && pos >= 0)
+				out.data = st.st_size > pos ? st.st_size - pos : 0;
+		}
+		// Level: stays active for the next call; EV_CLEAR: reported once
+		// per change of state, and a file's state does not change here.
+		k.active = !(k.flags & EV_CLEAR);
+		return true;
+	}
+	k.active = false;
+	// FreeBSD's filters look at the file when the event is copied out: a
+	// report that is stale (another thread read the data) is not copied,
+	// and EOF is seen even when it came after the report (io_uring's poll
+	// reported POLLIN alone, the hang-up is newer).
+	pollfd now{fd, static_cast<short>(k.filter == EVFILT_READ ? (POLLIN | POLLRDHUP) : POLLOUT),
+		   0};
+	if (poll(&now, 1, 0) < 0)
+		return false;
+	uint32_t ev = static_cast<uint16_t>(now.revents);
+	if (!(ev & (k.filter == EVFILT_READ ? (POLLIN | POLLHUP | POLLRDHUP | POLLERR)
+					    : (POLLOUT | POLLHUP | POLLERR))))
+		return false;
+	int listening;
+	bool sock = is_socket(fd, listening);
+	int avail = 0;
+	if (k.filter == EVFILT_READ) {
+		if (sock && listening) {
+			// Pending connections: a TCP listener's accept queue.
+			struct tcp_info ti {};
+			socklen_t len = sizeof ti;
+			out.data = (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+				    ti.tcpi_unacked > 0)
+					   ? ti.tcpi_unacked
+					   : 1;
+		} else if (ioctl(fd, FIONREAD, &avail) == 0) {
+			out.data = avail;
+		}
+		if (ev & (POLLHUP | POLLRDHUP))
+			out.flags |= EV_EOF;
+	} else {
+		if (sock) {
+			int sndbuf = 0, queued = 0;
+			socklen_t len = sizeof sndbuf;
+			if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0 &&
+			    ioctl(fd, SIOCOUTQ, &queued) == 0 && sndbuf > queued)
+				out.data = sndbuf - queued;
+		} else {
+			int size = fcntl(fd, F_GETPIPE_SZ);
+			if (size > 0 && ioctl(fd, FIONREAD, &avail) == 0 && size > avail)
+				out.data = size - avail;
+		}
+		if (ev & (POLLHUP | POLLERR))
+			out.flags |= EV_EOF;
+	}
+	// fflags stays 0: FreeBSD puts the socket's error there, but
+	// SO_ERROR cannot be read without clearing it, and the program's own
+	// getsockopt(SO_ERROR) (a connect's outcome) must still see it
+	// (docs/kqueue.md).
+	return true;
+}
+
+} // namespace
+
+const filter_ops fd_filter = {attach, detach, touch, set_enabled, report, emit};
+
+} // namespace kqlayer

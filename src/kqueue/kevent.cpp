@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MIT
+// kevent(): FreeBSD's kern_kevent over a libkevent queue (kevent(3)).
+//
+// Changes are applied in order before any event is read. A change that
+// fails, or any change with EV_RECEIPT, is written to the event list as
+// EV_ERROR with data = the errno (0 for a receipt) while there is room, and
+// the call then returns that count without waiting; with no room a failed
+// change ends the call with -1 and errno, and the changes after it are not
+// applied. nevents == 0 applies the changes and returns 0. Each change is
+// copied before its result is written, so one array may be both lists.
+//
+// LOCKING: kq::mu around each change and around turning libkevent's reports
+// into events; never across the wait (kevent_get_events), so other threads
+// change and wait meanwhile.
+#include "kqueue/kq.hpp"
+#include "kqueue/table.hpp"
+
+#include <cerrno>
+#include <ctime>
+#include <sys/stat.h>
+
+namespace kqlayer {
+
+kq::~kq() {
+	for (auto &e : notes) {
+		const filter_ops *f = filter_for(e.second->filter);
+		// The libkevent queue may be gone already (close(kq)); the
+		// filters' own descriptors and signal masks are released.
+		e.second->registered = false;
+		f->detach(*this, *e.second);
+	}
+	close_signals(*this);
+}
+
+void kq::enqueue(knote &k) {
+	if (!k.queued) {
+		k.queued = true;
+		pending.push_back(&k);
+	}
+}
+
+void kq::dequeue(knote &k) {
+	if (!k.queued)
+		return;
+	k.queued = false;
+	for (auto it = pending.begin(); it != pending.end(); ++it)
+		if (*it == &k) {
+			pending.erase(it);
+			break;
+		}
+}
+
+void kq::drop(knote &k) {
+	filter_for(k.filter)->detach(*this, k);
+	dequeue(k);
+	by_serial.erase(k.serial);
+	notes.erase({k.ident, k.filter});
+}
+
+int kq::ctl(unsigned cmd, ukevent &uk) {
+	int r = kevent_ctl(kfd, cmd, 1, &uk);
+	if (r < 0)
+		return errno;
+	if ((uk.ret_flags & KEVENT_RET_BROKEN) && (cmd != KEVENT_CTL_ADD || r == 1))
+		return -static_cast<int32_t>(uk.ret_data[1]);
+	return 0;
+}
+
+int kq::apply(struct kevent &kev) {
+	const filter_ops *f = filter_for(kev.filter);
+	if (!f)
+		return EINVAL;
+	if (kev.flags & EV_FORCEONESHOT)
+		return EINVAL;
+	auto key = std::make_pair(kev.ident, kev.filter);
+	auto it = notes.find(key);
+	knote *k = it == notes.end() ? nullptr : it->second.get();
+	if (f == &fd_filter) {
+		// A descriptor closed under its knotes drops them (BSD); a number
+		// reused since names another file, not this knote.
+		struct stat st;
+		if (kev.ident > INT32_MAX || fstat(static_cast<int>(kev.ident), &st) < 0) {
+			if (k)
+				drop(*k);
+			return EBADF;
+		}
+		if (k && (k->dev != st.st_dev || k->ino != st.st_ino)) {
+			drop(*k);
+			k = nullptr;
+		}
+	}
+	if (!k) {
+		if (!(kev.flags & EV_ADD))
+			return ENOENT;
+		auto n = std::make_unique<knote>();
+		n->serial = next_serial++;
+		n->ident = kev.ident;
+		n->filter = kev.filter;
+		n->flags = kev.flags & (EV_ONESHOT | EV_CLEAR | EV_DISPATCH);
+		n->udata = kev.udata;
+		n->disabled = (kev.flags & EV_DISABLE) != 0;
+		if (int r = f->attach(*this, *n, kev))
+			return r;
+		by_serial[n->serial] = n.get();
+		notes[key] = std::move(n);
+		return 0;
+	}
+	if (kev.flags & EV_DELETE) {
+		drop(*k);
+		return 0;
+	}
+	if (!(kev.flags & EV_KEEPUDATA))
+		k->udata = kev.udata;
+	// FreeBSD's f_touch(EVENT_REGISTER) sees every change but a delete
+	// (a USER trigger has no EV_ADD); the timer restarts on EV_ADD only.
+	if (int r = f->touch(*this, *k, kev))
+		return r;
+	if ((kev.flags & EV_ENABLE) && k->disabled) {
+		k->disabled = false;
+		f->set_enabled(*this, *k, true);
+	} else if ((kev.flags & EV_DISABLE) && !k->disabled) {
+		k->disabled = true;
+		dequeue(*k);
+		f->set_enabled(*this, *k, false);
+	}
+	return 0;
+}
+
+namespace {
+
+timespec now_mono() {
+	timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+bool before(const timespec &a, const timespec &b) {
+	return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+// Copy out what the pending knotes have, each at most once per call.
+int emit_pending(kq &q, struct kevent *out, int n) {
+	int got = 0;
+	size_t todo = q.pending.size();
+	while (todo-- > 0 && got < n && !q.pending.empty()) {
+		knote *k = q.pending.front();
+		q.pending.pop_front();
+		k->queued = false;
+		if (k->disabled)
+			continue;
+		const filter_ops *f = filter_for(k->filter);
+		struct kevent ev {};
+		ev.ident = k->ident;
+		ev.filter = k->filter;
+		ev.udata = k->udata;
+		ev.flags = k->flags;
+		if (!f->emit(q, *k, ev))
+			continue;
+		out[got++] = ev;
+		if (ev.flags & EV_ONESHOT) {
+			q.drop(*k);
+		} else if (k->flags & EV_DISPATCH) {
+			k->disabled = true;
+			f->set_enabled(q, *k, false);
+		} else if (k->active) {
+			q.enqueue(*k); // still has something (a level file): next call
+		}
+	}
+	return got;
+}
+
+} // namespace
+
+int kq::scan(struct kevent *out, int n, const struct timespec *timeout) {
+	timespec deadline{};
+	if (timeout) {
+		timespec now = now_mono();
+		deadline.tv_sec = now.tv_sec + timeout->tv_sec;
+		deadline.tv_nsec = now.tv_nsec + timeout->tv_nsec;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+	}
+	const bool zero_timeout = timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0;
+	constexpr int batch = 64;
+	ukevent buf[batch];
+	const timespec zero{0, 0};
+	for (;;) {
+		bool has_pending;
+		{
+			std::lock_guard g(mu);
+			has_pending = !pending.empty();
+		}
+		// Reports become pending knotes; then up to n are copied out. A
+		// full batch is followed by another look (not waiting), so every
+		// ready knote can be reported when n is large (libevent's
+		// many_events), up to n reports in all: a level kevent may come
+		// back in the next look, and the looking must end.
+		int reports = 0, r, want;
+		bool block = !has_pending && !zero_timeout;
+		do {
+			want = n - reports < batch ? n - reports : batch;
+			r = kevent_get_events(kfd, block ? 1 : 0, static_cast<unsigned>(want),
+					      block ? (timeout ? &deadline : nullptr) : &zero, buf,
+					      (block && timeout) ? KEVENT_FLAGS_ABSTIME : 0);
+			block = false;
+			if (r < 0) {
+				if (errno == EINVAL || errno == EBADF) {
+					retire_kq(kfd, this); // close(kq) then the number reused
+					errno = EBADF;
+				}
+				return -1;
+			}
+			reports += r;
+			std::lock_guard g(mu);
+			take_reports(buf, r);
+		} while (r == want && reports < n);
+		int got;
+		{
+			std::lock_guard g(mu);
+			got = emit_pending(*this, out, n);
+		}
+		if (got > 0 || zero_timeout)
+			return got;
+		if (timeout && !before(now_mono(), deadline))
+			return 0;
+	}
+}
+
+void kq::take_reports(const ukevent *buf, int r) {
+	for (int i = 0; i < r; i++) {
+		uint64_t c = cookie_of(buf[i]);
+		if (c == signal_cookie) {
+			drain_signals(*this);
+			continue;
+		}
+		auto it = by_serial.find(c);
+		if (it == by_serial.end())
+			continue; // deleted since
+		knote &k = *it->second;
+		if (buf[i].ret_flags & KEVENT_RET_BROKEN) {
+			// The file under it is gone (closed, number reused).
+			k.registered = false;
+			if (k.filter == EVFILT_READ || k.filter == EVFILT_WRITE) {
+				drop(k);
+				continue;
+			}
+		}
+		filter_for(k.filter)->report(*this, k, buf[i]);
+	}
+}
+
+} // namespace kqlayer
+
+extern "C" __attribute__((visibility("default"))) int
+kevent(int kqfd, const struct kevent *changelist, int nchanges, struct kevent *eventlist,
+       int nevents, const struct timespec *timeout) {
+	using namespace kqlayer;
+	if (nchanges < 0 || nevents < 0 || (nchanges > 0 && !changelist) ||
+	    (nevents > 0 && !eventlist)) {
+		errno = EINVAL;
+		return -1;
+	}
+	std::shared_ptr<kq> q = find_kq(kqfd);
+	if (!q) {
+		errno = EBADF;
+		return -1;
+	}
+	if (timeout &&
+	    (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)) {
+		errno = EINVAL;
+		return -1;
+	}
+	int nerrors = 0;
+	for (int i = 0; i < nchanges; i++) {
+		struct kevent kev = changelist[i]; // before eventlist[nerrors] is written
+		if (kev.filter == 0)
+			continue;
+		kev.flags &= ~EV_SYSFLAGS;
+		int err;
+		{
+			std::lock_guard g(q->mu);
+			err = q->apply(kev);
+		}
+		if (err || (kev.flags & EV_RECEIPT)) {
+			if (nevents == 0) {
+				if (err) {
+					errno = err;
+					return -1;
+				}
+				return 0;
+			}
+			kev.flags = EV_ERROR;
+			kev.data = err;
+			eventlist[nerrors++] = kev;
+			nevents--;
+		}
+	}
+	if (nerrors > 0)
+		return nerrors;
+	if (nevents == 0)
+		return 0;
+	return q->scan(eventlist, nevents, timeout);
+}

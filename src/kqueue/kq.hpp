@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+// kq.hpp — one kqueue of libkevent-kqueue: its knotes, the list of knotes
+// with something to report, and the filters that map BSD kevents onto
+// libkevent kevents (docs/kqueue.md has the mapping, filter by filter).
+//
+// A kqueue is a libkevent queue (its descriptor is the kqueue's number:
+// pollable, nestable). Every libkevent kevent the layer registers carries the
+// serial number of its knote as cookie, so a report that arrives after the
+// knote was deleted finds no knote and is dropped.
+//
+// LOCKING: kq::mu guards every field of a kq and of its knotes. It is held
+// around calls into libkevent's kevent_ctl (libkevent never calls back), and
+// never around kevent_get_events, so other threads change and wait while one
+// sleeps. The table of kqueues (kqueue.cpp) has its own mutex, taken before
+// kq::mu and never while holding it.
+#pragma once
+#include <sys/event.h>
+
+#include <kevent/kevent.h>
+
+#include <csignal>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+namespace kqlayer {
+
+struct knote {
+	uint64_t serial = 0; // the cookie of its libkevent kevents
+	uintptr_t ident = 0;
+	short filter = 0;
+	unsigned short flags = 0; // EV_ONESHOT, EV_CLEAR, EV_DISPATCH as given at ADD
+	unsigned sfflags = 0;     // requested fflags (USER: the stored 24 bits)
+	intptr_t sdata = 0; // requested data (TIMER: the period; USER: data; SIGNAL: deliveries
+			    // seen)
+	void *udata = nullptr;
+	bool disabled = false;
+	bool queued = false;       // on kq::pending
+	bool active = false;       // has something to report
+	bool registered = false;   // its libkevent kevent exists
+	bool always_ready = false; // READ/WRITE on a file epoll cannot watch
+	intptr_t count = 0;        // TIMER, SIGNAL: occurrences; PROC: the status
+	int own_fd = -1;           // TIMER: its timerfd
+	uint64_t dev = 0, ino = 0; // READ/WRITE: the file the knote follows
+};
+
+struct kq {
+	int kfd = -1;
+	std::mutex mu;
+	std::map<std::pair<uintptr_t, short>, std::unique_ptr<knote>> notes;
+	std::unordered_map<uint64_t, knote *> by_serial;
+	std::deque<knote *> pending;
+	uint64_t next_serial = 1;
+	int sigfd = -1; // the doorbell of the process's signal hub (signal_filter.cpp)
+
+	kq() = default;
+	~kq();
+
+	// kevent(): one change, as FreeBSD's kqueue_register. 0 or an errno.
+	int apply(struct kevent &kev);
+	// kevent(): wait for and copy out up to n events.
+	int scan(struct kevent *out, int n, const struct timespec *timeout);
+
+	// libkevent's reports to the knotes they name (under mu).
+	void take_reports(const ukevent *buf, int r);
+	// Helpers for the filters (under mu).
+	void enqueue(knote &k);
+	void dequeue(knote &k);
+	void drop(knote &k);                // detach and free
+	int ctl(unsigned cmd, ukevent &uk); // one libkevent entry: 0 or errno
+};
+
+// One filter: how a knote of it is attached to libkevent, changed, enabled,
+// told of a libkevent report, and copied out. errno-returning hooks.
+struct filter_ops {
+	int (*attach)(kq &, knote &, const struct kevent &);
+	void (*detach)(kq &, knote &);
+	// EV_ADD on an existing knote (after udata): the new fflags/data.
+	int (*touch)(kq &, knote &, const struct kevent &);
+	// EV_ENABLE / EV_DISABLE / EV_DISPATCH after a delivery.
+	void (*set_enabled)(kq &, knote &, bool);
+	// A libkevent kevent of this knote was delivered.
+	void (*report)(kq &, knote &, const ukevent &);
+	// Fill `out` (ident, filter, udata are set) if there is something to
+	// report, and clear what EV_CLEAR clears. false: nothing.
+	bool (*emit)(kq &, knote &, struct kevent &out);
+};
+
+const filter_ops *filter_for(short filter);
+extern const filter_ops fd_filter, timer_filter, user_filter, signal_filter, proc_filter;
+
+// The signal hub rang or its signalfd is readable (signal_filter.cpp).
+void drain_signals(kq &q);
+void close_signals(kq &q);
+// In a fork child, once its kqueues are gone (kqueue.cpp).
+void signals_after_fork();
+
+// The cookie of libkevent kevents.
+inline void set_cookie(ukevent &uk, uint64_t serial) { uk.ptr = reinterpret_cast<void *>(serial); }
+inline uint64_t cookie_of(const ukevent &uk) { return reinterpret_cast<uint64_t>(uk.ptr); }
+
+// The cookie of the signalfd's kevent (no knote has serial 0).
+constexpr uint64_t signal_cookie = 0;
+
+} // namespace kqlayer

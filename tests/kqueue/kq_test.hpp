@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// The fixture of the kqueue layer's tests (docs/kqueue.md): one kqueue per
+// case, on the libkevent backend under test. kqueue() takes libkevent's
+// default backend, which KEVENT_BACKEND chooses (each case runs in its own
+// process, so setting it in SetUp is safe). TearDown closes the kqueue and
+// checks that no libkevent registration is left in the process.
+#pragma once
+#include <sys/event.h>
+
+#include <gtest/gtest.h>
+#include <kevent/kevent.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+#include <vector>
+
+namespace kq_test {
+
+struct backend {
+	const char *name;
+};
+
+inline std::vector<backend> backends() { return {{"epoll"}, {"uring"}}; }
+inline void PrintTo(const backend &b, std::ostream *os) { *os << b.name; }
+inline std::string backend_name(const ::testing::TestParamInfo<backend> &i) { return i.param.name; }
+
+// kevent() with a timeout in milliseconds (-1: none).
+inline int wait(int kq, struct kevent *out, int n, long ms) {
+	timespec t{ms / 1000, (ms % 1000) * 1000000L};
+	return kevent(kq, nullptr, 0, out, n, ms < 0 ? nullptr : &t);
+}
+
+// One change; returns kevent()'s result (0, or -1 with errno).
+inline int change(int kq, uintptr_t ident, short filter, unsigned short flags, unsigned fflags = 0,
+		  intptr_t data = 0, void *udata = nullptr) {
+	struct kevent kev;
+	EV_SET(&kev, ident, filter, flags, fflags, data, udata);
+	return kevent(kq, &kev, 1, nullptr, 0, nullptr);
+}
+
+// What one poll (timeout 0) reports.
+inline std::vector<struct kevent> poll_events(int kq) {
+	std::vector<struct kevent> v(16);
+	int n = wait(kq, v.data(), 16, 0);
+	EXPECT_GE(n, 0) << std::strerror(errno);
+	v.resize(n < 0 ? 0 : n);
+	return v;
+}
+
+class KqTest : public ::testing::TestWithParam<backend> {
+protected:
+	int kq = -1;
+	void SetUp() override {
+		setenv("KEVENT_BACKEND", GetParam().name, 1);
+		kq = kqueue();
+		if (kq < 0 && (errno == ENOSYS || errno == EOPNOTSUPP)) {
+			GTEST_SKIP() << "backend " << GetParam().name
+				     << " is not available here: " << std::strerror(errno);
+		}
+		ASSERT_GE(kq, 0) << std::strerror(errno);
+	}
+	void TearDown() override {
+		if (kq >= 0) {
+			EXPECT_EQ(0, close(kq));
+		}
+		kq = -1;
+	}
+};
+
+#define KQ_INSTANTIATE(suite)                                                               \
+	INSTANTIATE_TEST_SUITE_P(backends, suite, ::testing::ValuesIn(kq_test::backends()), \
+				 kq_test::backend_name)
+
+} // namespace kq_test
