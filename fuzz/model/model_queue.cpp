@@ -446,7 +446,9 @@ int model_queue::prepare_add(const ukevent &e, uint64_t &out) {
 		return r;
 	if (is_fd_origin(e.type)) {
 		int fd = static_cast<int>(e.id.raw[0]);
-		if (e.id.raw[1] != 0)
+		// raw[1]: a second key for the same fd, allowed to POLL only as a
+		// tag (kevent_poll(7): independent kevents on one fd).
+		if (e.id.raw[1] != 0 && e.type != KEVENT_POLL)
 			return EINVAL;
 		if (fd < 0)
 			return EBADF;

@@ -17,6 +17,7 @@
 
 #include <cerrno>
 #include <ctime>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 namespace kqlayer {
@@ -264,6 +265,17 @@ kevent(int kqfd, const struct kevent *changelist, int nchanges, struct kevent *e
 	}
 	std::shared_ptr<kq> q = find_kq(kqfd);
 	if (!q) {
+		errno = EBADF;
+		return -1;
+	}
+	// BSD: kevent() on a closed kqueue fails with EBADF, and close(kq) frees
+	// the queue. libkevent's calls no longer check their number
+	// (kevent_init(3), "The descriptor number"), so the layer asks the
+	// kernel itself: one fcntl(2) per kevent() call. A number reused by
+	// another file still reaches the old queue until kevent_close or a new
+	// kqueue() takes it, as libkevent documents for its own calls.
+	if (fcntl(kqfd, F_GETFD) < 0) {
+		retire_kq(kqfd, q.get());
 		errno = EBADF;
 		return -1;
 	}

@@ -185,6 +185,21 @@ void uring_backend::mirror_refused(const io_uring_cqe &cqe, backend_event *out, 
 	if (!s.active || (s.life & life_mask) != life || closing_)
 		return; // removed since (its DEL failed too, or finds nothing)
 	int err = -cqe.res;
+	if (err == EEXIST) {
+		// A stale mirror of this (file, number), as in mirror(): closed
+		// under its watch while a dup kept the file, named again (dup2).
+		// Renewed, the watch stays.
+		static const epoll_event exclusive{EPOLLEXCLUSIVE, {}};
+		epoll_event ev = exclusive;
+		count();
+		epoll_ctl(shadow_.get(), EPOLL_CTL_DEL, fd, nullptr);
+		count();
+		epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+		count();
+		if (epoll_ctl(shadow_.get(), EPOLL_CTL_ADD, fd, &ev) == 0)
+			return;
+		err = errno;
+	}
 	if (err == EINVAL) {
 		epoll_event ev{};
 		count();
