@@ -150,14 +150,16 @@ when_any(F... fns) {
 	co_await j;
 	size_t w = j.st.first.load(std::memory_order_acquire);
 	std::optional<result> r;
+	auto pick = [&]<size_t I>(std::integral_constant<size_t, I>) {
+		if (I != w)
+			return;
+		auto &o = std::get<I>(j.outs);
+		if (o.error)
+			std::rethrow_exception(o.error);
+		r.emplace(std::in_place_index<I>, detail::take_value(o));
+	};
 	[&]<size_t... I>(std::index_sequence<I...>) {
-		((I == w ? (std::get<I>(j.outs).error
-				    ? std::rethrow_exception(std::get<I>(j.outs).error)
-				    : r.emplace(std::in_place_index<I>,
-						detail::take_value(std::get<I>(j.outs))),
-			    void())
-			 : void()),
-		 ...);
+		(pick(std::integral_constant<size_t, I>{}), ...);
 	}
 	(std::index_sequence_for<F...>{});
 	co_return std::move(*r);
