@@ -57,8 +57,16 @@ coro::task<long> deep(int n) {
 }
 
 // Symmetric transfer: a chain completing at once does not grow the stack.
+// GCC makes the transfer a tail call only when it optimises; the Debug
+// builds of the sanitizer presets nest a frame per level, so there the
+// chain is shallow (the deep one is checked by the default build).
+#if defined(__OPTIMIZE__)
+constexpr long chain = 100000;
+#else
+constexpr long chain = 1000;
+#endif
 TEST_P(Task, LongSynchronousChainsDoNotOverflowTheStack) {
-	EXPECT_EQ(100000, coro::sync_wait(ctx(), deep(100000)));
+	EXPECT_EQ(chain, coro::sync_wait(ctx(), deep(static_cast<int>(chain))));
 }
 
 TEST_P(Task, SpawnWithCompletionGetsTheValueOrTheException) {
