@@ -50,6 +50,13 @@ ROWS = [
     # (the same calls as kevent-epoll) or there is nothing to harvest.
     ("kevent-ring", "kevent", ["mode=ring"], {"million_timers", "timer_churn", "memory"}),
     ("nginx", None, [], None),  # http only
+    # Coroutine servers (issue 19), http only: libkevent's coroutine layer on
+    # the io_uring backend (as kevent-uring, the callback loop) and Asio's
+    # awaitable, each with 1 and 2 runner threads.
+    ("kevent-coro", "kcoro", ["mode=uring", "threads=1"], {"*not-http*"}),
+    ("kevent-coro-2t", "kcoro", ["mode=uring", "threads=2"], {"*not-http*"}),
+    ("asio-coro", "asiocoro", ["threads=1"], {"*not-http*"}),
+    ("asio-coro-2t", "asiocoro", ["threads=2"], {"*not-http*"}),
 ]
 BASE = "epoll"
 
@@ -400,7 +407,7 @@ def run_cases(args, selected, rows, perf):
 
 def applies(row, case):
     name, suffix, extra, skip = row
-    if name == "nginx":
+    if name == "nginx" or "*not-http*" in skip:
         return case.workload == "http"
     return case.workload not in skip
 
@@ -574,6 +581,10 @@ def targets(full):
         ("http c=100 ≥ 1.0× nginx", "http c=100", "requests_per_s", "kevent-epoll", "nginx", "ge", 1.0),
         ("http c=100 ≥ 1.2× libevent", "http c=100", "requests_per_s", "kevent-epoll", "libevent", "ge", 1.2),
         ("memory ≤ 96 bytes per timer", "memory timers", "bytes_per_reg", "kevent-epoll", None, "le", 96),
+        # Issue 19: coroutines against the callback loop and Asio's coroutines.
+        ("http c=100 coroutines ≥ 0.95× callback loop", "http c=100", "requests_per_s", "kevent-coro", "kevent-uring", "ge", 0.95),
+        ("http c=100 coroutines ≥ 1.0× Asio coroutines", "http c=100", "requests_per_s", "kevent-coro", "asio-coro", "ge", 1.0),
+        ("http c=100 coroutines, 2 threads ≥ 1.0× Asio coroutines, 2 threads", "http c=100", "requests_per_s", "kevent-coro-2t", "asio-coro-2t", "ge", 1.0),
     ]
 
 

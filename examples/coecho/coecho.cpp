@@ -10,6 +10,7 @@
 // it.
 #include <kevent/coro.hpp>
 
+#include "coro_accept.h"
 #include "example_args.h"
 
 #include <arpa/inet.h>
@@ -44,21 +45,6 @@ coro::task<void> echo(coro::io_context &ctx, int fd, std::stop_token stop) {
 			break;
 	}
 	::close(fd);
-}
-
-coro::task<void> acceptor(coro::io_context &ctx, int lfd, std::stop_token stop) {
-	for (;;) {
-		std::error_code ec;
-		int fd = co_await coro::accept(ctx, lfd, SOCK_NONBLOCK | SOCK_CLOEXEC, ec)
-				 .stop_on(stop);
-		if (ec == std::errc::operation_canceled)
-			co_return;
-		if (ec)
-			continue;
-		int one = 1;
-		::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		coro::spawn(ctx, echo(ctx, fd, stop));
-	}
 }
 
 coro::task<void> stop_on_signal(coro::io_context &ctx, int signo, std::stop_source &src) {
@@ -119,7 +105,10 @@ int main(int argc, char **argv) {
 	{
 		coro::io_context ctx(q);
 		std::stop_source stop;
-		coro::spawn(ctx, acceptor(ctx, lfd, stop.get_token()));
+		coro::spawn(ctx, example::accept_loop(ctx, lfd, stop.get_token(), "coecho",
+						      [&ctx, tok = stop.get_token()](int fd) {
+							      coro::spawn(ctx, echo(ctx, fd, tok));
+						      }));
 		coro::spawn(ctx, stop_on_signal(ctx, SIGINT, stop));
 		coro::spawn(ctx, stop_on_signal(ctx, SIGTERM, stop));
 		std::printf("listening on 127.0.0.1:%u\n", ntohs(sa.sin_port));

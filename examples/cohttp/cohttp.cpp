@@ -17,7 +17,7 @@
 
 #include "example_args.h"
 
-#include "evserver/http.hpp"
+#include "cohttp/coserve.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -36,59 +36,6 @@
 namespace coro = kevent::coro;
 
 namespace {
-
-struct counters {
-	std::atomic<unsigned long> accepted{0}, closed{0}, requests{0}, bad_requests{0};
-};
-
-coro::task<void> serve(coro::io_context &ctx, int fd, std::stop_token stop, counters &n) {
-	std::string in, out;
-	bool close_after = false;
-	char buf[16384];
-	std::error_code ec;
-	while (!close_after) {
-		size_t got =
-			co_await coro::recv(ctx, fd, std::as_writable_bytes(std::span(buf)), 0, ec)
-				.stop_on(stop);
-		if (ec || got == 0)
-			break;
-		in.append(buf, got);
-		http::parsed r = http::respond(in, out, close_after);
-		n.requests += r.requests;
-		if (r.too_large)
-			++n.bad_requests;
-		while (!out.empty()) {
-			size_t sent =
-				co_await coro::send(ctx, fd, std::as_bytes(std::span(out)), 0, ec)
-					.stop_on(stop);
-			if (ec)
-				break;
-			out.erase(0, sent);
-		}
-		if (ec)
-			break;
-	}
-	::close(fd);
-	++n.closed;
-}
-
-coro::task<void> acceptor(coro::io_context &ctx, int lfd, std::stop_token stop, counters &n) {
-	for (;;) {
-		std::error_code ec;
-		int fd = co_await coro::accept(ctx, lfd, SOCK_NONBLOCK | SOCK_CLOEXEC, ec)
-				 .stop_on(stop);
-		if (ec == std::errc::operation_canceled)
-			co_return;
-		if (ec) {
-			std::fprintf(stderr, "cohttp: accept: %s\n", ec.message().c_str());
-			continue;
-		}
-		int one = 1;
-		::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		++n.accepted;
-		coro::spawn(ctx, serve(ctx, fd, stop, n));
-	}
-}
 
 // The queue consumes the signal (KEVENT_SIGNAL_NOMASK): no handler runs.
 coro::task<void> stop_on_signal(coro::io_context &ctx, int signo, std::stop_source &src) {
@@ -143,11 +90,11 @@ int main(int argc, char **argv) {
 		std::fprintf(stderr, "cohttp: kevent_init: %s\n", ec.message().c_str());
 		return 1;
 	}
-	counters n;
+	coserve::counters n;
 	{
 		coro::io_context ctx(q);
 		std::stop_source stop;
-		coro::spawn(ctx, acceptor(ctx, lfd, stop.get_token(), n));
+		coro::spawn(ctx, coserve::acceptor(ctx, lfd, stop.get_token(), n));
 		coro::spawn(ctx, stop_on_signal(ctx, SIGINT, stop));
 		coro::spawn(ctx, stop_on_signal(ctx, SIGTERM, stop));
 		std::printf("listening on 127.0.0.1:%u\n", ntohs(bound.sin_port));
