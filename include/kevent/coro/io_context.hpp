@@ -400,8 +400,10 @@ private:
 				detail::tl_batch.next = i + 1;
 				if (dispatch(evs[i]))
 					++ran;
-				rethrow_reported();
 			}
+			// Only after the whole batch: a throw in the middle would lose
+			// the events harvested after it.
+			rethrow_reported();
 		}
 		return ran;
 	}
