@@ -4,8 +4,11 @@
 // coroutines (asio::awaitable, co_spawn, use_awaitable): one coroutine per
 // connection doing async_read_some, http::respond, async_write; one
 // io_context run by N threads. The rows asio-coro and asio-coro-2t.
+// With `echo`, the same connection coroutine echoes what it reads, as
+// examples/coecho does on libkevent (16 KiB buffer, the whole of each read
+// written back before the next read).
 //
-//   bench_cmp_asiocoro http [port=N] [threads=N]
+//   bench_cmp_asiocoro http|echo [port=N] [threads=N]
 #include "coro_args.hpp"
 #include "http.hpp"
 
@@ -42,19 +45,34 @@ awaitable<void> serve(tcp::socket s) {
 	}
 }
 
-awaitable<void> acceptor(tcp::acceptor &a) {
+awaitable<void> echo(tcp::socket s) {
+	char buf[16384];
+	try {
+		for (;;) {
+			size_t got = co_await s.async_read_some(asio::buffer(buf), use_awaitable);
+			co_await asio::async_write(s, asio::buffer(buf, got), use_awaitable);
+		}
+	} catch (const std::exception &) {
+		// EOF or reset: the connection ends.
+	}
+}
+
+awaitable<void> acceptor(tcp::acceptor &a, bool echoes) {
 	for (;;) {
 		tcp::socket s = co_await a.async_accept(use_awaitable);
 		s.set_option(tcp::no_delay(true));
-		asio::co_spawn(a.get_executor(), serve(std::move(s)), asio::detached);
+		if (echoes)
+			asio::co_spawn(a.get_executor(), echo(std::move(s)), asio::detached);
+		else
+			asio::co_spawn(a.get_executor(), serve(std::move(s)), asio::detached);
 	}
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
-	bench::coro_args args = bench::parse_coro_args(argc, argv);
-	if (!args.http)
+	bench::coro_args args = bench::parse_coro_args(argc, argv, true);
+	if (!args.http && !args.echo)
 		return 0;
 	unsigned port = args.port, threads = args.threads;
 	::signal(SIGPIPE, SIG_IGN);
@@ -66,7 +84,7 @@ int main(int argc, char **argv) {
 		return 0;
 	}
 	tcp::acceptor a(ctx, tcp::v4(), lfd);
-	asio::co_spawn(ctx, acceptor(a), asio::detached);
+	asio::co_spawn(ctx, acceptor(a, args.echo), asio::detached);
 	std::printf("listening on 127.0.0.1:%u\n", a.local_endpoint().port());
 	std::fflush(stdout);
 	std::vector<std::thread> more;
