@@ -50,8 +50,26 @@ ROWS = [
     # (the same calls as kevent-epoll) or there is nothing to harvest.
     ("kevent-ring", "kevent", ["mode=ring"], {"million_timers", "timer_churn", "memory"}),
     ("nginx", None, [], None),  # http only
+    # Coroutine servers (issue 19): libkevent's coroutine layer on the
+    # io_uring backend (as kevent-uring, the callback loop) and Asio's
+    # awaitable, each with 1 and 2 runner threads. A skip set holding
+    # "*only*" lists the workloads the row runs instead of those it skips.
+    ("kevent-coro", "kcoro", ["mode=uring", "threads=1"], {"*only*", "http"}),
+    ("kevent-coro-2t", "kcoro", ["mode=uring", "threads=2"], {"*only*", "http"}),
+    ("asio-coro", "asiocoro", ["threads=1"], {"*only*", "http", "echo"}),
+    ("asio-coro-2t", "asiocoro", ["threads=2"], {"*only*", "http", "echo"}),
+    # echo: the examples' own servers, run with their own command lines
+    # (EXAMPLE_SERVERS): the callback echo (examples/echo, one thread) and
+    # the coroutine echo (examples/coecho), both on the io_uring backend.
+    ("kevent-echo", "echo", ["--backend", "uring", "0"], {"*only*", "echo"}),
+    ("kevent-coecho", "coecho", ["--backend", "uring", "--threads", "1", "0"], {"*only*", "echo"}),
+    ("kevent-coecho-2t", "coecho", ["--backend", "uring", "--threads", "2", "0"],
+     {"*only*", "echo"}),
 ]
 BASE = "epoll"
+# Servers that are examples/ programs: started as `exe EXTRA...`, without
+# the workload's name (bench/compare/CMakeLists.txt builds them).
+EXAMPLE_SERVERS = {"echo", "coecho"}
 
 
 class Case:
@@ -63,7 +81,7 @@ class Case:
         self.metric, self.unit, self.higher_better = metric, unit, higher_better
         self.extra = list(extra)  # further metrics shown as medians
         self.perf_args = perf_args if perf_args is not None else args
-        self.wrk = wrk  # http: (connections, seconds)
+        self.wrk = wrk  # http, echo: (connections, seconds) of the client
         self.not_run = None  # why this table cannot run on this machine
         self.base = base  # the row the "×" column divides by
         # command(row, build, args): the command line of a row, or None where
@@ -128,6 +146,11 @@ def cases(full):
                             command=threads_command))
     for c in ([10, 100, 1000] if full else [100]):
         out.append(Case("http", f"c={c}", [], "requests_per_s", "requests/s", True,
+                        wrk=(c, 5 if full else 1)))
+    # echo (issue 19): bench_echo_load keeps one 64-byte message in flight
+    # on each of c connections; only the servers that name it run it.
+    for c in ([10, 100, 1000] if full else [100]):
+        out.append(Case("echo", f"c={c}", [], "roundtrips_per_s", "round trips/s", True,
                         wrk=(c, 5 if full else 1)))
     out.append(Case("memory", "timers", ["kind=timers", f"n={1000000 if full else 200000}"],
                     "bytes_per_reg", "bytes/timer", False, extra=["user_bytes", "n"]))
@@ -269,7 +292,7 @@ def free_port():
     return port
 
 
-def start_server(row, build, tmp):
+def start_server(row, build, tmp, workload="http"):
     """Returns (process, port) or (None, reason)."""
     name, suffix, extra, _ = row
     if name == "nginx":
@@ -296,8 +319,8 @@ def start_server(row, build, tmp):
     exe = exe_path(build, suffix)
     if not os.path.exists(exe):
         return None, "not built (package missing)"
-    p = subprocess.Popen([exe, "http"] + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+    cmd = [exe] + extra if suffix in EXAMPLE_SERVERS else [exe, workload] + extra
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
     if not m:
@@ -323,6 +346,20 @@ def wrk(port, conns, secs):
     return float(m.group(1)), int(n.group(1)) if n else None, note
 
 
+def echo_load(build, port, conns, secs):
+    """bench_echo_load against the server: (round trips/s, round trips, note)."""
+    exe = os.path.join(build, "bench", "compare", "bench_echo_load")
+    if not os.path.exists(exe):
+        return None, None, "bench_echo_load not built"
+    r = subprocess.run([exe, f"port={port}", f"conns={conns}", f"seconds={secs}"],
+                       capture_output=True, text=True)
+    vals, _, unavail = parse_result(r.stdout)
+    if unavail or "roundtrips_per_s" not in vals:
+        return None, None, "echo_load failed: " + (unavail or r.stderr.strip()[-200:])
+    # The total counts the warm-up too: perf counts the server's whole run.
+    return vals["roundtrips_per_s"], int(vals["all"]), None
+
+
 def stop(p):
     if p and p.poll() is None:
         p.send_signal(signal.SIGTERM)
@@ -334,33 +371,40 @@ def stop(p):
 
 
 def run_http_case(case, rows, build, runs, perf, results, progress):
+    """A server per row and a client against it: wrk (http) or
+    bench_echo_load (echo)."""
     conns, secs = case.wrk
+    if case.workload == "echo":
+        def client(port, c, s):
+            return echo_load(build, port, c, s)
+    else:
+        client = wrk
     tmp = tempfile.mkdtemp(prefix="bench-http-")
     try:
         for row in rows:
             name = row[0]
             entry = results.setdefault(case.key, {}).setdefault(name, {"runs": [], "notes": []})
-            p, port = start_server(row, build, tmp)
+            p, port = start_server(row, build, tmp, case.workload)
             if p is None:
                 entry["na"] = port
                 progress(f"{case.key} {name}: n/a ({port})")
                 continue
             try:
-                wrk(port, conns, 0.3)  # warm-up: connections, caches
+                client(port, conns, 0.3)  # warm-up: connections, caches
                 for i in range(runs):
-                    rps, _, note = wrk(port, conns, secs)
+                    rps, _, note = client(port, conns, secs)
                     if rps is None:
                         entry["na"] = note
                         break
                     if note and note not in entry["notes"]:
                         entry["notes"].append(note)
                     entry["runs"].append({case.metric: rps})
-                    progress(f"{case.key} {name} run {i + 1}/{runs}: {rps:.0f} requests/s")
+                    progress(f"{case.key} {name} run {i + 1}/{runs}: {rps:.0f} {case.unit}")
                 if perf.why_not is None and "na" not in entry:
                     pp = subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter",
                                            "-p", str(p.pid)], stderr=subprocess.PIPE, text=True)
                     time.sleep(0.2)
-                    _, total, _ = wrk(port, conns, secs)
+                    _, total, _ = client(port, conns, secs)
                     pp.send_signal(signal.SIGINT)
                     _, err = pp.communicate()
                     cnt = Perf.count(err)
@@ -441,7 +485,10 @@ def applies(row, case):
         return case.workload == "http"
     if case.command:
         return case.command(row, "", case.args) is not None
-    return case.workload not in skip
+    if "*only*" in skip:
+        return case.workload in skip
+    # echo is served only by the rows that name it.
+    return case.workload not in skip and case.workload != "echo"
 
 
 # ---- output -----------------------------------------------------------------
@@ -613,6 +660,13 @@ def targets(full):
         ("http c=100 ≥ 1.0× nginx", "http c=100", "requests_per_s", "kevent-epoll", "nginx", "ge", 1.0),
         ("http c=100 ≥ 1.2× libevent", "http c=100", "requests_per_s", "kevent-epoll", "libevent", "ge", 1.2),
         ("memory ≤ 96 bytes per timer", "memory timers", "bytes_per_reg", "kevent-epoll", None, "le", 96),
+        # Issue 19: coroutines against the callback loop and Asio's coroutines.
+        ("http c=100 coroutines ≥ 0.95× callback loop", "http c=100", "requests_per_s", "kevent-coro", "kevent-uring", "ge", 0.95),
+        ("http c=100 coroutines ≥ 1.0× Asio coroutines", "http c=100", "requests_per_s", "kevent-coro", "asio-coro", "ge", 1.0),
+        ("http c=100 coroutines, 2 threads ≥ 1.0× Asio coroutines, 2 threads", "http c=100", "requests_per_s", "kevent-coro-2t", "asio-coro-2t", "ge", 1.0),
+        ("echo c=100 coroutines ≥ 0.95× callback echo", "echo c=100", "roundtrips_per_s", "kevent-coecho", "kevent-echo", "ge", 0.95),
+        ("echo c=100 coroutines ≥ 1.0× Asio coroutines", "echo c=100", "roundtrips_per_s", "kevent-coecho", "asio-coro", "ge", 1.0),
+        ("echo c=100 coroutines, 2 threads ≥ 1.0× Asio coroutines, 2 threads", "echo c=100", "roundtrips_per_s", "kevent-coecho-2t", "asio-coro-2t", "ge", 1.0),
     ] + [
         (f"threads {mode}, {w} waiter(s) ≥ 1.0× Asio", f"threads {mode} waiters={w}", "items_per_s",
          "kevent-epoll", "asio", "ge", 1.0)
