@@ -102,6 +102,13 @@ void decode_timer(ukevent &e, uint8_t b1, uint8_t b2, uint8_t b5) {
 		e.event |= KEVENT_TIMER_ABSTIME;
 	if ((b2 & 0xe0) == 0xe0)
 		e.event &= ~KEVENT_TIMER_FIRED; // EINVAL
+	if (b2 & 0x08) {
+		// Named (kevent_timer(7)): the same value is the name, and the
+		// interval moves to ret_data (ABSTIME overwrites it below).
+		e.event |= KEVENT_TIMER_NAMED;
+		e.ret_data[0] = iv[0];
+		e.ret_data[1] = iv[1];
+	}
 	if (!(e.event & KEVENT_TIMER_ABSTIME))
 		return;
 	clockid_t c = (e.event & KEVENT_TIMER_REALTIME)   ? CLOCK_REALTIME

@@ -483,7 +483,13 @@ int model_queue::prepare_add(const ukevent &e, uint64_t &out) {
 			return err;
 		}
 	} else if (e.type == KEVENT_TIMER) {
+		const bool named = (e.event & KEVENT_TIMER_NAMED) != 0;
 		int64_t interval = timer_interval(e);
+		if (named && ((!(e.event & KEVENT_TIMER_ABSTIME) && e.ret_data[1] >= ns_per_s) ||
+			      (interval == 0 && !(e.req_flags & KEVENT_REQ_ONESHOT)))) {
+			nodes_.erase(h);
+			return EINVAL;
+		}
 		int64_t now = now_on(e), expiry;
 		if (e.event & KEVENT_TIMER_ABSTIME) {
 			if (e.ret_data[1] >= ns_per_s) {
@@ -575,7 +581,13 @@ void model_queue::ctl_remove_modify(unsigned cmd, std::vector<ukevent> &arg) {
 		registration &r = nodes_.at(h);
 		// The interval is the key and the clock its meaning: a timer's
 		// event bits cannot change.
-		if (validate_request(e) != 0 || (e.type == KEVENT_TIMER && e.event != r.uk.event)) {
+		// A named one-shot cannot become periodic: its interval is not kept.
+		const bool named_oneshot = r.uk.type == KEVENT_TIMER &&
+					   (r.uk.event & KEVENT_TIMER_NAMED) &&
+					   (r.uk.req_flags & KEVENT_REQ_ONESHOT) &&
+					   !(e.req_flags & KEVENT_REQ_ONESHOT);
+		if (validate_request(e) != 0 || named_oneshot ||
+		    (e.type == KEVENT_TIMER && e.event != r.uk.event)) {
 			fail_entry(e, EINVAL);
 			continue;
 		}

@@ -16,11 +16,15 @@ int check_bits(uint32_t event, uint32_t allowed) {
 
 int validate_timer(const ukevent &uk) {
 	const uint32_t options = KEVENT_TIMER_REALTIME | KEVENT_TIMER_BOOTTIME |
-				 KEVENT_TIMER_ABSTIME;
+				 KEVENT_TIMER_ABSTIME | KEVENT_TIMER_NAMED;
 	if (!(uk.event & KEVENT_TIMER_FIRED) || (uk.event & ~(KEVENT_TIMER_FIRED | options)))
 		return EINVAL;
 	if ((uk.event & KEVENT_TIMER_REALTIME) && (uk.event & KEVENT_TIMER_BOOTTIME))
 		return EINVAL;
+	// A named timer's interval is in the ADD entry's ret_data, checked at
+	// ADD only (kevent_timer(7)): a MODIFY entry's ret_data means nothing.
+	if (uk.event & KEVENT_TIMER_NAMED)
+		return 0;
 	if (uk.id.raw[1] >= ns_per_s)
 		return EINVAL;
 	// Interval 0 only as a one-shot (semantics.md "ADD — per-entry errors").
@@ -123,6 +127,10 @@ fd_outcome translate(const ukevent &uk, uint32_t revents) {
 }
 
 int64_t timer_interval(const ukevent &uk) {
+	if (uk.event & KEVENT_TIMER_NAMED) // the ADD entry's ret_data, no interval with ABSTIME
+		return (uk.event & KEVENT_TIMER_ABSTIME)
+			       ? 0
+			       : int64_t(uk.ret_data[0]) * ns_per_s + uk.ret_data[1];
 	return int64_t(uk.id.raw[0]) * ns_per_s + uk.id.raw[1];
 }
 

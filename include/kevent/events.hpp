@@ -260,6 +260,14 @@ class timer_builder : public detail::event_builder<timer_builder> {
 public:
 	explicit constexpr timer_builder(std::chrono::nanoseconds interval) noexcept
 	    : event_builder(KEVENT_TIMER, detail::interval_id(interval), KEVENT_TIMER_FIRED) {}
+	// KEVENT_TIMER_NAMED: keyed by name; the interval travels in ret_data.
+	constexpr timer_builder(uint64_t name, std::chrono::nanoseconds interval) noexcept
+	    : event_builder(KEVENT_TIMER, name, KEVENT_TIMER_FIRED | KEVENT_TIMER_NAMED) {
+		kevent_id iv{};
+		iv.raw_u64 = detail::interval_id(interval);
+		uk_.ret_data[0] = iv.raw[0];
+		uk_.ret_data[1] = iv.raw[1];
+	}
 
 	// The clock the timer runs on (monotonic unless chosen).
 	[[nodiscard]] constexpr timer_builder clock(timer_clock c) const noexcept {
@@ -270,8 +278,9 @@ public:
 	}
 	// First expiry at an absolute time on the timer's clock, given as the
 	// time since that clock's epoch (KEVENT_TIMER_ABSTIME); the interval then
-	// repeats it (interval 0 requires oneshot()). Times before the epoch are
-	// the epoch (already expired).
+	// repeats it (interval 0 requires oneshot()). A named timer's interval
+	// is replaced by the time: it must be a oneshot(). Times before the
+	// epoch are the epoch (already expired).
 	[[nodiscard]] constexpr timer_builder
 	at(std::chrono::nanoseconds since_epoch) const noexcept {
 		timer_builder t = *this;
@@ -354,6 +363,12 @@ constexpr event pipe_event(int fd, pipe_events events) noexcept {
 // KEVENT_TIMER firing every interval (the interval is also the key).
 constexpr timer_builder timer_event(std::chrono::nanoseconds interval) noexcept {
 	return timer_builder(interval);
+}
+// KEVENT_TIMER_NAMED: a timer keyed by name, firing every interval; any
+// number of timers of one period live in one queue (kevent_timer(7)).
+constexpr timer_builder named_timer_event(uint64_t name,
+					  std::chrono::nanoseconds interval) noexcept {
+	return timer_builder(name, interval);
 }
 // KEVENT_UNOTIFY: a user event keyed by id, made ready by queue::ready().
 constexpr event user_event(uint64_t id, uint32_t events = 0) noexcept {

@@ -173,11 +173,18 @@ KEVENT_FLEX_POP_
  *                         { ret_data[0] seconds, ret_data[1] nanoseconds }
  *                         on the chosen clock, given at ADD; the interval in
  *                         id then repeats it (interval 0 requires ONESHOT).
+ *   KEVENT_TIMER_NAMED    id.raw_u64 is a name chosen by the caller (the key),
+ *                         and the interval is { ret_data[0] seconds,
+ *                         ret_data[1] nanoseconds } of the ADD entry: any
+ *                         number of timers of one period in one queue. With
+ *                         ABSTIME, ret_data is the first expiry and there is
+ *                         no interval (ONESHOT required).
  */
 #define KEVENT_TIMER_FIRED 0x1u
 #define KEVENT_TIMER_REALTIME 0x100u
 #define KEVENT_TIMER_BOOTTIME 0x200u
 #define KEVENT_TIMER_ABSTIME 0x400u
+#define KEVENT_TIMER_NAMED 0x800u
 
 /*
  * Signals. id.raw[0] = signal number; KEVENT_SIGNAL_NOMASK in id.raw_u64: the

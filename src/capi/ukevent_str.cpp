@@ -107,6 +107,10 @@ void add_id_and_events(writer &w, const ukevent &ev, const origin_info *info) {
 		w.add("op=%" PRIu64 " ", ev.id.raw_u64);
 		break;
 	case id_format::interval:
+		if (ev.type == KEVENT_TIMER && (ev.event & KEVENT_TIMER_NAMED)) {
+			w.add("name=%" PRIu64 " ", ev.id.raw_u64); // kevent_timer(7)
+			break;
+		}
 		// Nanoseconds of 1e9 or more are no interval (ADD refuses them):
 		// as a decimal fraction they would read as a valid, wrong one
 		// (0.1000000000s for 1e9 ns).

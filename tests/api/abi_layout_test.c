@@ -73,6 +73,9 @@ _Static_assert(offsetof(struct kevent_stats, backend_calls) == 208, "stats backe
 _Static_assert(sizeof(struct kevent_stats) == 216, "kevent_stats is 216 bytes");
 _Static_assert(KEVENT_CTL_MAX >= 65536u, "kevent_ctl(3): KEVENT_CTL_MAX >= 65536");
 _Static_assert(KEVENT_FLAGS_ABSTIME == 0x1, "kevent(7): KEVENT_FLAGS_ABSTIME");
+_Static_assert(KEVENT_TIMER_REALTIME == 0x100 && KEVENT_TIMER_BOOTTIME == 0x200 &&
+		       KEVENT_TIMER_ABSTIME == 0x400 && KEVENT_TIMER_NAMED == 0x800,
+	       "kevent_timer(7): timer option bits");
 _Static_assert(KEVENT_SIGNAL_NOMASK == (1ull << 63), "kevent(7): NOMASK is bit 63");
 
 /* ---- run time ------------------------------------------------------------ */
@@ -153,6 +156,7 @@ static void check_constants(void) {
 	CHECK_EQ(0x1, KEVENT_INODE_CREATE);
 	CHECK_EQ(0x2, KEVENT_INODE_REMOVE);
 	CHECK_EQ(0x1, KEVENT_TIMER_FIRED);
+	CHECK_EQ(0x800, KEVENT_TIMER_NAMED);
 	CHECK_EQ(0x1, KEVENT_SIGNAL_DELIVERY);
 	CHECK_EQ(1ull << 63, KEVENT_SIGNAL_NOMASK);
 	CHECK_EQ(0x1, KEVENT_PROC_EXIT);

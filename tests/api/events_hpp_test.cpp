@@ -149,6 +149,22 @@ TEST(KeventHppBuilders, TimerClockAndAbsoluteTime) {
 	EXPECT_EQ(0u, w.ret_data[1]);
 }
 
+TEST(KeventHppBuilders, NamedTimerCarriesItsIntervalInRetData) {
+	ukevent t = kevent::named_timer_event(0x1234567890ull, 1500ms);
+	EXPECT_EQ(uint32_t(KEVENT_TIMER), t.type);
+	EXPECT_EQ(KEVENT_TIMER_FIRED | KEVENT_TIMER_NAMED, t.event);
+	EXPECT_EQ(0x1234567890ull, t.id.raw_u64);
+	EXPECT_EQ(1u, t.ret_data[0]);
+	EXPECT_EQ(500000000u, t.ret_data[1]);
+	ukevent bad = kevent::named_timer_event(1, -1ms); // rejected by ADD, not another interval
+	EXPECT_EQ(1000000000u, bad.ret_data[1]);
+	ukevent at = kevent::named_timer_event(2, 0s).at(12s + 34ns).oneshot();
+	EXPECT_EQ(KEVENT_TIMER_FIRED | KEVENT_TIMER_NAMED | KEVENT_TIMER_ABSTIME, at.event);
+	EXPECT_EQ(12u, at.ret_data[0]);
+	EXPECT_EQ(34u, at.ret_data[1]);
+	EXPECT_EQ(2u, at.id.raw_u64);
+}
+
 TEST(KeventHppBuilders, ReadingDeliveredEvents) {
 	ukevent uk = kevent::socket_event(9, kevent::socket::recv);
 	EXPECT_EQ(9, kevent::fd_of(uk));

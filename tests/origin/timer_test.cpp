@@ -204,10 +204,10 @@ TEST_P(Timer, ZeroIntervalOneshotIsReadyAtAdd) {
 }
 
 TEST_P(Timer, BadEventBitsAreEinval) {
-	expect_add_fails(timer(timer_id(20), 0), EINVAL);                          // no FIRED
-	expect_add_fails(timer(timer_id(20), KEVENT_TIMER_REALTIME), EINVAL);      // no FIRED
-	expect_add_fails(timer(timer_id(20), KEVENT_TIMER_FIRED | 0x2), EINVAL);   // unknown bit
-	expect_add_fails(timer(timer_id(20), KEVENT_TIMER_FIRED | 0x800), EINVAL); // unknown bit
+	expect_add_fails(timer(timer_id(20), 0), EINVAL);                           // no FIRED
+	expect_add_fails(timer(timer_id(20), KEVENT_TIMER_REALTIME), EINVAL);       // no FIRED
+	expect_add_fails(timer(timer_id(20), KEVENT_TIMER_FIRED | 0x2), EINVAL);    // unknown bit
+	expect_add_fails(timer(timer_id(20), KEVENT_TIMER_FIRED | 0x1000), EINVAL); // unknown bit
 	expect_add_fails(timer(timer_id(20),
 			       KEVENT_TIMER_FIRED | KEVENT_TIMER_REALTIME | KEVENT_TIMER_BOOTTIME),
 			 EINVAL); // two clocks
