@@ -188,7 +188,7 @@ int model_queue::sync_watch(int fd, bool force) {
 		const registration &r = nodes_.at(h);
 		all |= interest(r.uk);
 		wake_all |= (r.uk.req_flags & KEVENT_REQ_WAKEUP_ALL) != 0;
-		if (w.parked && r.on_ready)
+		if (w.parked && (r.on_ready || r.disabled_ready))
 			continue; // its report waits already
 		want |= interest(r.uk);
 		level |= (r.uk.req_flags & KEVENT_REQ_LEVEL) != 0;
@@ -305,6 +305,10 @@ void model_queue::make_ready(uint64_t h) {
 		r.add_ready = true;
 		return;
 	}
+	if ((r.uk.req_flags & KEVENT_REQ_DISABLED) && !r.broken) {
+		r.disabled_ready = true; // held until a MODIFY enables it; BROKEN goes out
+		return;
+	}
 	if (r.on_ready)
 		return; // coalesced
 	r.on_ready = true;
@@ -394,7 +398,8 @@ bool model_queue::report(sim_watch &w, uint32_t ev) {
 			r.broken_errno = o.err;
 			news = true;
 		}
-		news |= r.adding || !r.on_ready;
+		news |= r.adding ||
+			(!r.on_ready && (r.broken || !(r.uk.req_flags & KEVENT_REQ_DISABLED)));
 		make_ready(h);
 	}
 	return news;
@@ -547,6 +552,10 @@ int model_queue::ctl_add(std::vector<ukevent> &arg) {
 		if (!r.add_ready)
 			continue;
 		r.add_ready = false;
+		if (!r.broken && (r.uk.req_flags & KEVENT_REQ_DISABLED)) {
+			r.disabled_ready = true; // registered, delivered once enabled
+			continue;
+		}
 		if (r.broken || !(r.uk.req_flags & KEVENT_REQ_ALWAYS_QUEUE)) {
 			ukevent e = r.uk;
 			e.ret_flags = KEVENT_RET_DONE;
@@ -597,6 +606,16 @@ void model_queue::ctl_remove_modify(unsigned cmd, std::vector<ukevent> &arg) {
 		r.uk.ret_flags = 0;
 		e.ret_flags = KEVENT_RET_DONE;
 		e.ret_data[1] = 0; // kevent_ctl(3): success writes back no error
+		// KEVENT_REQ_DISABLED: off the ready list keeping what it
+		// collected; enabled, queued again if anything was collected.
+		if ((r.uk.req_flags & KEVENT_REQ_DISABLED) && r.on_ready) {
+			ready_.unlink(h);
+			r.on_ready = false;
+			r.disabled_ready = true;
+		} else if (!(r.uk.req_flags & KEVENT_REQ_DISABLED) && r.disabled_ready) {
+			r.disabled_ready = false;
+			make_ready(h);
+		}
 		if (is_fd_origin(r.uk.type) && !r.broken) {
 			// What it collected answered the old request; the re-arm
 			// queues it again with the new request's bits that fire
@@ -608,6 +627,7 @@ void model_queue::ctl_remove_modify(unsigned cmd, std::vector<ukevent> &arg) {
 		}
 		if (r.attached) {
 			int fd = static_cast<int>(r.uk.id.raw[0]);
+			watches_.at(fd).parked = false; // the library's MODIFY unparks
 			if (sync_watch(fd, true) != 0) {
 				fail_entry(e, EBADF);
 				break_watch(fd, EBADF);

@@ -77,8 +77,9 @@ struct registration {
 	bool add_ready = false; // ready while adding
 	bool broken = false;
 	int broken_errno = 0;
-	bool attached = false;  // fd origins: on the watch of uk.id.raw[0]
-	bool timer_due = false; // a timer whose expiry has passed, not yet seen
+	bool attached = false;       // fd origins: on the watch of uk.id.raw[0]
+	bool timer_due = false;      // a timer whose expiry has passed, not yet seen
+	bool disabled_ready = false; // made ready under KEVENT_REQ_DISABLED
 };
 
 // What the kernel holds for one watched number.

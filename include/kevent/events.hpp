@@ -151,6 +151,14 @@ public:
 	[[nodiscard]] constexpr Derived level() const noexcept {
 		return with_flags(KEVENT_REQ_LEVEL, KEVENT_REQ_ET);
 	}
+	// Not delivered until a MODIFY without it; what happens meanwhile is
+	// collected (KEVENT_REQ_DISABLED). enabled() clears it.
+	[[nodiscard]] constexpr Derived disabled() const noexcept {
+		return with_flags(KEVENT_REQ_DISABLED);
+	}
+	[[nodiscard]] constexpr Derived enabled() const noexcept {
+		return with_flags(0, KEVENT_REQ_DISABLED);
+	}
 	// Re-check readiness just before delivery (KEVENT_REQ_LAST_CHECK).
 	[[nodiscard]] constexpr Derived last_check() const noexcept {
 		return with_flags(KEVENT_REQ_LAST_CHECK);

@@ -81,7 +81,10 @@ struct ukevent {
 #define KEVENT_REQ_ALWAYS_QUEUE 0x10u
 #define KEVENT_REQ_READY 0x20u
 #define KEVENT_REQ_LEVEL 0x40u
-#define KEVENT_REQ_MASK 0x7fu
+/* libkevent: not delivered while set; what happens meanwhile is collected
+ * and delivered once a MODIFY clears it (kevent_ctl(3)). */
+#define KEVENT_REQ_DISABLED 0x80u
+#define KEVENT_REQ_MASK 0xffu
 
 /* ---- return flags (ukevent.ret_flags) --------------------------------- */
 #define KEVENT_RET_BROKEN 0x1u

@@ -72,6 +72,7 @@ constexpr bit_name req_names[] = {
 	{KEVENT_REQ_ALWAYS_QUEUE, "ALWAYS_QUEUE"},
 	{KEVENT_REQ_READY, "READY"},
 	{KEVENT_REQ_LEVEL, "LEVEL"},
+	{KEVENT_REQ_DISABLED, "DISABLED"},
 };
 constexpr bit_name ret_names[] = {
 	{KEVENT_RET_BROKEN, "BROKEN"},

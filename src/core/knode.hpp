@@ -19,12 +19,13 @@ struct origin_ext;
 struct knode;
 
 enum knode_flag : uint32_t {
-	in_registry = 1u << 0, // findable by key
-	on_ready = 1u << 1,    // on the ready list
-	adding = 1u << 2,      // its ADD batch has not decided yet
-	add_ready = 1u << 3,   // became ready while `adding`
-	broken = 1u << 4,      // deliver once with BROKEN, then free
-	timer_held = 1u << 5,  // a periodic TIMER waiting to be delivered: no deadline
+	in_registry = 1u << 0,    // findable by key
+	on_ready = 1u << 1,       // on the ready list
+	adding = 1u << 2,         // its ADD batch has not decided yet
+	add_ready = 1u << 3,      // became ready while `adding`
+	broken = 1u << 4,         // deliver once with BROKEN, then free
+	timer_held = 1u << 5,     // a periodic TIMER waiting to be delivered: no deadline
+	disabled_ready = 1u << 6, // made ready under KEVENT_REQ_DISABLED: queued when enabled
 };
 
 // What an fd origin's kevent keeps: its place on the fd watch's list.

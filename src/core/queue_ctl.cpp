@@ -232,6 +232,10 @@ int queue::ctl_add(std::span<ukevent> arg) {
 		if (!n->has(add_ready))
 			continue; // armed: nothing to copy back
 		n->flags &= ~add_ready;
+		if (!n->has(broken) && n->req(KEVENT_REQ_DISABLED)) {
+			n->flags |= disabled_ready; // registered, delivered once enabled
+			continue;
+		}
 		if (n->has(broken) || !n->req(KEVENT_REQ_ALWAYS_QUEUE)) {
 			ukevent e = n->uk;
 			e.ret_flags = KEVENT_RET_DONE;
@@ -294,6 +298,17 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 		n->uk.ret_flags = 0;
 		e.ret_flags = KEVENT_RET_DONE;
 		e.ret_data[1] = 0;
+		// KEVENT_REQ_DISABLED (kevent_ctl(3)): a disabled kevent leaves
+		// the ready list keeping what it collected; enabled, it is queued
+		// again if anything was collected.
+		if (n->req(KEVENT_REQ_DISABLED) && n->has(on_ready)) {
+			ready_.unlink(n);
+			st_.ready.set(ready_.size());
+			n->flags |= disabled_ready;
+		} else if (!n->req(KEVENT_REQ_DISABLED) && n->has(disabled_ready)) {
+			n->flags &= ~disabled_ready;
+			make_ready(n);
+		}
 		if (o.uses_fd && !n->has(broken)) {
 			// What it has collected answered the old request: the
 			// re-arm below looks at the file again and queues it
@@ -313,7 +328,9 @@ int queue::ctl_remove_modify(unsigned cmd, std::span<ukevent> arg) {
 				need_dispatch = true;
 		}
 		if (o.uses_fd && n->fdw.watch) {
-			// Re-arming makes the kernel look at the fd again.
+			// Re-arming makes the kernel look at the fd again, also
+			// at a level watch parked while this kevent was disabled.
+			n->fdw.watch->parked = false;
 			if (int r = watches_.rearm(n->fdw.watch); r < 0) {
 				// Out of memory re-adding the watch (a change of
 				// exclusivity is a DEL and an ADD) is ENOMEM; any

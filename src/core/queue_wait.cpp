@@ -26,6 +26,14 @@ bool queue::make_ready(knode *n) {
 		n->flags |= add_ready; // the ADD that is running decides
 		return true;
 	}
+	if (n->req(KEVENT_REQ_DISABLED) && !n->has(broken)) {
+		// Not delivered while disabled; what it collected stays in
+		// ret_data (origins add to it) until a MODIFY enables it. A
+		// BROKEN one has left the registry, where no MODIFY finds it:
+		// it is delivered anyway.
+		n->flags |= disabled_ready;
+		return false;
+	}
 	if (!ready_.push(n))
 		return false; // coalesced: it waits already
 	st_.ready.set(ready_.size());

@@ -74,8 +74,10 @@ int watch_table::sync(fd_watch *w, bool force) {
 		uint32_t interest = origin_for(n->uk.type).interest(n->uk);
 		all.events |= interest;
 		wake_all |= n->req(KEVENT_REQ_WAKEUP_ALL);
-		if (w->parked && n->has(on_ready))
-			continue; // its report waits already (park)
+		// Its report waits already (park), on the ready list or held
+		// by KEVENT_REQ_DISABLED until a MODIFY enables it.
+		if (w->parked && (n->has(on_ready) || n->has(disabled_ready)))
+			continue;
 		want.events |= interest;
 		want.level |= n->req(KEVENT_REQ_LEVEL);
 	}

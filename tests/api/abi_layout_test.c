@@ -46,7 +46,8 @@ _Static_assert(KEVENT_SOCKET == 0 && KEVENT_INODE == 1 && KEVENT_TIMER == 2 && K
 	       "kevent(7): origin values");
 _Static_assert(KEVENT_REQ_ONESHOT == 0x1 && KEVENT_REQ_WAKEUP_ALL == 0x2 && KEVENT_REQ_ET == 0x4 &&
 		       KEVENT_REQ_LAST_CHECK == 0x8 && KEVENT_REQ_ALWAYS_QUEUE == 0x10 &&
-		       KEVENT_REQ_READY == 0x20 && KEVENT_REQ_LEVEL == 0x40,
+		       KEVENT_REQ_READY == 0x20 && KEVENT_REQ_LEVEL == 0x40 &&
+		       KEVENT_REQ_DISABLED == 0x80,
 	       "kevent(7): request flag values");
 _Static_assert(KEVENT_RET_BROKEN == 0x1 && KEVENT_RET_DONE == 0x2 && KEVENT_RET_COPY_FAILED == 0x4,
 	       "kevent(7): return flag values");
@@ -131,6 +132,7 @@ static void check_constants(void) {
 	CHECK_EQ(0x10, KEVENT_REQ_ALWAYS_QUEUE);
 	CHECK_EQ(0x20, KEVENT_REQ_READY);
 	CHECK_EQ(0x40, KEVENT_REQ_LEVEL);
+	CHECK_EQ(0x80, KEVENT_REQ_DISABLED);
 	/* return flags */
 	CHECK_EQ(0x1, KEVENT_RET_BROKEN);
 	CHECK_EQ(0x2, KEVENT_RET_DONE);

@@ -71,16 +71,18 @@ TEST(UkeventStr, EveryOriginReadsItsId) {
 TEST(UkeventStr, UnknownBitsAndTypesInHex) {
 	EXPECT_EQ("type=99 id=0x1 events=0x2 req=0 ret=0 data=[0x0,0] cookie=0x0",
 		  str(make(99, 1, 2)));
-	ukevent ev = make(KEVENT_SOCKET, 1, KEVENT_SOCKET_RECV | 0x100, 0x80 | KEVENT_REQ_ONESHOT);
+	ukevent ev = make(KEVENT_SOCKET, 1, KEVENT_SOCKET_RECV | 0x100, 0x100 | KEVENT_REQ_ONESHOT);
 	ev.ret_flags = 0x10;
-	EXPECT_EQ("SOCKET fd=1 RECV|0x100 req=ONESHOT|0x80 ret=0x10 data=[0x0,0] cookie=0x0",
+	EXPECT_EQ("SOCKET fd=1 RECV|0x100 req=ONESHOT|0x100 ret=0x10 data=[0x0,0] cookie=0x0",
 		  str(ev));
 }
 
 TEST(UkeventStr, EveryReqFlag) {
 	ukevent ev = make(KEVENT_UNOTIFY, 1, 0, KEVENT_REQ_MASK);
-	EXPECT_NE(std::string::npos,
-		  str(ev).find("req=ONESHOT|WAKEUP_ALL|ET|LAST_CHECK|ALWAYS_QUEUE|READY|LEVEL "))
+	EXPECT_NE(
+		std::string::npos,
+		str(ev).find(
+			"req=ONESHOT|WAKEUP_ALL|ET|LAST_CHECK|ALWAYS_QUEUE|READY|LEVEL|DISABLED "))
 		<< str(ev);
 }
 

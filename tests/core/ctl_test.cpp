@@ -238,7 +238,7 @@ TEST_P(Ctl, AddCopiesBackCompactedInInputOrder) {
 		make(KEVENT_MAX, 201, 0, 0, 1001),                    // bad type: EINVAL
 		make(KEVENT_UNOTIFY, 101, 0, KEVENT_REQ_READY, 1002), // ready at add: DONE
 		make(KEVENT_UNOTIFY, 102, 0, 0, 1003),                // queued
-		make(KEVENT_UNOTIFY, 103, 0, 0x80u, 1004),            // unknown flag: EINVAL
+		make(KEVENT_UNOTIFY, 103, 0, 0x100u, 1004),           // unknown flag: EINVAL
 		make(KEVENT_POSIX_TIMER, 202, 0, 0, 1005),            // ENOSYS
 		make(KEVENT_UNOTIFY, 104, 0, KEVENT_REQ_READY, 1006), // ready at add: DONE
 		make(KEVENT_UNOTIFY, 100, 0, 0, 1007),                // duplicate of [0]: EEXIST
@@ -304,7 +304,7 @@ TEST_P(Ctl, AddPosixTimerIsENOSYSEntry) {
 
 TEST_P(Ctl, AddUnknownReqFlagIsEINVALEntry) {
 	const kevent_stats before = add_sentinel();
-	std::vector<ukevent> v = {make(KEVENT_UNOTIFY, 1, 0, 0x80u, 31),
+	std::vector<ukevent> v = {make(KEVENT_UNOTIFY, 1, 0, 0x100u, 31),
 				  make(KEVENT_UNOTIFY, 2, 0, 0x80000000u, 32),
 				  make(KEVENT_UNOTIFY, 3, 0, ~KEVENT_REQ_MASK, 33),
 				  // a valid flag plus an unknown one
@@ -561,7 +561,7 @@ TEST_P(Ctl, ModifyMissingIsBrokenDoneENOENTAndAddsNothing) {
 TEST_P(Ctl, ModifyInvalidFlagsIsBrokenDoneEINVALAndChangesNothing) {
 	const kevent_stats before = add_sentinel();
 	for (unsigned bad :
-	     {0x80u, KEVENT_REQ_ET | KEVENT_REQ_LEVEL, KEVENT_REQ_ONESHOT | 0x1000u}) {
+	     {0x100u, KEVENT_REQ_ET | KEVENT_REQ_LEVEL, KEVENT_REQ_ONESHOT | 0x1000u}) {
 		ukevent mod = make(KEVENT_UNOTIFY, kSentinelId, 0x7, bad, 99);
 		ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_MODIFY, 1, &mod)) << std::strerror(errno);
 		expect_error_entry(mod, kSentinelId, KEVENT_UNOTIFY, 99, EINVAL);
@@ -579,7 +579,7 @@ TEST_P(Ctl, ModifyMixedBatchWritesEachEntryInPlace) {
 	ASSERT_EQ(0, ctl(KEVENT_CTL_ADD, adds));
 	std::vector<ukevent> v = {make(KEVENT_UNOTIFY, 1, 0, 0, 11),
 				  make(KEVENT_UNOTIFY, 9, 0, 0, 19),
-				  make(KEVENT_UNOTIFY, 2, 0, 0x80u, 12)};
+				  make(KEVENT_UNOTIFY, 2, 0, 0x100u, 12)};
 	ASSERT_EQ(0, ctl(KEVENT_CTL_MODIFY, v)) << std::strerror(errno);
 	EXPECT_EQ(1u, v[0].id.raw_u64);
 	EXPECT_EQ(KEVENT_RET_DONE, v[0].ret_flags) << describe(v[0]);

@@ -115,7 +115,7 @@ TEST_P(Stats, RegisteredAndRegisteredByTypeFollowAddAndRemove) {
 }
 
 TEST_P(Stats, RejectedAddsAreNotRegistered) {
-	std::vector<ukevent> v = {make(KEVENT_MAX, 1, 0), make(KEVENT_UNOTIFY, 2, 0, 0x80u),
+	std::vector<ukevent> v = {make(KEVENT_MAX, 1, 0), make(KEVENT_UNOTIFY, 2, 0, 0x100u),
 				  make(KEVENT_POSIX_TIMER, 3, 0), make(KEVENT_UNOTIFY, 4, 0)};
 	ASSERT_EQ(3, kevent_ctl(kfd, KEVENT_CTL_ADD, 4, v.data()));
 	kevent_stats st = queue_stats(kfd);

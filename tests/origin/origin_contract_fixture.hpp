@@ -18,7 +18,7 @@ template <class T> class Contract : public QueueTest {
 protected:
 	static constexpr uint64_t cookie_a = 0x0123456789abcdefull;
 	static constexpr uint64_t cookie_b = 0xfedcba9876543210ull;
-	static constexpr unsigned bad_req_flag = 0x80u; // outside KEVENT_REQ_MASK
+	static constexpr unsigned bad_req_flag = 0x100u; // outside KEVENT_REQ_MASK
 
 	ukevent entry(const T &t, unsigned req = 0, uint64_t cookie = cookie_a) const {
 		return make(T::type, t.id(), t.event(), req, cookie);

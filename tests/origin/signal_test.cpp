@@ -500,7 +500,7 @@ TEST_P(SignalRestore, ReadyAtAddCopyBackRestoresTheDisposition) {
 
 TEST_P(SignalRestore, FailedAddLeavesTheDispositionAlone) {
 	set_disposition(SIGUSR1, SIG_IGN);
-	ukevent e = sig_event(SIGUSR1, false, 0x80u); // bad req_flags
+	ukevent e = sig_event(SIGUSR1, false, 0x100u); // bad req_flags
 	ASSERT_EQ(1, add(e));
 	EXPECT_EQ(KEVENT_RET_BROKEN | KEVENT_RET_DONE, e.ret_flags);
 	EXPECT_EQ(SIG_IGN, disposition(SIGUSR1).sa_handler);
