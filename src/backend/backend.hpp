@@ -99,6 +99,22 @@ struct watch_mode {
 
 enum class descriptor_match { same, different, not_open };
 
+// Why epoll refused to watch a file, in the words of kevent_ctl(3): what
+// the core says for a synchronous refusal of watch() and io_uring for one
+// its mirror set reports later.
+inline int watch_errno(int err) {
+	switch (err) {
+	case EPERM:  // a file epoll cannot watch (regular file, directory)
+	case ELOOP:  // a queue watching itself, directly or not
+	case EINVAL: // the queue's own descriptor
+		return EINVAL;
+	case ENOSPC: // fs.epoll.max_user_watches
+		return ENOMEM;
+	default:
+		return err;
+	}
+}
+
 enum class clock_kind : uint8_t { monotonic, realtime, boottime };
 constexpr int clock_count = 3;
 

@@ -18,20 +18,6 @@ void fail_entry(ukevent &e, int err) {
 	e.ret_data[1] = static_cast<uint32_t>(-err);
 }
 
-// epoll's reasons, in the words of kevent_ctl(3).
-int watch_errno(int err) {
-	switch (err) {
-	case EPERM:  // a file epoll cannot watch (regular file, directory)
-	case ELOOP:  // a queue watching itself, directly or not
-	case EINVAL: // the queue's own descriptor
-		return EINVAL;
-	case ENOSPC: // fs.epoll.max_user_watches
-		return ENOMEM;
-	default:
-		return err;
-	}
-}
-
 } // namespace
 
 // How far ahead of the entry it handles a batch loads registry slots: with
