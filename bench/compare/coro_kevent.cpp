@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
 	kevent::backend be = a.mode == "epoll"   ? kevent::backend::epoll
 			     : a.mode == "uring" ? kevent::backend::uring
 						 : kevent::backend::automatic;
-	kevent::queue q(be, kevent::init_option::no_fd_check);
+	kevent::queue q(be);
 	kevent::coro::io_context ctx(q);
 	std::stop_source never; // SIGTERM ends the process
 	coserve::counters n;

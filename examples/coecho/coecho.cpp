@@ -97,7 +97,7 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	std::error_code ec;
-	kevent::queue q(static_cast<kevent::backend>(be), kevent::init_option::no_fd_check, ec);
+	kevent::queue q(static_cast<kevent::backend>(be), ec);
 	if (ec) {
 		std::fprintf(stderr, "coecho: kevent_init: %s\n", ec.message().c_str());
 		return 1;

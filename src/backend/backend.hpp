@@ -99,6 +99,22 @@ struct watch_mode {
 
 enum class descriptor_match { same, different, not_open };
 
+// Why epoll refused to watch a file, in the words of kevent_ctl(3): what
+// the core says for a synchronous refusal of watch() and io_uring for one
+// its mirror set reports later.
+inline int watch_errno(int err) {
+	switch (err) {
+	case EPERM:  // a file epoll cannot watch (regular file, directory)
+	case ELOOP:  // a queue watching itself, directly or not
+	case EINVAL: // the queue's own descriptor
+		return EINVAL;
+	case ENOSPC: // fs.epoll.max_user_watches
+		return ENOMEM;
+	default:
+		return err;
+	}
+}
+
 enum class clock_kind : uint8_t { monotonic, realtime, boottime };
 constexpr int clock_count = 3;
 
@@ -127,19 +143,6 @@ public:
 	// Stop watching fd. 0 or -errno (ENOENT/EBADF when the kernel already
 	// forgot it because the file was closed).
 	virtual int unwatch(int fd) = 0;
-	// Stop reporting fd (watched as `was`) but keep what the kernel holds
-	// for it, so that a later watch(fd, want, &quiet_mode, token) re-arms it
-	// in one change — which fails if the number no longer names the file.
-	// Reports one hang-up at most meanwhile. 0, -EOPNOTSUPP where that is
-	// not cheaper than unwatch() or not harmless (the caller unwatches
-	// instead), or -errno (ENOENT/EBADF: the kernel forgot the file).
-	static constexpr watch_mode quiet_mode{0, false, false, true};
-	virtual int quiet(int fd, const watch_mode &was, uint64_t token) {
-		(void)fd;
-		(void)was;
-		(void)token;
-		return -EOPNOTSUPP;
-	}
 	// The queue calls this when a library call ends: a backend that defers
 	// changes to its next wait must hand the kernel now those the caller
 	// may depend on before then (io_uring: a removed watch's poll holds its

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * <sys/event.h> — BSD kqueue on libkevent (libkevent-kqueue, kqueue(3),
- * kevent(3), docs/kqueue.md).
+ * <sys/event.h> — BSD kqueue on libkevent (libkevent-kqueue; kqueue(3)
+ * describes kqueue() and kevent(); docs/kqueue.md).
  *
  * Found as <sys/event.h> through `pkg-config --cflags kevent-kqueue`, which
  * names this header's own folder: it never shadows a system header.
@@ -60,22 +60,22 @@ struct kevent {
 	void *udata; /* opaque user data identifier */
 };
 
-#define EV_SET(kevp_, a, b, c, d, e, f)                 \
-	do {                                            \
-		struct kevent *ev_set_kevp_ = (kevp_);  \
-		ev_set_kevp_->ident = (a);              \
-		ev_set_kevp_->filter = (b);             \
-		ev_set_kevp_->flags = (c);              \
-		ev_set_kevp_->fflags = (d);             \
-		ev_set_kevp_->data = (e);               \
-		ev_set_kevp_->udata = (f);              \
+#define EV_SET(kevp_, a, b, c, d, e, f)                \
+	do {                                           \
+		struct kevent *ev_set_kevp_ = (kevp_); \
+		ev_set_kevp_->ident = (a);             \
+		ev_set_kevp_->filter = (b);            \
+		ev_set_kevp_->flags = (c);             \
+		ev_set_kevp_->fflags = (d);            \
+		ev_set_kevp_->data = (e);              \
+		ev_set_kevp_->udata = (f);             \
 	} while (0)
 
 /* actions */
-#define EV_ADD 0x0001     /* add event to kq (implies enable) */
-#define EV_DELETE 0x0002  /* delete event from kq */
-#define EV_ENABLE 0x0004  /* enable event */
-#define EV_DISABLE 0x0008 /* disable event (not reported) */
+#define EV_ADD 0x0001          /* add event to kq (implies enable) */
+#define EV_DELETE 0x0002       /* delete event from kq */
+#define EV_ENABLE 0x0004       /* enable event */
+#define EV_DISABLE 0x0008      /* disable event (not reported) */
 #define EV_FORCEONESHOT 0x0100 /* refused: EINVAL */
 #define EV_KEEPUDATA 0x0200    /* do not replace udata */
 
@@ -115,12 +115,12 @@ struct kevent {
 #define NOTE_REVOKE 0x0040 /* never reported on Linux */
 
 /* EVFILT_PROC */
-#define NOTE_EXIT 0x80000000     /* process exited */
-#define NOTE_FORK 0x40000000     /* refused: EINVAL */
-#define NOTE_EXEC 0x20000000     /* refused: EINVAL */
+#define NOTE_EXIT 0x80000000 /* process exited */
+#define NOTE_FORK 0x40000000 /* refused: EINVAL */
+#define NOTE_EXEC 0x20000000 /* refused: EINVAL */
 #define NOTE_PCTRLMASK 0xf0000000
 #define NOTE_PDATAMASK 0x000fffff
-#define NOTE_TRACK 0x00000001    /* refused: EINVAL */
+#define NOTE_TRACK 0x00000001 /* refused: EINVAL */
 #define NOTE_TRACKERR 0x00000002
 #define NOTE_CHILD 0x00000004
 

@@ -154,21 +154,6 @@ void uring_backend::queue_mirror_del(int fd) {
 	sqe->user_data = own_token(own_ignore);
 }
 
-// epoll's errors, in kevent_ctl(3)'s words (as the core says a synchronous
-// refusal of watch()).
-static int refusal_errno(int err) {
-	switch (err) {
-	case EPERM:  // a file epoll cannot watch (regular file, directory)
-	case ELOOP:  // a queue watching itself, directly or not
-	case EINVAL: // the queue's own descriptor
-		return EINVAL;
-	case ENOSPC: // fs.epoll.max_user_watches
-		return ENOMEM;
-	default:
-		return err;
-	}
-}
-
 // The mirror's ADD of a new watch failed (its CQE: only a failure posts
 // one). EINVAL to EPOLLEXCLUSIVE means an epoll file: it goes into the
 // mirror with empty interest and into epfd_ for the loop checks, as
@@ -221,7 +206,7 @@ void uring_backend::mirror_refused(const io_uring_cqe &cqe, backend_event *out, 
 	s.active = s.in_backlog = false;
 	release_fixed(fd);
 	removal_queued_ = true;
-	emit(out, max, k, backend_event{s.token, POLLERR | POLLNVAL, -refusal_errno(err)});
+	emit(out, max, k, backend_event{s.token, POLLERR | POLLNVAL, -watch_errno(err)});
 }
 
 // A watch whose mirror ADD the kernel has not consumed yet is the file
