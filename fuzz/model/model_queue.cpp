@@ -752,7 +752,8 @@ unsigned model_queue::settle_max(unsigned max_nr) const {
 std::string model_queue::take(const get_call &c, const ukevent *got, int n) {
 	if (n < 0 || unsigned(n) > c.max_nr)
 		return "returned " + std::to_string(n) + " for max_nr " + std::to_string(c.max_nr);
-	if (!look(c))
+	bool looked = look(c);
+	if (!looked)
 		list_only_++;
 	unsigned k = 0;
 	std::string d = take_round(c.max_nr, got, n, k);
@@ -760,6 +761,11 @@ std::string model_queue::take(const get_call &c, const ukevent *got, int n) {
 	// with time left keeps waiting, which looks at the backend again.
 	if (d.empty() && k == 0 && c.min_nr > 0 && c.may_wait) {
 		harvest(true); // the poller means to block again
+		look(c);
+		d = take_round(c.max_nr, got, n, k);
+	} else if (d.empty() && k == 0 && !looked && ready_.empty()) {
+		// A call that took the list alone and skipped all of it found
+		// the list empty: it looks once before it returns 0.
 		look(c);
 		d = take_round(c.max_nr, got, n, k);
 	}

@@ -254,7 +254,8 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 		}
 	} guard{*this, lk, i_poll};
 	bool just_polled = false;
-	bool looked = false; // this call looked at the kernel (must_look)
+	bool looked = false;   // this call looked at the kernel (must_look)
+	bool relooked = false; // ... once more, its list all stale (below)
 	for (;;) {
 		if (closed())
 			return -EBADF;
@@ -323,6 +324,14 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 			// LAST_CHECK may have skipped everything: keep waiting.
 			if (got == 0 && want() == wanted::wait && remain != 0)
 				continue;
+			// ... or, in a call that took the list alone, it emptied
+			// the list without a delivery: that call now found the
+			// list empty, so it asks the kernel once before it returns
+			// 0 (kevent_get_events(3), "Fairness").
+			if (got == 0 && !looked && !relooked && ready_.empty()) {
+				relooked = true;
+				continue;
+			}
 			return got;
 		}
 		if (!waiters_.someone_polls())
