@@ -408,7 +408,7 @@ private:
 		return got;
 	}
 
-	// Dispatches a batch; true when it ran a handler's worth.
+	// Dispatches a batch; returns how many handlers it ran.
 	std::size_t run_batch(ukevent *evs, unsigned n) {
 		std::size_t ran = 0;
 		struct batch_scope {
@@ -535,6 +535,7 @@ private:
 			int n = kevent_get_events(kfd_, block ? 1 : 0, want,
 						  block ? (deadline ? &left : nullptr) : &zero, evs,
 						  0);
+			int err = n < 0 ? errno : 0; // before the locking below
 			bool unpark = false;
 			if (block) {
 				std::lock_guard lk(mu_);
@@ -550,9 +551,9 @@ private:
 			if (unpark)
 				park_cv_.notify_one();
 			if (n < 0) {
-				if (errno == EINTR)
+				if (err == EINTR)
 					continue;
-				throw std::system_error(kevent::detail::last_error(),
+				throw std::system_error(kevent::detail::errno_code(err),
 							"kevent_get_events");
 			}
 			if (n == 0 && (!block || deadline))
