@@ -3,7 +3,20 @@
 // coroutine layer: it owns (or borrows) one kevent queue, harvests its
 // events and resumes the coroutine whose awaiter's address is the event's
 // cookie, on the thread that harvested it. run() may be called from any
-// number of threads at once; the queue wakes one of them per event.
+// number of threads at once.
+//
+// At most one of the context's blocking runners waits in the queue (the
+// poller); the others park on the context's condition variable. The queue
+// would otherwise hand its poller role to a sleeping runner each time the
+// poller returns with events (kevent_get_events(3), wake-one): a futex
+// wake-up and a context switch per harvest, which made 2 runners cost
+// ~45% more CPU per request than 1. Here a poller that returns keeps
+// nobody waiting: it runs what it harvested and polls again, while the
+// parked runners sleep. They are woken only when there is work for them:
+// a full batch (the kernel has more: a backlog), of which the poller hands
+// half over (the spill list); posted work; stop(). A handler that runs long
+// holds back no event for long either: a parked runner waits at most
+// park_max, and takes the poller role over when it finds it vacant.
 //
 // Posted work (post(fn), co_await schedule(), spawn) goes to a list inside
 // the context, not through the queue: a runner that is awake takes it
@@ -15,10 +28,11 @@
 // Work tracking: spawned tasks, posted handlers and work_guards count as
 // work; run() returns when none is left (or after stop()).
 //
-// LOCKING: mu_ guards the posted list, idle_ (runners blocked in the queue)
-// and wake_pending_. It is never held across a kevent call nor while user
-// code runs. work_, stopped_ and the orphan count are atomics.
-// See docs/coroutines.md for the lifetime, threading and cancellation rules.
+// LOCKING: mu_ guards the posted list, the spill list, idle_ (runners
+// blocked in the queue), polling_, parked_ and wake_pending_; park_cv_ waits
+// on it. It is never held across a kevent call nor while user code runs. work_, stopped_ and the
+// orphan count are atomics. See docs/coroutines.md for the lifetime, threading and cancellation
+// rules.
 #pragma once
 
 #include <kevent/error.hpp>
@@ -29,8 +43,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <coroutine>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -116,11 +132,23 @@ public:
 
 	// Wakes every runner blocked in the queue (kevent_ctl READY with num 0);
 	// they look at the posted list and the stop flag again.
-	void wake_all() noexcept { (void)kevent_ctl(kfd_, KEVENT_CTL_READY, 0, nullptr); }
+	void wake_all() noexcept {
+		{
+			std::lock_guard lk(mu_);
+			++park_gen_;
+		}
+		park_cv_.notify_all();
+		(void)kevent_ctl(kfd_, KEVENT_CTL_READY, 0, nullptr);
+	}
 
 	// Makes every runner return soon; run() returns at once until restart().
 	void stop() noexcept {
 		stopped_.store(true, std::memory_order_seq_cst);
+		{
+			std::lock_guard lk(mu_);
+			++park_gen_;
+		}
+		park_cv_.notify_all();
 		signal_wake();
 	}
 	bool stopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
@@ -204,6 +232,19 @@ public:
 		return true;
 	}
 
+	// An awaiter destroyed while its event waits in the spill list (a batch
+	// a poller handed to parked runners): the event is dropped there. False
+	// when no runner holds it in the list (see operation.hpp, abandon).
+	bool withdraw_spilled(const detail::op_base *op) noexcept {
+		std::lock_guard lk(mu_);
+		for (unsigned i = 0; i < spill_n_; ++i)
+			if (spill_[i].ptr == op) {
+				spill_[i].ptr = nullptr;
+				return true;
+			}
+		return false;
+	}
+
 	// A unique name for a one-shot ABSTIME timer of this context: the
 	// interval of such a timer is not used for timing and serves as its key
 	// (kevent_timer(7)), so equal deadlines never collide with EEXIST.
@@ -236,6 +277,11 @@ private:
 	using posted_node_t = detail::posted_node;
 
 	static constexpr unsigned batch_max = 16;
+	// A parked runner looks at the poller role at least this often: first
+	// park_min, doubling while a runner is blocked in the queue (an idle
+	// program), back to park_min when the role was vacant.
+	static constexpr std::chrono::microseconds park_min{2000};
+	static constexpr std::chrono::microseconds park_max{64000};
 
 	void init() {
 		ukevent uk = wake_event();
@@ -269,8 +315,10 @@ private:
 		(void)kevent_ctl(kfd_, KEVENT_CTL_READY, 1, &uk);
 	}
 
+	// Posted work wakes a parked runner (no kevent call), else the runner
+	// blocked in the queue; a runner that is awake takes it anyway.
 	void push(posted_node_t *n) noexcept {
-		bool wake;
+		bool wake = false, unpark = false;
 		{
 			std::lock_guard lk(mu_);
 			n->next = nullptr;
@@ -279,10 +327,16 @@ private:
 			else
 				head_ = n;
 			tail_ = n;
-			wake = idle_ > 0 && !wake_pending_;
-			if (wake)
-				wake_pending_ = true;
+			if (parked_ > 0) {
+				unpark = true;
+			} else {
+				wake = idle_ > 0 && !wake_pending_;
+				if (wake)
+					wake_pending_ = true;
+			}
 		}
+		if (unpark)
+			park_cv_.notify_one();
 		if (wake) {
 			ukevent uk = wake_event();
 			(void)kevent_ctl(kfd_, KEVENT_CTL_READY, 1, &uk);
@@ -337,27 +391,123 @@ private:
 		return true;
 	}
 
+	// Hands the second half of a full batch to a parked runner: the kernel
+	// has more (a backlog), so a second thread has work. Under mu_.
+	unsigned spill_locked(ukevent *evs, unsigned n) noexcept {
+		unsigned give = std::min(n / 2, spill_max - spill_n_);
+		std::memcpy(spill_ + spill_n_, evs + (n - give), give * sizeof *evs);
+		spill_n_ += give;
+		return n - give;
+	}
+
+	unsigned take_spill_locked(ukevent *evs, std::size_t max) noexcept {
+		unsigned got = static_cast<unsigned>(std::min<std::size_t>(spill_n_, max));
+		std::memcpy(evs, spill_, got * sizeof *evs);
+		std::memmove(spill_, spill_ + got, (spill_n_ - got) * sizeof *evs);
+		spill_n_ -= got;
+		return got;
+	}
+
+	// Dispatches a batch; returns how many handlers it ran.
+	std::size_t run_batch(ukevent *evs, unsigned n) {
+		std::size_t ran = 0;
+		struct batch_scope {
+			detail::batch_view saved = detail::tl_batch;
+			~batch_scope() { detail::tl_batch = saved; }
+		} scope;
+		detail::tl_batch = {evs, 0, n};
+		for (unsigned i = 0; i < n; ++i) {
+			detail::tl_batch.next = i + 1;
+			if (dispatch(evs[i]))
+				++ran;
+		}
+		// Only after the whole batch: a throw in the middle would lose
+		// the events harvested after it.
+		rethrow_reported();
+		return ran;
+	}
+
+	enum class next_step { stop, handler, batch, poll, done };
+
+	using clock = std::chrono::steady_clock;
+
+	// What the runner does next (under lk): run a posted handler (p), a
+	// spilled batch (got), poll the queue, park, or leave.
+	next_step choose(std::unique_lock<std::mutex> &lk, bool block,
+			 const std::optional<clock::time_point> &deadline, posted_node_t *&p,
+			 ukevent *evs, std::size_t max, unsigned &got) {
+		auto park_for = std::chrono::duration_cast<clock::duration>(park_min);
+		for (;;) {
+			// Read under mu_: stop() sets the flag before it looks at
+			// idle_ under mu_, so a runner about to block is either
+			// seen there (and woken) or sees the flag here.
+			if (stopped_.load(std::memory_order_acquire))
+				return next_step::stop;
+			if ((p = pop_locked()))
+				return next_step::handler;
+			if (spill_n_ > 0) {
+				got = take_spill_locked(evs, max);
+				return next_step::batch;
+			}
+			if (!block)
+				return next_step::poll;
+			if (work_.load(std::memory_order_acquire) == 0)
+				return next_step::done;
+			if (!polling_) {
+				polling_ = true;
+				++idle_;
+				return next_step::poll;
+			}
+			// Another runner polls: park.
+			auto now = clock::now();
+			if (deadline && now >= *deadline)
+				return next_step::done;
+			auto until = now + park_for;
+			if (deadline && *deadline < until)
+				until = *deadline;
+			uint64_t gen = park_gen_;
+			++parked_;
+			bool timed_out = park_cv_.wait_until(lk, until) == std::cv_status::timeout;
+			--parked_;
+			// A forced wake-up (wake_all) ends a bounded wait, as it ends
+			// kevent_get_events: run_one_for returns 0.
+			if (park_gen_ != gen && deadline)
+				return next_step::done;
+			if (!timed_out || park_gen_ != gen)
+				park_for = std::chrono::duration_cast<clock::duration>(park_min);
+			else if (polling_)
+				park_for = std::min(
+					2 * park_for,
+					std::chrono::duration_cast<clock::duration>(park_max));
+			// Else the role is vacant (the poller runs a long handler):
+			// the next round takes it.
+		}
+	}
+
 	std::size_t loop(std::size_t limit, bool block, const timespec *limit_ts) {
 		std::size_t ran = 0;
 		ukevent evs[batch_max];
+		std::optional<clock::time_point> deadline;
+		if (limit_ts)
+			deadline = clock::now() + std::chrono::seconds(limit_ts->tv_sec) +
+				   std::chrono::nanoseconds(limit_ts->tv_nsec);
 		while (ran < limit) {
-			posted_node_t *p;
+			posted_node_t *p = nullptr;
+			unsigned got = 0;
+			next_step step;
 			{
-				std::lock_guard lk(mu_);
-				// Read under mu_: stop() sets the flag before it looks at
-				// idle_ under mu_, so a runner about to block is either
-				// seen there (and woken) or sees the flag here.
-				if (stopped_.load(std::memory_order_acquire))
-					p = nullptr;
-				else if (!(p = pop_locked()) && block)
-					++idle_;
+				std::unique_lock lk(mu_);
+				step = choose(lk, block, deadline, p, evs,
+					      std::min<std::size_t>(batch_max, limit - ran), got);
 			}
-			if (!p && stopped_.load(std::memory_order_acquire)) {
+			if (step == next_step::stop) {
 				// Pass the stop on to the next blocked runner, if any.
 				signal_wake();
 				break;
 			}
-			if (p) {
+			if (step == next_step::done)
+				break;
+			if (step == next_step::handler) {
 				{
 					struct finish {
 						io_context *c;
@@ -369,41 +519,46 @@ private:
 				rethrow_reported();
 				continue;
 			}
-			if (block && work_.load(std::memory_order_acquire) == 0) {
-				std::lock_guard lk(mu_);
-				--idle_;
-				break;
+			if (step == next_step::batch) {
+				ran += run_batch(evs, got);
+				continue;
 			}
 			unsigned want = static_cast<unsigned>(
 				std::min<std::size_t>(batch_max, limit - ran));
-			timespec zero{};
+			timespec zero{}, left{};
+			if (block && deadline) {
+				auto d =
+					std::max(clock::duration::zero(), *deadline - clock::now());
+				left = kevent::detail::to_timespec(
+					std::chrono::duration_cast<std::chrono::nanoseconds>(d));
+			}
 			int n = kevent_get_events(kfd_, block ? 1 : 0, want,
-						  block ? limit_ts : &zero, evs, 0);
+						  block ? (deadline ? &left : nullptr) : &zero, evs,
+						  0);
+			int err = n < 0 ? errno : 0; // before the locking below
+			bool unpark = false;
 			if (block) {
 				std::lock_guard lk(mu_);
 				--idle_;
+				polling_ = false;
+				if (n > 1 && static_cast<unsigned>(n) == want && parked_ > 0 &&
+				    spill_n_ < spill_max) {
+					n = static_cast<int>(
+						spill_locked(evs, static_cast<unsigned>(n)));
+					unpark = true;
+				}
 			}
+			if (unpark)
+				park_cv_.notify_one();
 			if (n < 0) {
-				if (errno == EINTR)
+				if (err == EINTR)
 					continue;
-				throw std::system_error(kevent::detail::last_error(),
+				throw std::system_error(kevent::detail::errno_code(err),
 							"kevent_get_events");
 			}
-			if (n == 0 && (!block || limit_ts))
+			if (n == 0 && (!block || deadline))
 				break;
-			struct batch_scope {
-				detail::batch_view saved = detail::tl_batch;
-				~batch_scope() { detail::tl_batch = saved; }
-			} scope;
-			detail::tl_batch = {evs, 0, static_cast<unsigned>(n)};
-			for (unsigned i = 0; i < static_cast<unsigned>(n); ++i) {
-				detail::tl_batch.next = i + 1;
-				if (dispatch(evs[i]))
-					++ran;
-			}
-			// Only after the whole batch: a throw in the middle would lose
-			// the events harvested after it.
-			rethrow_reported();
+			ran += run_batch(evs, static_cast<unsigned>(n));
 		}
 		return ran;
 	}
@@ -417,6 +572,13 @@ private:
 	posted_node_t *tail_ = nullptr;
 	unsigned idle_ = 0;
 	bool wake_pending_ = false;
+	bool polling_ = false;  // a blocking runner has the poller role
+	unsigned parked_ = 0;   // runners waiting on park_cv_
+	uint64_t park_gen_ = 0; // bumped by stop() and wake_all()
+	std::condition_variable park_cv_;
+	static constexpr unsigned spill_max = 2 * batch_max;
+	ukevent spill_[spill_max];
+	unsigned spill_n_ = 0;
 	std::exception_ptr error_;
 
 	std::atomic<long> work_{0};

@@ -225,13 +225,17 @@ private:
 			return;
 		}
 		// Delivered before REMOVE returned: to this thread's current batch
-		// (neutralise it) or to another runner (wait for its handler).
+		// or the spill list (neutralise it there) or to another runner
+		// (wait for its handler).
 		batch_view &b = tl_batch;
 		for (unsigned i = b.next; i < b.n; ++i)
 			if (b.evs[i].ptr == static_cast<op_base *>(this)) {
 				b.evs[i].ptr = nullptr;
 				return;
 			}
+		// Or to a runner's spill list (io_context.hpp), not yet taken.
+		if (ctx_->withdraw_spilled(this))
+			return;
 		while (state_.load(std::memory_order_acquire) != st_done)
 			std::this_thread::yield();
 	}
