@@ -42,19 +42,11 @@ int start(kq &q, knote &k) {
 		q.enqueue(k);
 		return 0;
 	}
-	ukevent uk = poll_kevent(k);
-	if (int r = q.ctl(KEVENT_CTL_ADD, uk))
-		return r;
-	k.registered = true;
-	return 0;
+	return add_native(q, k, poll_kevent(k));
 }
 
 void stop(kq &q, knote &k) {
-	if (k.registered) {
-		ukevent uk = poll_kevent(k);
-		q.ctl(KEVENT_CTL_REMOVE, uk);
-		k.registered = false;
-	}
+	remove_native(q, k, poll_kevent(k));
 	k.active = false;
 	q.dequeue(k);
 }
@@ -69,8 +61,6 @@ int attach(kq &q, knote &k, const struct kevent &kev) {
 	k.ino = st.st_ino;
 	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
 		k.always_ready = true;
-	if (k.disabled)
-		return 0;
 	int r = start(q, k);
 	if (r == EINVAL && S_ISCHR(st.st_mode)) {
 		// A character device epoll cannot watch (/dev/null): its reads
@@ -93,11 +83,13 @@ int touch(kq &, knote &k, const struct kevent &kev) {
 	return 0;
 }
 
+// A disabled knote's POLL kevent stays registered, disabled (native.cpp):
+// enabled, libkevent queues it if its file is ready then.
 void set_enabled(kq &q, knote &k, bool on) {
-	if (on)
+	if (!k.always_ready)
+		enable_native(q, k, poll_kevent(k));
+	else if (on)
 		start(q, k);
-	else
-		stop(q, k);
 }
 
 void report(kq &q, knote &k, const ukevent &uk) {

@@ -44,7 +44,6 @@ struct knote {
 	bool registered = false;   // its libkevent kevent exists
 	bool always_ready = false; // READ/WRITE on a file epoll cannot watch
 	intptr_t count = 0;        // TIMER, SIGNAL: occurrences; PROC: the status
-	int own_fd = -1;           // TIMER: its timerfd
 	uint64_t dev = 0, ino = 0; // READ/WRITE: the file the knote follows
 };
 
@@ -91,6 +90,13 @@ struct filter_ops {
 };
 
 const filter_ops *filter_for(short filter);
+
+// The libkevent kevent `uk` of a knote (native.cpp): added disabled if the
+// knote is; removed if registered; MODIFYed to the knote's disabled state
+// (which the caller has set), the knote queued again if it holds a report.
+int add_native(kq &q, knote &k, ukevent uk);
+void remove_native(kq &q, knote &k, ukevent uk);
+void enable_native(kq &q, knote &k, ukevent uk);
 extern const filter_ops fd_filter, timer_filter, user_filter, signal_filter, proc_filter;
 
 // The signal hub rang or its signalfd is readable (signal_filter.cpp).

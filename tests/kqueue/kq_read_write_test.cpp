@@ -135,6 +135,36 @@ TEST_P(KqReadWrite, DisableHoldsEnableReportsDeleteDrains) {
 	EXPECT_EQ(ENOENT, errno);
 }
 
+// EV_CLEAR: what came while disabled is reported once on enable, with the
+// bytes readable then (FreeBSD evaluates the filter at EV_ENABLE).
+TEST_P(KqReadWrite, ClearReportsWhatCameWhileDisabled) {
+	pipe_pair p;
+	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_ADD | EV_CLEAR));
+	ASSERT_EQ(1, write(p.w, "a", 1));
+	EXPECT_EQ(1u, poll_events(kq).size());
+	EXPECT_TRUE(poll_events(kq).empty());
+	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_DISABLE));
+	ASSERT_EQ(2, write(p.w, "bc", 2));
+	EXPECT_TRUE(poll_events(kq).empty()) << "reported while disabled";
+	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_ENABLE));
+	auto v = poll_events(kq);
+	ASSERT_EQ(1u, v.size());
+	EXPECT_EQ(3, v[0].data);
+	EXPECT_TRUE(poll_events(kq).empty()) << "EV_CLEAR: reported once";
+}
+
+// A disabled knote still follows its file: closing it drops the knote.
+TEST_P(KqReadWrite, CloseWhileDisabledDropsTheKnote) {
+	int p[2];
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, change(kq, p[0], EVFILT_READ, EV_ADD | EV_DISABLE));
+	close(p[0]);
+	close(p[1]);
+	EXPECT_TRUE(poll_events(kq).empty());
+	EXPECT_EQ(-1, change(kq, p[0], EVFILT_READ, EV_ENABLE));
+	EXPECT_EQ(EBADF, errno);
+}
+
 TEST_P(KqReadWrite, DispatchDisablesAfterEachReport) {
 	pipe_pair p;
 	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_ADD | EV_DISPATCH));
