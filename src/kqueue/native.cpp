@@ -27,11 +27,13 @@ void remove_native(kq &q, knote &k, ukevent uk) {
 }
 
 void enable_native(kq &q, knote &k, ukevent uk) {
-	if (!k.registered)
-		return;
-	if (k.disabled)
-		uk.req_flags |= KEVENT_REQ_DISABLED;
-	q.ctl(KEVENT_CTL_MODIFY, uk);
+	if (k.registered) {
+		if (k.disabled)
+			uk.req_flags |= KEVENT_REQ_DISABLED;
+		q.ctl(KEVENT_CTL_MODIFY, uk);
+	}
+	// A kevent that reported and is gone (a one-shot timer, a PROC) left
+	// its report in the knote.
 	if (!k.disabled && k.active)
 		q.enqueue(k); // what the layer had taken before the disable
 }

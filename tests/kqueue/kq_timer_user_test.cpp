@@ -204,5 +204,20 @@ TEST_P(KqUser, TriggerWakesAWaiter) {
 	EXPECT_EQ(8u, ev[0].ident);
 }
 
+// Enabling a triggered knote from another thread wakes a blocked waiter.
+TEST_P(KqUser, EnableWakesAWaiter) {
+	ASSERT_EQ(0, change(kq, 9, EVFILT_USER, EV_ADD | EV_CLEAR | EV_DISABLE, NOTE_TRIGGER));
+	int k = kq;
+	std::thread t([k] {
+		usleep(20000);
+		change(k, 9, EVFILT_USER, EV_ENABLE);
+	});
+	struct kevent ev[1];
+	int n = wait(kq, ev, 1, -1);
+	t.join();
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(9u, ev[0].ident);
+}
+
 KQ_INSTANTIATE(KqTimer);
 KQ_INSTANTIATE(KqUser);
