@@ -30,8 +30,11 @@ ukevent poll_kevent(const knote &k) {
 	uk.id.raw[0] = static_cast<uint32_t>(k.ident);
 	uk.id.raw[1] = k.filter == EVFILT_READ ? 1 : 2;
 	uk.event = (k.filter == EVFILT_READ ? (POLLIN | POLLRDHUP) : POLLOUT) | POLLHUP | POLLERR;
-	uk.req_flags = KEVENT_REQ_ALWAYS_QUEUE |
-		       ((k.flags & EV_CLEAR) ? KEVENT_REQ_ET : KEVENT_REQ_LEVEL);
+	// Edge-triggered also for a level knote: the layer looks at the file
+	// again at each kevent() after a report (emit), as FreeBSD's filter
+	// does, instead of an epoll level item that every wait re-polls while
+	// the program has not read it yet (libevent reads after the call).
+	uk.req_flags = KEVENT_REQ_ALWAYS_QUEUE | KEVENT_REQ_ET;
 	set_cookie(uk, k.serial);
 	return uk;
 }
@@ -59,6 +62,7 @@ int attach(kq &q, knote &k, const struct kevent &kev) {
 		return EBADF;
 	k.dev = st.st_dev;
 	k.ino = st.st_ino;
+	k.socket = S_ISSOCK(st.st_mode);
 	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
 		k.always_ready = true;
 	int r = start(q, k);
@@ -95,16 +99,35 @@ void set_enabled(kq &q, knote &k, bool on) {
 void report(kq &q, knote &k, const ukevent &uk) {
 	if (uk.ret_flags & KEVENT_RET_BROKEN)
 		return;
+	k.seen |= uk.ret_data[0];
 	k.active = true;
 	q.enqueue(k);
 }
 
-bool is_socket(int fd, int &listening) {
-	socklen_t len = sizeof listening;
-	listening = 0;
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0)
-		return true;
-	return errno != ENOTSOCK;
+// READ on a socket (not listening), pipe or FIFO: FIONREAD tells the bytes
+// readable, one system call per look where poll would be a second. Only a
+// report of a hang-up or error (or one seen before) is looked at with poll
+// too: a socket not yet connected reports POLLHUP that a connect clears.
+// -1: the file answers no FIONREAD, or listens.
+int read_level(knote &k, uint32_t bits, struct kevent &out) {
+	int fd = fd_of(k);
+	int avail = 0;
+	if (ioctl(fd, FIONREAD, &avail) < 0)
+		return -1;
+	bool err = false;
+	if ((bits & (POLLHUP | POLLRDHUP | POLLERR)) || k.hup) {
+		pollfd now{fd, static_cast<short>(POLLIN | POLLRDHUP), 0};
+		if (poll(&now, 1, 0) < 0)
+			return 0;
+		k.hup = (now.revents & (POLLHUP | POLLRDHUP)) != 0;
+		err = (now.revents & POLLERR) != 0;
+	}
+	if (avail <= 0 && !k.hup && !err)
+		return 0; // stale report, or a level look that finds it read
+	out.data = avail;
+	if (k.hup)
+		out.flags |= EV_EOF;
+	return 1;
 }
 
 bool emit(kq &, knote &k, struct kevent &out) {
@@ -123,6 +146,15 @@ bool emit(kq &, knote &k, struct kevent &out) {
 		return true;
 	}
 	k.active = false;
+	uint32_t bits = k.seen;
+	k.seen = 0;
+	if (k.filter == EVFILT_READ) {
+		int r = read_level(k, bits, out);
+		if (r >= 0) {
+			k.active = r > 0 && !(k.flags & EV_CLEAR);
+			return r > 0;
+		}
+	}
 	// FreeBSD's filters look at the file when the event is copied out: a
 	// report that is stale (another thread read the data) is not copied,
 	// and EOF is seen even when it came after the report (io_uring's poll
@@ -135,11 +167,19 @@ bool emit(kq &, knote &k, struct kevent &out) {
 	if (!(ev & (k.filter == EVFILT_READ ? (POLLIN | POLLHUP | POLLRDHUP | POLLERR)
 					    : (POLLOUT | POLLHUP | POLLERR))))
 		return false;
-	int listening;
-	bool sock = is_socket(fd, listening);
+	// Level: looked at again at the next call (emit_pending queues it
+	// again); EV_CLEAR: reported once per edge.
+	k.active = !(k.flags & EV_CLEAR);
+	bool sock = k.socket;
 	int avail = 0;
 	if (k.filter == EVFILT_READ) {
-		if (sock && listening) {
+		// FIONREAD fails with EINVAL on a listening socket (TCP and unix).
+		bool listening = false;
+		if (ioctl(fd, FIONREAD, &avail) == 0)
+			out.data = avail;
+		else
+			listening = sock && errno == EINVAL;
+		if (listening) {
 			// Pending connections: a TCP listener's accept queue.
 			struct tcp_info ti {};
 			socklen_t len = sizeof ti;
@@ -147,8 +187,6 @@ bool emit(kq &, knote &k, struct kevent &out) {
 				    ti.tcpi_unacked > 0)
 					   ? ti.tcpi_unacked
 					   : 1;
-		} else if (ioctl(fd, FIONREAD, &avail) == 0) {
-			out.data = avail;
 		}
 		if (ev & (POLLHUP | POLLRDHUP))
 			out.flags |= EV_EOF;

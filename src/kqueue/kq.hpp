@@ -43,6 +43,9 @@ struct knote {
 	bool active = false;       // has something to report
 	bool registered = false;   // its libkevent kevent exists
 	bool always_ready = false; // READ/WRITE on a file epoll cannot watch
+	bool socket = false;       // READ/WRITE: the file is a socket
+	bool hup = false;          // READ: the last look saw a hang-up
+	uint32_t seen = 0;         // READ/WRITE: poll bits reported since the last emit
 	intptr_t count = 0;        // TIMER, SIGNAL: occurrences; PROC: the status
 	uint64_t dev = 0, ino = 0; // READ/WRITE: the file the knote follows
 };
