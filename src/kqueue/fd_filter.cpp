@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace kqlayer {
 namespace {
@@ -100,6 +101,8 @@ void report(kq &q, knote &k, const ukevent &uk) {
 	if (uk.ret_flags & KEVENT_RET_BROKEN)
 		return;
 	k.seen |= uk.ret_data[0];
+	k.relook = false;
+	k.looked_empty = false;
 	k.active = true;
 	q.enqueue(k);
 }
@@ -146,12 +149,20 @@ bool emit(kq &, knote &k, struct kevent &out) {
 		return true;
 	}
 	k.active = false;
+	if (k.looked_empty) {
+		k.looked_empty = false;
+		k.relook = false;
+		return false;
+	}
 	uint32_t bits = k.seen;
 	k.seen = 0;
+	// Level: looked at again at the next call (emit_pending queues it
+	// again); EV_CLEAR: reported once per edge.
+	const bool level = !(k.flags & EV_CLEAR);
 	if (k.filter == EVFILT_READ) {
 		int r = read_level(k, bits, out);
 		if (r >= 0) {
-			k.active = r > 0 && !(k.flags & EV_CLEAR);
+			k.active = k.relook = r > 0 && level;
 			return r > 0;
 		}
 	}
@@ -167,9 +178,7 @@ bool emit(kq &, knote &k, struct kevent &out) {
 	if (!(ev & (k.filter == EVFILT_READ ? (POLLIN | POLLHUP | POLLRDHUP | POLLERR)
 					    : (POLLOUT | POLLHUP | POLLERR))))
 		return false;
-	// Level: looked at again at the next call (emit_pending queues it
-	// again); EV_CLEAR: reported once per edge.
-	k.active = !(k.flags & EV_CLEAR);
+	k.active = k.relook = level;
 	bool sock = k.socket;
 	int avail = 0;
 	if (k.filter == EVFILT_READ) {
@@ -217,5 +226,24 @@ bool emit(kq &, knote &k, struct kevent &out) {
 } // namespace
 
 const filter_ops fd_filter = {attach, detach, touch, set_enabled, report, emit};
+
+void look_again(kq &q) {
+	thread_local std::vector<pollfd> fds;
+	thread_local std::vector<knote *> ks;
+	fds.clear();
+	ks.clear();
+	for (knote *k : q.pending)
+		if (k->relook && !k->seen && !k->disabled && !k->always_ready &&
+		    (k->filter == EVFILT_READ || k->filter == EVFILT_WRITE)) {
+			short want = k->filter == EVFILT_READ ? (POLLIN | POLLRDHUP) : POLLOUT;
+			fds.push_back({fd_of(*k), want, 0});
+			ks.push_back(k);
+		}
+	if (ks.size() < 2 || poll(fds.data(), fds.size(), 0) < 0)
+		return; // one is looked at by emit as cheaply
+	for (size_t i = 0; i < ks.size(); i++)
+		ks[i]->looked_empty =
+			!(fds[i].revents & (fds[i].events | POLLHUP | POLLERR | POLLNVAL));
+}
 
 } // namespace kqlayer

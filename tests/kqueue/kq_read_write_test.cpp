@@ -165,6 +165,35 @@ TEST_P(KqReadWrite, CloseWhileDisabledDropsTheKnote) {
 	EXPECT_EQ(EBADF, errno);
 }
 
+// Level knotes are looked at again at each call, several at once (one
+// poll for all): those still readable are reported again, those read are
+// not, and new data on a read one is.
+TEST_P(KqReadWrite, LevelKnotesAreLookedAtAgainTogether) {
+	pipe_pair p[3];
+	for (auto &x : p) {
+		ASSERT_EQ(0, change(kq, x.r, EVFILT_READ, EV_ADD));
+		ASSERT_EQ(1, write(x.w, "a", 1));
+	}
+	// A non-blocking call may leave a report libkevent has not taken from
+	// the kernel yet for the next call: look until all three came.
+	for (int i = 0; i < 10 && poll_events(kq).size() < 3; i++) {
+	}
+	EXPECT_EQ(3u, poll_events(kq).size()) << "level: unread data is reported again";
+	EXPECT_EQ(3u, poll_events(kq).size()) << "level: unread data is reported again";
+	char c;
+	ASSERT_EQ(1, read(p[0].r, &c, 1));
+	auto v = poll_events(kq);
+	EXPECT_EQ(2u, v.size());
+	EXPECT_EQ(nullptr, find(v, p[0].r, EVFILT_READ)) << "read empty, still reported";
+	ASSERT_EQ(1, read(p[1].r, &c, 1));
+	ASSERT_EQ(1, read(p[2].r, &c, 1));
+	EXPECT_TRUE(poll_events(kq).empty());
+	ASSERT_EQ(2, write(p[0].w, "bc", 2));
+	v = poll_events(kq);
+	ASSERT_EQ(1u, v.size());
+	EXPECT_EQ(2, v[0].data);
+}
+
 TEST_P(KqReadWrite, DispatchDisablesAfterEachReport) {
 	pipe_pair p;
 	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_ADD | EV_DISPATCH));
