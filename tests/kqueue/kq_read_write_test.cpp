@@ -33,6 +33,13 @@ const struct kevent *find(const std::vector<struct kevent> &v, uintptr_t id, sho
 			return &e;
 	return nullptr;
 }
+// A READ knote with `flags` on p, one byte written, reported once.
+void add_and_report_once(int kq, pipe_pair &p, unsigned short flags) {
+	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_ADD | flags));
+	ASSERT_EQ(1, write(p.w, "a", 1));
+	EXPECT_EQ(1u, poll_events(kq).size());
+	EXPECT_TRUE(poll_events(kq).empty());
+}
 } // namespace
 
 TEST_P(KqReadWrite, ReadDataIsBytesReadableAndLevel) {
@@ -139,10 +146,7 @@ TEST_P(KqReadWrite, DisableHoldsEnableReportsDeleteDrains) {
 // bytes readable then (FreeBSD evaluates the filter at EV_ENABLE).
 TEST_P(KqReadWrite, ClearReportsWhatCameWhileDisabled) {
 	pipe_pair p;
-	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_ADD | EV_CLEAR));
-	ASSERT_EQ(1, write(p.w, "a", 1));
-	EXPECT_EQ(1u, poll_events(kq).size());
-	EXPECT_TRUE(poll_events(kq).empty());
+	add_and_report_once(kq, p, EV_CLEAR);
 	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_DISABLE));
 	ASSERT_EQ(2, write(p.w, "bc", 2));
 	EXPECT_TRUE(poll_events(kq).empty()) << "reported while disabled";
@@ -196,10 +200,7 @@ TEST_P(KqReadWrite, LevelKnotesAreLookedAtAgainTogether) {
 
 TEST_P(KqReadWrite, DispatchDisablesAfterEachReport) {
 	pipe_pair p;
-	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_ADD | EV_DISPATCH));
-	ASSERT_EQ(1, write(p.w, "a", 1));
-	EXPECT_EQ(1u, poll_events(kq).size());
-	EXPECT_TRUE(poll_events(kq).empty());
+	add_and_report_once(kq, p, EV_DISPATCH);
 	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_ENABLE));
 	EXPECT_EQ(1u, poll_events(kq).size());
 	EXPECT_TRUE(poll_events(kq).empty());
@@ -259,14 +260,8 @@ TEST_P(KqReadWrite, RegularFileIsReadyWithBytesToEof) {
 }
 
 TEST_P(KqReadWrite, ListenerDataIsPendingConnections) {
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-	sockaddr_in a{};
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof a;
-	ASSERT_EQ(0, bind(l, (sockaddr *)&a, sizeof a));
-	ASSERT_EQ(0, listen(l, 8));
-	ASSERT_EQ(0, getsockname(l, (sockaddr *)&a, &len));
+	sockaddr_in a;
+	int l = loopback_listener(a);
 	ASSERT_EQ(0, change(kq, l, EVFILT_READ, EV_ADD));
 	int c1 = socket(AF_INET, SOCK_STREAM, 0), c2 = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_EQ(0, connect(c1, (sockaddr *)&a, sizeof a));

@@ -14,20 +14,6 @@ using KqSocketEof = KqTest;
 
 namespace {
 
-// A TCP listener on loopback; its address in `a`.
-int listener(sockaddr_in &a) {
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	EXPECT_GE(l, 0);
-	a = sockaddr_in{};
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof a;
-	EXPECT_EQ(0, bind(l, (sockaddr *)&a, sizeof a));
-	EXPECT_EQ(0, listen(l, 8));
-	EXPECT_EQ(0, getsockname(l, (sockaddr *)&a, &len));
-	return l;
-}
-
 // The first event of `filter` on `fd` within 5 s.
 bool wait_for(int kq, uintptr_t fd, short filter, struct kevent &out) {
 	struct kevent ev[4];
@@ -46,7 +32,7 @@ bool wait_for(int kq, uintptr_t fd, short filter, struct kevent &out) {
 
 TEST_P(KqSocketEof, RefusedConnectIsEofAndLeavesSoErrorToTheProgram) {
 	sockaddr_in a;
-	int l = listener(a);
+	int l = loopback_listener(a);
 	close(l); // nothing listens on the port now
 	int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	ASSERT_GE(c, 0);
@@ -70,7 +56,7 @@ TEST_P(KqSocketEof, RefusedConnectIsEofAndLeavesSoErrorToTheProgram) {
 
 TEST_P(KqSocketEof, ResetByPeerIsEofAndLeavesTheErrorToRead) {
 	sockaddr_in a;
-	int l = listener(a);
+	int l = loopback_listener(a);
 	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ASSERT_GE(c, 0);
 	ASSERT_EQ(0, connect(c, (sockaddr *)&a, sizeof a));
