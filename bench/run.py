@@ -41,6 +41,10 @@ ROWS = [
     ("epoll", "epoll", [], set()),
     ("io_uring", "uring", [], set()),
     ("libevent", "libevent", [], set()),
+    # libevent over the kqueue layer (issue 18), and the same libevent build
+    # on epoll (bench/compare/libevent_kqueue.sh.in; `make test-kqueue` first).
+    ("libevent-kqueue", "libevent_kqueue", [], set()),
+    ("libevent-kq-epoll", "libevent_kqepoll", [], set()),
     ("libev", "libev", [], set()),
     ("libuv", "libuv", [], set()),
     ("asio", "asio", [], set()),

@@ -142,6 +142,7 @@ bool before(const timespec &a, const timespec &b) {
 // Copy out what the pending knotes have, each at most once per call.
 int emit_pending(kq &q, struct kevent *out, int n) {
 	int got = 0;
+	look_again(q);
 	size_t todo = q.pending.size();
 	while (todo-- > 0 && got < n && !q.pending.empty()) {
 		knote *k = q.pending.front();

@@ -43,8 +43,12 @@ struct knote {
 	bool active = false;       // has something to report
 	bool registered = false;   // its libkevent kevent exists
 	bool always_ready = false; // READ/WRITE on a file epoll cannot watch
+	bool socket = false;       // READ/WRITE: the file is a socket
+	bool hup = false;          // READ: the last look saw a hang-up
+	uint32_t seen = 0;         // READ/WRITE: poll bits reported since the last emit
+	bool relook = false;       // READ/WRITE: queued again to look at a level knote
+	bool looked_empty = false; // READ/WRITE: look_again found it not ready
 	intptr_t count = 0;        // TIMER, SIGNAL: occurrences; PROC: the status
-	int own_fd = -1;           // TIMER: its timerfd
 	uint64_t dev = 0, ino = 0; // READ/WRITE: the file the knote follows
 };
 
@@ -91,7 +95,18 @@ struct filter_ops {
 };
 
 const filter_ops *filter_for(short filter);
+
+// The libkevent kevent `uk` of a knote (native.cpp): added disabled if the
+// knote is; removed if registered; MODIFYed to the knote's disabled state
+// (which the caller has set), the knote queued again if it holds a report.
+int add_native(kq &q, knote &k, ukevent uk);
+void remove_native(kq &q, knote &k, ukevent uk);
+void enable_native(kq &q, knote &k, ukevent uk);
 extern const filter_ops fd_filter, timer_filter, user_filter, signal_filter, proc_filter;
+
+// Before copying out: one poll(2) over the level READ/WRITE knotes queued
+// again only to be looked at (fd_filter.cpp), instead of one look each.
+void look_again(kq &q);
 
 // The signal hub rang or its signalfd is readable (signal_filter.cpp).
 void drain_signals(kq &q);

@@ -26,19 +26,11 @@ int attach(kq &q, knote &k, const struct kevent &kev) {
 	if ((kev.fflags & ~NOTE_EXIT) || kev.ident == 0 || kev.ident > INT32_MAX)
 		return EINVAL;
 	k.sfflags = kev.fflags;
-	ukevent uk = proc_kevent(k);
-	if (int r = q.ctl(KEVENT_CTL_ADD, uk))
-		return r;
-	k.registered = true;
-	return 0;
+	return add_native(q, k, proc_kevent(k));
 }
 
 void detach(kq &q, knote &k) {
-	if (k.registered) {
-		ukevent uk = proc_kevent(k);
-		q.ctl(KEVENT_CTL_REMOVE, uk);
-		k.registered = false;
-	}
+	remove_native(q, k, proc_kevent(k));
 	q.dequeue(k);
 }
 
@@ -49,10 +41,7 @@ int touch(kq &, knote &k, const struct kevent &kev) {
 	return 0;
 }
 
-void set_enabled(kq &q, knote &k, bool on) {
-	if (on && k.active)
-		q.enqueue(k);
-}
+void set_enabled(kq &q, knote &k, bool) { enable_native(q, k, proc_kevent(k)); }
 
 void report(kq &q, knote &k, const ukevent &uk) {
 	k.registered = false; // a PROC kevent is gone once it reports

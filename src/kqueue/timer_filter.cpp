@@ -1,33 +1,22 @@
 // SPDX-License-Identifier: MIT
-// EVFILT_TIMER: one timerfd per knote, watched by a libkevent POLL kevent.
-// Any number of timers of one period live in one kqueue (a libkevent TIMER
-// kevent is keyed by its interval), and a disabled timer keeps counting in
-// its timerfd: re-enabled, it reports the expirations it collected.
-// Periodic unless EV_ONESHOT or NOTE_ABSTIME; data = expirations since the
-// last delivery (implicitly EV_CLEAR, as FreeBSD).
+// EVFILT_TIMER: a libkevent named timer per knote (KEVENT_TIMER_NAMED,
+// kevent_timer(7)), named by the knote's serial, so any number of timers of
+// one period live in one kqueue. A disabled timer is a disabled libkevent
+// timer (native.cpp): it keeps counting, and re-enabled reports the
+// expirations it collected. Periodic unless EV_ONESHOT or NOTE_ABSTIME
+// (CLOCK_REALTIME, fires once); data = expirations since the last delivery
+// (implicitly EV_CLEAR, as FreeBSD).
 // LOCKING: called under kq::mu (kq.hpp).
 #include "kqueue/kq.hpp"
 
 #include <cerrno>
-#include <poll.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
+#include <cstdint>
 
 namespace kqlayer {
 namespace {
 
-ukevent poll_kevent(const knote &k) {
-	ukevent uk{};
-	uk.type = KEVENT_POLL;
-	uk.id.raw[0] = static_cast<uint32_t>(k.own_fd);
-	uk.event = POLLIN;
-	uk.req_flags = KEVENT_REQ_ALWAYS_QUEUE | KEVENT_REQ_LEVEL;
-	set_cookie(uk, k.serial);
-	return uk;
-}
-
-// data in the unit fflags names, as a timespec. false: invalid.
-bool to_timespec(intptr_t data, unsigned fflags, timespec &ts) {
+// data in the unit fflags names, as seconds and nanoseconds. false: invalid.
+bool to_interval(intptr_t data, unsigned fflags, uint32_t &sec, uint32_t &nsec) {
 	if (data < 0)
 		return false;
 	unsigned unit = fflags & (NOTE_SECONDS | NOTE_MSECONDS | NOTE_USECONDS | NOTE_NSECONDS);
@@ -50,43 +39,51 @@ bool to_timespec(intptr_t data, unsigned fflags, timespec &ts) {
 		return false; // two units
 	}
 	long long per_sec = 1000000000 / ns_per;
-	ts.tv_sec = static_cast<time_t>(data / per_sec);
-	ts.tv_nsec = static_cast<long>((data % per_sec) * ns_per);
+	long long s = data / per_sec;
+	// libkevent's seconds are 32 bits: a longer timer (past 2106) never
+	// fires in practice, and is clamped as FreeBSD clamps its own.
+	sec = s > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(s);
+	nsec = static_cast<uint32_t>((data % per_sec) * ns_per);
 	return true;
 }
 
-int arm(knote &k) {
-	timespec t;
-	if (!to_timespec(k.sdata, k.sfflags, t))
-		return EINVAL;
-	itimerspec its{};
-	its.it_value = t;
-	bool abs = (k.sfflags & NOTE_ABSTIME) != 0;
-	if (!abs && t.tv_sec == 0 && t.tv_nsec == 0)
-		its.it_value.tv_nsec = 1; // 0: expire at once (0 would disarm)
-	if (!abs && !(k.flags & EV_ONESHOT))
-		its.it_interval = its.it_value;
-	if (abs && t.tv_sec == 0 && t.tv_nsec == 0)
-		its.it_value.tv_nsec = 1; // the epoch: long past
-	if (timerfd_settime(k.own_fd, abs ? TFD_TIMER_ABSTIME : 0, &its, nullptr) < 0)
-		return errno;
-	return 0;
+// The knote's libkevent timer; false: invalid data or fflags.
+bool timer_kevent(const knote &k, ukevent &uk) {
+	uk = ukevent{};
+	if (!to_interval(k.sdata, k.sfflags, uk.ret_data[0], uk.ret_data[1]))
+		return false;
+	uk.type = KEVENT_TIMER;
+	uk.id.raw_u64 = k.serial;
+	uk.event = KEVENT_TIMER_FIRED | KEVENT_TIMER_NAMED;
+	uk.req_flags = KEVENT_REQ_ALWAYS_QUEUE;
+	if (k.sfflags & NOTE_ABSTIME) {
+		// FreeBSD: an absolute time on the wall clock, reported once.
+		uk.event |= KEVENT_TIMER_REALTIME | KEVENT_TIMER_ABSTIME;
+		uk.req_flags |= KEVENT_REQ_ONESHOT;
+	} else if (k.flags & EV_ONESHOT) {
+		uk.req_flags |= KEVENT_REQ_ONESHOT;
+	} else if (uk.ret_data[0] == 0 && uk.ret_data[1] == 0) {
+		// A periodic timer of 0 expires as often as it can; libkevent
+		// holds a delivered-but-unread timer's deadline, so it does not
+		// spin.
+		uk.ret_data[1] = 1;
+	}
+	set_cookie(uk, k.serial);
+	return true;
 }
 
 int start(kq &q, knote &k) {
-	ukevent uk = poll_kevent(k);
-	if (int r = q.ctl(KEVENT_CTL_ADD, uk))
-		return r;
-	k.registered = true;
-	return 0;
+	ukevent uk;
+	if (!timer_kevent(k, uk))
+		return EINVAL;
+	return add_native(q, k, uk);
 }
 
 void stop(kq &q, knote &k) {
-	if (k.registered) {
-		ukevent uk = poll_kevent(k);
-		q.ctl(KEVENT_CTL_REMOVE, uk);
-		k.registered = false;
-	}
+	ukevent uk;
+	if (timer_kevent(k, uk))
+		remove_native(q, k, uk);
+	k.registered = false;
 }
 
 int attach(kq &q, knote &k, const struct kevent &kev) {
@@ -96,25 +93,11 @@ int attach(kq &q, knote &k, const struct kevent &kev) {
 		return EINVAL;
 	k.sfflags = kev.fflags;
 	k.sdata = kev.data;
-	k.own_fd = timerfd_create((kev.fflags & NOTE_ABSTIME) ? CLOCK_REALTIME : CLOCK_MONOTONIC,
-				  TFD_NONBLOCK | TFD_CLOEXEC);
-	if (k.own_fd < 0)
-		return errno;
-	int r = arm(k);
-	if (!r && !k.disabled)
-		r = start(q, k);
-	if (r) {
-		close(k.own_fd);
-		k.own_fd = -1;
-	}
-	return r;
+	return start(q, k);
 }
 
 void detach(kq &q, knote &k) {
 	stop(q, k);
-	if (k.own_fd >= 0)
-		close(k.own_fd);
-	k.own_fd = -1;
 	q.dequeue(k);
 }
 
@@ -123,37 +106,43 @@ int touch(kq &q, knote &k, const struct kevent &kev) {
 	// what it had counted is dropped. Other changes leave it running.
 	if (!(kev.flags & EV_ADD))
 		return 0;
-	timespec t;
-	if (!to_timespec(kev.data, kev.fflags, t) || ((kev.fflags ^ k.sfflags) & NOTE_ABSTIME))
-		return EINVAL; // the clock of the timerfd is chosen at ADD
+	knote probe = k;
+	probe.sfflags = kev.fflags;
+	probe.sdata = kev.data;
+	ukevent uk;
+	if ((kev.fflags &
+	     ~(NOTE_SECONDS | NOTE_MSECONDS | NOTE_USECONDS | NOTE_NSECONDS | NOTE_ABSTIME)) ||
+	    !timer_kevent(probe, uk))
+		return EINVAL; // nothing changed
+	stop(q, k);
 	k.sfflags = kev.fflags;
 	k.sdata = kev.data;
 	k.count = 0;
 	k.active = false;
 	q.dequeue(k);
-	uint64_t drain;
-	while (read(k.own_fd, &drain, sizeof drain) == sizeof drain) {
-	}
-	return arm(k);
+	// A new name and cookie: an expiry of the old timer that another
+	// thread has taken from libkevent but not yet handed over is dropped.
+	q.by_serial.erase(k.serial);
+	k.serial = q.next_serial++;
+	q.by_serial[k.serial] = &k;
+	return start(q, k);
 }
 
-void set_enabled(kq &q, knote &k, bool on) {
-	if (on) {
-		start(q, k); // level: reports at once what it counted meanwhile
-		if (k.active)
-			q.enqueue(k);
-	} else {
-		stop(q, k);
-	}
+void set_enabled(kq &q, knote &k, bool) {
+	ukevent uk;
+	if (timer_kevent(k, uk))
+		enable_native(q, k, uk);
 }
 
-void report(kq &q, knote &k, const ukevent &) {
-	uint64_t n;
-	if (read(k.own_fd, &n, sizeof n) == sizeof n && n > 0) {
-		k.count += static_cast<intptr_t>(n);
-		k.active = true;
+void report(kq &q, knote &k, const ukevent &uk) {
+	if (uk.ret_flags & KEVENT_RET_DONE)
+		k.registered = false; // a one-shot libkevent timer is gone
+	if (uk.ret_data[0] == 0)
+		return;
+	k.count += static_cast<intptr_t>(uk.ret_data[0]);
+	k.active = true;
+	if (!k.disabled)
 		q.enqueue(k);
-	}
 }
 
 bool emit(kq &, knote &k, struct kevent &out) {

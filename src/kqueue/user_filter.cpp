@@ -48,21 +48,15 @@ void post(kq &q, knote &k) {
 int attach(kq &q, knote &k, const struct kevent &kev) {
 	k.sfflags = kev.fflags & NOTE_FFLAGSMASK;
 	k.sdata = kev.data;
-	ukevent uk = user_kevent(k);
-	if (int r = q.ctl(KEVENT_CTL_ADD, uk))
+	if (int r = add_native(q, k, user_kevent(k)))
 		return r;
-	k.registered = true;
 	k.active = (kev.fflags & NOTE_TRIGGER) != 0;
 	post(q, k);
 	return 0;
 }
 
 void detach(kq &q, knote &k) {
-	if (k.registered) {
-		ukevent uk = user_kevent(k);
-		q.ctl(KEVENT_CTL_REMOVE, uk);
-		k.registered = false;
-	}
+	remove_native(q, k, user_kevent(k));
 	q.dequeue(k);
 }
 
@@ -75,7 +69,10 @@ int touch(kq &q, knote &k, const struct kevent &kev) {
 	return 0;
 }
 
+// The UNOTIFY kevent follows the knote's state (added disabled with
+// EV_ADD|EV_DISABLE); the trigger itself is the knote's, posted again.
 void set_enabled(kq &q, knote &k, bool on) {
+	enable_native(q, k, user_kevent(k));
 	if (on)
 		post(q, k);
 }

@@ -73,6 +73,32 @@ TEST_P(KqProc, ExitWithStatusIsEofOneshot) {
 	EXPECT_EQ(ENOENT, errno);
 }
 
+// An exit while the knote is disabled is kept and reported on enable.
+TEST_P(KqProc, ExitWhileDisabledIsReportedOnEnable) {
+	int gate[2];
+	ASSERT_EQ(0, pipe(gate));
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(gate[1]);
+		char c;
+		(void)!read(gate[0], &c, 1);
+		_exit(3);
+	}
+	close(gate[0]);
+	ASSERT_EQ(0, change(kq, pid, EVFILT_PROC, EV_ADD | EV_DISABLE, NOTE_EXIT));
+	close(gate[1]); // the child exits now
+	siginfo_t si{};
+	ASSERT_EQ(0, waitid(P_PID, pid, &si, WEXITED | WNOWAIT)) << "the child did not exit";
+	struct kevent ev[1];
+	EXPECT_EQ(0, wait(kq, ev, 1, 50)) << "reported while disabled";
+	ASSERT_EQ(0, change(kq, pid, EVFILT_PROC, EV_ENABLE));
+	ASSERT_EQ(1, wait(kq, ev, 1, 5000));
+	EXPECT_EQ(3, WEXITSTATUS(ev[0].data));
+	int st;
+	EXPECT_EQ(pid, waitpid(pid, &st, 0));
+}
+
 TEST_P(KqProc, ForkExecTrackAreRefused) {
 	EXPECT_EQ(-1, change(kq, getpid(), EVFILT_PROC, EV_ADD, NOTE_EXIT | NOTE_FORK));
 	EXPECT_EQ(EINVAL, errno);

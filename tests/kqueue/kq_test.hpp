@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <vector>
 
@@ -48,6 +50,20 @@ inline std::vector<struct kevent> poll_events(int kq) {
 	EXPECT_GE(n, 0) << std::strerror(errno);
 	v.resize(n < 0 ? 0 : n);
 	return v;
+}
+
+// A TCP listener on loopback (backlog 8); its address in `a`.
+inline int loopback_listener(sockaddr_in &a) {
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	EXPECT_GE(l, 0) << std::strerror(errno);
+	a = sockaddr_in{};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof a;
+	EXPECT_EQ(0, bind(l, (sockaddr *)&a, sizeof a));
+	EXPECT_EQ(0, listen(l, 8));
+	EXPECT_EQ(0, getsockname(l, (sockaddr *)&a, &len));
+	return l;
 }
 
 class KqTest : public ::testing::TestWithParam<backend> {

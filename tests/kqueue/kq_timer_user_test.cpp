@@ -6,6 +6,7 @@
 
 #include <ctime>
 #include <thread>
+#include <vector>
 
 using namespace kq_test;
 using KqTimer = KqTest;
@@ -46,6 +47,85 @@ TEST_P(KqTimer, DisabledTimerKeepsCounting) {
 	ASSERT_EQ(0, change(kq, 7, EVFILT_TIMER, EV_ENABLE));
 	ASSERT_EQ(1, wait(kq, ev, 1, 5000));
 	EXPECT_GE(ev[0].data, 2) << "expirations while disabled were lost";
+}
+
+// Disable drains a timer that has fired; the expirations are kept, and
+// enable reports them all in one event.
+TEST_P(KqTimer, DisableDrainsEnableReportsTheCount) {
+	ASSERT_EQ(0, change(kq, 7, EVFILT_TIMER, EV_ADD, NOTE_MSECONDS, 1));
+	usleep(20000);
+	ASSERT_EQ(0, change(kq, 7, EVFILT_TIMER, EV_DISABLE));
+	EXPECT_TRUE(poll_events(kq).empty()) << "disable did not drain";
+	usleep(10000);
+	ASSERT_EQ(0, change(kq, 7, EVFILT_TIMER, EV_ENABLE));
+	struct kevent ev[2];
+	ASSERT_EQ(1, wait(kq, ev, 2, 5000));
+	EXPECT_GE(ev[0].data, 20) << "expirations before and while disabled were lost";
+}
+
+// A one-shot timer of 0 added disabled is due at once but not reported
+// until it is enabled.
+TEST_P(KqTimer, DueAtAddWhileDisabledWaitsForEnable) {
+	ASSERT_EQ(0, change(kq, 3, EVFILT_TIMER, EV_ADD | EV_ONESHOT | EV_DISABLE, 0, 0));
+	EXPECT_TRUE(poll_events(kq).empty());
+	ASSERT_EQ(0, change(kq, 3, EVFILT_TIMER, EV_ENABLE));
+	auto v = poll_events(kq);
+	ASSERT_EQ(1u, v.size());
+	EXPECT_EQ(1, v[0].data);
+	EXPECT_TRUE(poll_events(kq).empty()) << "oneshot reported twice";
+}
+
+// EV_DISPATCH: one report, then disabled while the timer keeps counting.
+TEST_P(KqTimer, DispatchReportsOnceThenCountsUntilEnabled) {
+	ASSERT_EQ(0, change(kq, 4, EVFILT_TIMER, EV_ADD | EV_DISPATCH, NOTE_MSECONDS, 1));
+	struct kevent ev[2];
+	ASSERT_EQ(1, wait(kq, ev, 2, 5000));
+	usleep(20000);
+	EXPECT_TRUE(poll_events(kq).empty()) << "dispatch did not disable";
+	ASSERT_EQ(0, change(kq, 4, EVFILT_TIMER, EV_ENABLE));
+	ASSERT_EQ(1, wait(kq, ev, 2, 5000));
+	EXPECT_GE(ev[0].data, 10);
+}
+
+// EV_ADD on a timer restarts it with the new period; its count is dropped.
+TEST_P(KqTimer, AddAgainRestartsWithTheNewPeriod) {
+	ASSERT_EQ(0, change(kq, 5, EVFILT_TIMER, EV_ADD, NOTE_MSECONDS, 1));
+	usleep(10000);
+	ASSERT_EQ(0, change(kq, 5, EVFILT_TIMER, EV_ADD, NOTE_SECONDS, 3600));
+	EXPECT_TRUE(poll_events(kq).empty()) << "the old timer's count survived the restart";
+	// The flags of the first ADD stay (FreeBSD): it is still periodic.
+	ASSERT_EQ(0, change(kq, 5, EVFILT_TIMER, EV_ADD, NOTE_USECONDS, 100));
+	struct kevent ev[2];
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(1, wait(kq, ev, 2, 5000));
+		EXPECT_EQ(5u, ev[0].ident);
+		EXPECT_GE(ev[0].data, 1);
+	}
+	EXPECT_EQ(0, change(kq, 5, EVFILT_TIMER, EV_DELETE));
+}
+
+// Many periodic timers of one period, each its own knote, each reported.
+TEST_P(KqTimer, HundredPeriodicTimersOfOnePeriod) {
+	constexpr int n = 100;
+	for (uintptr_t id = 1; id <= n; id++)
+		ASSERT_EQ(0, change(kq, id, EVFILT_TIMER, EV_ADD, NOTE_MSECONDS, 2));
+	std::vector<bool> seen(n + 1);
+	int distinct = 0;
+	std::vector<struct kevent> ev(n);
+	while (distinct < n) {
+		int got = wait(kq, ev.data(), n, 5000);
+		ASSERT_GT(got, 0);
+		for (int i = 0; i < got; i++) {
+			ASSERT_GE(ev[i].ident, 1u);
+			ASSERT_LE(ev[i].ident, static_cast<uintptr_t>(n));
+			if (!seen[ev[i].ident]) {
+				seen[ev[i].ident] = true;
+				distinct++;
+			}
+		}
+	}
+	for (uintptr_t id = 1; id <= n; id++)
+		ASSERT_EQ(0, change(kq, id, EVFILT_TIMER, EV_DELETE));
 }
 
 TEST_P(KqTimer, AbsoluteTimeInThePastFiresAtOnce) {
@@ -94,6 +174,21 @@ TEST_P(KqUser, WithoutClearStaysTriggered) {
 	EXPECT_TRUE(poll_events(kq).empty());
 }
 
+// A trigger while disabled is kept; enable reports it with its fflags.
+TEST_P(KqUser, TriggerWhileDisabledIsReportedOnEnable) {
+	ASSERT_EQ(0, change(kq, 6, EVFILT_USER, EV_ADD | EV_CLEAR | EV_DISABLE));
+	ASSERT_EQ(0, change(kq, 6, EVFILT_USER, 0, NOTE_TRIGGER | NOTE_FFCOPY | 0x42));
+	EXPECT_TRUE(poll_events(kq).empty()) << "reported while disabled";
+	ASSERT_EQ(0, change(kq, 6, EVFILT_USER, EV_ENABLE));
+	auto v = poll_events(kq);
+	ASSERT_EQ(1u, v.size());
+	EXPECT_EQ(0x42u, v[0].fflags);
+	EXPECT_TRUE(poll_events(kq).empty()) << "EV_CLEAR: reported once";
+	ASSERT_EQ(0, change(kq, 6, EVFILT_USER, 0, NOTE_TRIGGER));
+	ASSERT_EQ(0, change(kq, 6, EVFILT_USER, EV_DISABLE));
+	EXPECT_TRUE(poll_events(kq).empty()) << "disable did not drain";
+}
+
 // A trigger from another thread wakes a thread blocked in kevent().
 TEST_P(KqUser, TriggerWakesAWaiter) {
 	ASSERT_EQ(0, change(kq, 8, EVFILT_USER, EV_ADD | EV_CLEAR));
@@ -107,6 +202,21 @@ TEST_P(KqUser, TriggerWakesAWaiter) {
 	t.join();
 	ASSERT_EQ(1, n);
 	EXPECT_EQ(8u, ev[0].ident);
+}
+
+// Enabling a triggered knote from another thread wakes a blocked waiter.
+TEST_P(KqUser, EnableWakesAWaiter) {
+	ASSERT_EQ(0, change(kq, 9, EVFILT_USER, EV_ADD | EV_CLEAR | EV_DISABLE, NOTE_TRIGGER));
+	int k = kq;
+	std::thread t([k] {
+		usleep(20000);
+		change(k, 9, EVFILT_USER, EV_ENABLE);
+	});
+	struct kevent ev[1];
+	int n = wait(kq, ev, 1, -1);
+	t.join();
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(9u, ev[0].ident);
 }
 
 KQ_INSTANTIATE(KqTimer);
