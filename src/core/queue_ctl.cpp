@@ -108,11 +108,11 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 			return EINVAL;
 		if (fd < 0)
 			return EBADF;
-		fd_watch *w = watches_.find(fd);
+		fd_watch *w = watches_.find(fd), *stale = nullptr;
 		if (w && w->dormant) {
 			w = watches_.revive(w);
 		} else if (w && w->in_backend && be_->probe_watched(fd) != descriptor_match::same) {
-			break_watch(w, EBADF);
+			stale = w; // broken below, once the request is known good
 			w = nullptr;
 		}
 		// Only an origin with a kind to check asks fstat(2), and only for
@@ -131,6 +131,8 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 			}
 			kind = ino.mode;
 		}
+		if (stale)
+			break_watch(stale, EBADF);
 		// A number that is not open fails before the fd table (4 bytes
 		// a number) grows to it: else any int in a request sizes it
 		// (tests/regress/huge_fd_add_test).

@@ -254,6 +254,33 @@ TEST_P(Reregister, ARefusedAddAfterARemoveLeavesTheSocketSilent) {
 	expect_one(3);
 }
 
+// A number closed and reused without REMOVE: an ADD refused for the new
+// file's kind changes nothing (the old kevent is not broken by it); the
+// first ADD that is accepted delivers the old kevent BROKEN (EBADF).
+TEST_P(Reregister, ARefusedAddOnAReusedNumberLeavesTheOldKeventAlone) {
+	int fd = sv[0];
+	ukevent old = recv_kevent(fd, 1);
+	ASSERT_EQ(0, add(old));
+	int p[2];
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK));
+	ASSERT_EQ(fd, dup3(p[0], fd, O_CLOEXEC)) << "the socket's number now names a pipe";
+	close(p[0]);
+	ukevent sock = recv_kevent(fd, 2);
+	ASSERT_EQ(1, add(sock));
+	EXPECT_EQ(uint32_t(-EINVAL), sock.ret_data[1]) << "not a socket";
+	EXPECT_TRUE(kevent_test::get(kfd, 0, 4, 0).empty()) << "the refused ADD broke nothing";
+	EXPECT_EQ(1u, kevent_test::queue_stats(kfd).registered);
+	ukevent pk = make(KEVENT_PIPE, static_cast<uint64_t>(fd), KEVENT_PIPE_RECV, 0, 3);
+	ASSERT_EQ(0, add(pk));
+	auto ev = kevent_test::get(kfd, 1, 4, 2000);
+	ASSERT_EQ(1u, ev.size());
+	EXPECT_EQ(1u, kevent_test::cookie_of(ev[0]));
+	EXPECT_EQ(KEVENT_RET_BROKEN | KEVENT_RET_DONE,
+		  ev[0].ret_flags & (KEVENT_RET_BROKEN | KEVENT_RET_DONE));
+	EXPECT_EQ(uint32_t(-EBADF), ev[0].ret_data[1]);
+	close(p[1]);
+}
+
 // A program that closes each number after REMOVE and gets it back for a new
 // socket (a server's connections): every new socket's events arrive, and
 // once the queue has seen that, an ADD costs no re-arm that fails (epoll:
