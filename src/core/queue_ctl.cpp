@@ -110,7 +110,7 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 			return EBADF;
 		fd_watch *w = watches_.find(fd), *stale = nullptr;
 		if (w && w->dormant) {
-			w = watches_.revive(w);
+			w = watches_.revive(w, e);
 		} else if (w && w->in_backend && be_->probe_watched(fd) != descriptor_match::same) {
 			stale = w; // broken below, once the request is known good
 			w = nullptr;

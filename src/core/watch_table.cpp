@@ -9,13 +9,22 @@
 
 namespace kevent::detail {
 
-fd_watch *watch_table::revive(fd_watch *w) {
+fd_watch *watch_table::revive(fd_watch *w, const ukevent &e) {
 	mu_.assert_held();
 	int fd = w->fd;
-	int r = be_.watch(fd, w->armed, &backend::quiet_mode, w->token());
+	// Armed for the new kevent alone, as a watch made for it would be:
+	// the interest of the kevents removed before must not outlive them
+	// (a POLL POLLOUT kevent would be reported at each byte received
+	// because a REMOVEd RECV kevent once asked for POLLIN).
+	watch_mode want;
+	want.events = origin_for(e.type).interest(e);
+	want.level = (e.req_flags & KEVENT_REQ_LEVEL) != 0;
+	want.exclusive = !(e.req_flags & KEVENT_REQ_WAKEUP_ALL);
+	int r = be_.watch(fd, want, &backend::quiet_mode, w->token());
 	if (r == 0) {
 		w->dormant = false;
 		w->fresh = true;
+		w->armed = want;
 		reused_[fd] = 0;
 		return w;
 	}
@@ -119,7 +128,7 @@ void watch_table::retire(fd_watch *w) {
 		if (r == 0) {
 			w->dormant = true;
 			w->parked = false;
-			w->armed.oneshot = false; // what revive() re-arms: not parked
+			w->armed = backend::quiet_mode;
 			return;
 		}
 		if (r == -ENOENT || r == -EBADF) {

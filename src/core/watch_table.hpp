@@ -17,7 +17,8 @@
 // A kevent leaves its watch in one place, detach(): the watch follows what
 // the others on the fd want, or, when nobody is left, goes dormant: the
 // backend keeps its item, silent (backend::quiet, one EPOLL_CTL_MOD instead
-// of the EPOLL_CTL_DEL), and an ADD of the same number re-arms it with one
+// of the EPOLL_CTL_DEL), and an ADD of the same number re-arms it for the new
+// kevent alone — what the removed kevents asked for goes with them — with one
 // change that also tells whether the number still names the file (revive) —
 // then the file's kind is known too, and the ADD pays no fstat(2). A REMOVE
 // then ADD of one socket is two EPOLL_CTL_MODs, as cheap as raw epoll's DEL
@@ -47,8 +48,7 @@ struct fd_watch {
 	int fd = -1;
 	uint32_t slot = 0;
 	uint32_t gen = 0;
-	// What the backend was last told; while dormant, what revive() re-arms
-	// (the backend holds backend::quiet_mode).
+	// What the backend was last told (while dormant: backend::quiet_mode).
 	watch_mode armed;
 	bool in_backend = false;
 	// Kevents on the ready list lend no interest to the backend watch until
@@ -98,11 +98,11 @@ public:
 		return slots_.size() - free_.size();
 	}
 
-	// ADD on the number of a dormant watch: re-arm it (one change in the
-	// backend), which checks that the number still names its file. w, or
-	// null if it does not (w is then destroyed; the kernel drops its
-	// silent item with the old file).
-	fd_watch *revive(fd_watch *w);
+	// ADD of e on the number of a dormant watch: re-arm it for e alone, as
+	// a new watch would be (one change in the backend), which checks that
+	// the number still names its file. w, or null if it does not (w is
+	// then destroyed; the kernel drops its silent item with the old file).
+	fd_watch *revive(fd_watch *w, const ukevent &e);
 	// The ADD that found w (revived, or checked) failed before attaching:
 	// a watch nobody is on goes back to sleep.
 	void release(fd_watch *w);

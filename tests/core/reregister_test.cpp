@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -307,6 +308,24 @@ TEST_P(Reregister, ANumberClosedAfterEveryRemoveServesEachNewSocket) {
 	if (GetParam().flags == KEVENT_INIT_EPOLL) {
 		EXPECT_EQ(2u, last_add) << "EPOLL_CTL_ADD and the look";
 	}
+}
+
+// What a REMOVEd kevent asked of the file goes with it: a POLL kevent for
+// POLLOUT added after a RECV|SEND kevent on the socket was removed is not
+// reported when a byte arrives (no new room to write), as on a socket never
+// watched before. The epoll backend once re-armed the kept (dormant) watch
+// for the removed kevent's POLLIN too (fuzz corpus regress-dormant-interest).
+TEST_P(Reregister, ARemovedKeventsInterestGoesWithIt) {
+	ukevent rs = make(KEVENT_SOCKET, static_cast<uint64_t>(sv[0]),
+			  KEVENT_SOCKET_RECV | KEVENT_SOCKET_SEND, 0, 1);
+	ASSERT_EQ(1, add(rs)) << "writable at ADD: copied back, not kept";
+	ukevent pk = make(KEVENT_POLL, static_cast<uint64_t>(sv[0]), POLLOUT,
+			  KEVENT_REQ_ALWAYS_QUEUE, 2);
+	ASSERT_EQ(0, add(pk)) << "ALWAYS_QUEUE: writable at ADD, queued";
+	expect_one(2);
+	ASSERT_EQ(1, write(sv[1], "x", 1));
+	auto ev = kevent_test::get(kfd, 0, 4, 0);
+	EXPECT_TRUE(ev.empty()) << "POLLOUT reported for a byte received";
 }
 
 // LEVEL: a kevent removed and added again while data waits is ready at the
