@@ -172,47 +172,6 @@ TEST_P(AioSocketWatch, WaitingRecvsOnOneSocketEachTakeOne) {
 	EXPECT_EQ(0, x[0]) << "the cancelled recv took data";
 }
 
-// close(2) of a socket whose recv waits, its number then reused: on epoll
-// the library holds no descriptor of the socket, so the old recv ends with
-// EBADF when the next operation on the number finds another file there; on
-// io_uring the request holds the old file and the recv goes on with it
-// (docs/semantics.md, "Asynchronous I/O"). The new socket's recv works.
-TEST_P(AioSocketWatch, CloseUnderAWaitingRecvThenReuse) {
-	unique_fd a, b, c, d;
-	socket_pair(a, b);
-	round_trip(a.get(), b.get(), "warm");
-	char old_in[8] = {};
-	int64_t old_r = kevent_aio_recv(kfd, a.get(), old_in, sizeof old_in, 0, 1);
-	ASSERT_GT(old_r, 0);
-	EXPECT_TRUE(get(kfd, 1, 1, 20).empty());
-	int number = a.get();
-	a.reset();
-	socket_pair(c, d);
-	unique_fd reused = as_number(std::move(c), number);
-	ASSERT_EQ(number, reused.get());
-	char in[8] = {};
-	int64_t r = kevent_aio_recv(kfd, number, in, sizeof in, 0, 2);
-	ASSERT_GT(r, 0);
-	if (GetParam().flags == KEVENT_INIT_EPOLL) {
-		ukevent ev = completion();
-		EXPECT_EQ(uint64_t(old_r), ev.id.raw_u64) << describe(ev);
-		EXPECT_EQ(KEVENT_RET_BROKEN | KEVENT_RET_DONE, ev.ret_flags) << describe(ev);
-		EXPECT_EQ(-EBADF, err_of(ev)) << describe(ev);
-	} else {
-		ASSERT_EQ(3, ::write(b.get(), "old", 3));
-		ukevent ev = completion();
-		EXPECT_EQ(uint64_t(old_r), ev.id.raw_u64) << describe(ev);
-		EXPECT_EQ(3u, ev.ret_data[0]) << describe(ev);
-		EXPECT_EQ("old", std::string(old_in, 3));
-	}
-	ASSERT_EQ(3, ::write(d.get(), "new", 3));
-	ukevent ev = completion();
-	EXPECT_EQ(uint64_t(r), ev.id.raw_u64) << describe(ev);
-	EXPECT_EQ(3u, ev.ret_data[0]) << describe(ev);
-	EXPECT_EQ("new", std::string(in, 3));
-	EXPECT_NE("new", std::string(old_in, 3)) << "the old recv took the new socket's data";
-}
-
 KEVENT_INSTANTIATE_BACKENDS(AioSocketWatch);
 
 } // namespace
