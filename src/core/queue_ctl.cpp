@@ -138,6 +138,8 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 		// (tests/regress/huge_fd_add_test).
 		if (!w && !o.check_kind && fcntl(fd, F_GETFD) < 0)
 			return EBADF;
+		if (!w)
+			yield_socket_watch(*this, fd);
 	}
 	if (reg_.find(key_of(e)))
 		return EEXIST;

@@ -166,14 +166,22 @@ void watch_table::unpark(fd_watch *w) {
 }
 
 int watch_table::watch_source(fd_source &src, int fd, uint32_t events) {
-	mu_.assert_held();
-	fd_watch *w = create_hidden(fd);
-	w->source = &src;
 	watch_mode mode;
 	mode.events = events;
-	int r = be_.watch(fd, mode, nullptr, w->token());
+	return arm_source(src, fd, mode);
+}
+
+int watch_table::arm_source(fd_source &src, int fd, const watch_mode &mode) {
+	mu_.assert_held();
+	fd_watch *w = src.watch;
+	if (!w) {
+		w = create_hidden(fd);
+		w->source = &src;
+	}
+	int r = be_.watch(fd, mode, w->in_backend ? &w->armed : nullptr, w->token());
 	if (r < 0) {
-		destroy(w);
+		if (!w->in_backend)
+			destroy(w);
 		return r;
 	}
 	w->in_backend = true;

@@ -152,8 +152,13 @@ public:
 	}
 
 	// Watch src's fd for `events` (POLL* bits), edge-triggered, on a hidden
-	// watch. 0 or -errno.
+	// watch (arm_source). 0 or -errno.
 	int watch_source(fd_source &src, int fd, uint32_t events);
+	// Start (src unwatched) or change src's hidden watch of fd to `mode`
+	// in one backend change. A change fails with -ENOENT/-EBADF when the
+	// number no longer names the watched file (the caller unwatches and
+	// starts again). 0 or -errno.
+	int arm_source(fd_source &src, int fd, const watch_mode &mode);
 	void unwatch_source(fd_source &src);
 
 private:
