@@ -459,6 +459,13 @@ void yield_socket_watch(origin_services &svc, int fd) {
 		return;
 	std::unique_ptr<naio_socket> s = std::move(it->second);
 	sockets.erase(it);
+	// The number may name another file now (closed and reused while the
+	// operations waited): they end with EBADF, as at their next wait
+	// (forget_file), and do not move to a dup of the new file. The re-arm
+	// tells (one EPOLL_CTL_MOD, only when operations wait;
+	// tests/regress/naio_recv_after_close_reads_reused_number_test).
+	if (!s->waiting.empty() && file_gone(arm(*s)))
+		fail_waiting(svc, *s, -EBADF);
 	svc.unwatch_source(*s); // the ADD takes the number's item
 	for (knode *n : s->waiting) {
 		io_ext &x = io_ext_of(*n);

@@ -100,6 +100,49 @@ TEST_P(NaioRecvAfterClose, TheOldRecvNeverReadsTheNewSocket) {
 	EXPECT_NE("new", std::string(old_in, 3)) << "the old recv read the new socket";
 }
 
+// The same, when the next call naming the reused number is an ADD of a
+// SOCKET kevent (not another operation): on epoll the ADD takes the
+// number's item from the operations' watch, and the old recv must end with
+// EBADF there, not move to a dup of whatever the number names now.
+TEST_P(NaioRecvAfterClose, AnAddOnTheReusedNumberEndsTheOldRecv) {
+	int a, b, c, d;
+	socket_pair(a, b);
+	fds_.push_back(b);
+	char old_in[8] = {};
+	int64_t old_r = kevent_aio_recv(kfd, a, old_in, sizeof old_in, 0, 1);
+	ASSERT_GT(old_r, 0);
+	EXPECT_TRUE(get(kfd, 1, 1, 20).empty());
+	int number = a;
+	close(a);
+	socket_pair(c, d);
+	fds_.push_back(d);
+	if (c != number) {
+		ASSERT_EQ(number, dup3(c, number, O_CLOEXEC));
+		close(c);
+	}
+	fds_.push_back(number);
+	ASSERT_EQ(3, write(d, "new", 3));
+	ukevent add = kevent_test::make(KEVENT_SOCKET, uint64_t(number), KEVENT_SOCKET_RECV, 0, 2);
+	ASSERT_EQ(1, kevent_ctl(kfd, KEVENT_CTL_ADD, 1, &add)) << "the new socket is readable";
+	EXPECT_EQ(KEVENT_RET_DONE, add.ret_flags);
+	if (GetParam().flags == KEVENT_INIT_URING) {
+		// The request holds the old socket: its peer's data completes it.
+		ASSERT_EQ(3, send(b, "old", 3, MSG_NOSIGNAL));
+		ukevent ev = completion();
+		EXPECT_EQ(uint64_t(old_r), ev.id.raw_u64);
+		EXPECT_EQ("old", std::string(old_in, 3));
+	} else {
+		ukevent ev = completion();
+		EXPECT_EQ(uint64_t(old_r), ev.id.raw_u64);
+		EXPECT_EQ(KEVENT_RET_BROKEN | KEVENT_RET_DONE, ev.ret_flags)
+			<< "the old recv completed with: " << std::string(old_in, 3);
+		EXPECT_EQ(uint32_t(-EBADF), ev.ret_data[1]);
+	}
+	EXPECT_NE("new", std::string(old_in, 3)) << "the old recv read the new socket";
+	char in[8] = {};
+	EXPECT_EQ(3, recv(number, in, sizeof in, MSG_DONTWAIT)) << "the new data is still there";
+}
+
 KEVENT_INSTANTIATE_BACKENDS(NaioRecvAfterClose);
 
 } // namespace
