@@ -50,26 +50,35 @@ protected:
 		EXPECT_EQ(1u, ev.size());
 		return ev.empty() ? ukevent{} : ev[0];
 	}
+
+	// A recv waits on a socket (its peer: b) into buf; the socket is
+	// closed and its number reused by a new socket, whose peer sends
+	// "new".
+	void recv_then_reuse(char *buf, size_t len, int64_t &r, int &number, int &b) {
+		int a = -1, c = -1, d = -1;
+		socket_pair(a, b);
+		fds_.push_back(b);
+		r = kevent_aio_recv(kfd, a, buf, len, 0, 1);
+		ASSERT_GT(r, 0);
+		EXPECT_TRUE(get(kfd, 1, 1, 20).empty());
+		number = a;
+		close(a);
+		socket_pair(c, d);
+		fds_.push_back(d);
+		if (c != number) {
+			ASSERT_EQ(number, dup3(c, number, O_CLOEXEC));
+			close(c);
+		}
+		fds_.push_back(number);
+		ASSERT_EQ(3, write(d, "new", 3));
+	}
 };
 
 TEST_P(NaioRecvAfterClose, TheOldRecvNeverReadsTheNewSocket) {
-	int a, b, c, d;
-	socket_pair(a, b);
-	fds_.push_back(b);
+	int number = -1, b = -1;
 	char old_in[8] = {};
-	int64_t old_r = kevent_aio_recv(kfd, a, old_in, sizeof old_in, 0, 1);
-	ASSERT_GT(old_r, 0);
-	EXPECT_TRUE(get(kfd, 1, 1, 20).empty());
-	int number = a;
-	close(a);
-	socket_pair(c, d);
-	fds_.push_back(d);
-	if (c != number) {
-		ASSERT_EQ(number, dup3(c, number, O_CLOEXEC));
-		close(c);
-	}
-	fds_.push_back(number);
-	ASSERT_EQ(3, write(d, "new", 3));
+	int64_t old_r = 0;
+	ASSERT_NO_FATAL_FAILURE(recv_then_reuse(old_in, sizeof old_in, old_r, number, b));
 	// The old peer writes too (EPIPE where the old socket is closed).
 	ssize_t old_sent = send(b, "old", 3, MSG_NOSIGNAL);
 	if (GetParam().flags == KEVENT_INIT_URING) {
@@ -105,23 +114,10 @@ TEST_P(NaioRecvAfterClose, TheOldRecvNeverReadsTheNewSocket) {
 // number's item from the operations' watch, and the old recv must end with
 // EBADF there, not move to a dup of whatever the number names now.
 TEST_P(NaioRecvAfterClose, AnAddOnTheReusedNumberEndsTheOldRecv) {
-	int a, b, c, d;
-	socket_pair(a, b);
-	fds_.push_back(b);
+	int number = -1, b = -1;
 	char old_in[8] = {};
-	int64_t old_r = kevent_aio_recv(kfd, a, old_in, sizeof old_in, 0, 1);
-	ASSERT_GT(old_r, 0);
-	EXPECT_TRUE(get(kfd, 1, 1, 20).empty());
-	int number = a;
-	close(a);
-	socket_pair(c, d);
-	fds_.push_back(d);
-	if (c != number) {
-		ASSERT_EQ(number, dup3(c, number, O_CLOEXEC));
-		close(c);
-	}
-	fds_.push_back(number);
-	ASSERT_EQ(3, write(d, "new", 3));
+	int64_t old_r = 0;
+	ASSERT_NO_FATAL_FAILURE(recv_then_reuse(old_in, sizeof old_in, old_r, number, b));
 	ukevent add = kevent_test::make(KEVENT_SOCKET, uint64_t(number), KEVENT_SOCKET_RECV, 0, 2);
 	ASSERT_EQ(1, kevent_ctl(kfd, KEVENT_CTL_ADD, 1, &add)) << "the new socket is readable";
 	EXPECT_EQ(KEVENT_RET_DONE, add.ret_flags);
