@@ -143,6 +143,19 @@ public:
 	// Stop watching fd. 0 or -errno (ENOENT/EBADF when the kernel already
 	// forgot it because the file was closed).
 	virtual int unwatch(int fd) = 0;
+	// Stop reporting fd (watched as `was`) but keep what the kernel holds
+	// for it, so that a later watch(fd, want, &quiet_mode, token) re-arms it
+	// in one change — which fails if the number no longer names the file.
+	// Reports one hang-up at most meanwhile. 0, -EOPNOTSUPP where that is
+	// not cheaper than unwatch() or not harmless (the caller unwatches
+	// instead), or -errno (ENOENT/EBADF: the kernel forgot the file).
+	static constexpr watch_mode quiet_mode{0, false, false, true};
+	virtual int quiet(int fd, const watch_mode &was, uint64_t token) {
+		(void)fd;
+		(void)was;
+		(void)token;
+		return -EOPNOTSUPP;
+	}
 	// The queue calls this when a library call ends: a backend that defers
 	// changes to its next wait must hand the kernel now those the caller
 	// may depend on before then (io_uring: a removed watch's poll holds its

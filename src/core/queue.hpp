@@ -108,7 +108,11 @@ public:
 	int watch_source(fd_source &src, int fd, uint32_t events) override {
 		return watches_.watch_source(src, fd, events);
 	}
+	int arm_source(fd_source &src, int fd, const watch_mode &mode) override {
+		return watches_.arm_source(src, fd, mode);
+	}
 	void unwatch_source(fd_source &src) override { watches_.unwatch_source(src); }
+	bool number_watched(int fd) override { return watches_.find(fd) != nullptr; }
 	void make_ready(knode &n) override { make_ready(&n); }
 	void break_node(knode &n, int err) override { break_node(&n, err); }
 	std::unique_ptr<origin_state> &per_queue_state(uint32_t type) override {

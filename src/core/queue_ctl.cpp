@@ -97,6 +97,9 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 	// fd origins: if the number is watched already, is it still the same
 	// file? A different one means the number was closed and reused: the
 	// old kevents are delivered BROKEN and the number is free to register.
+	// A dormant watch (its kevents were removed) is re-armed instead, which
+	// checks the same (watch_table.hpp).
+	unsigned kind = 0;
 	if (o.uses_fd) {
 		int fd = static_cast<int>(e.id.raw[0]);
 		// raw[1] would make a second key for the same fd; POLL allows it
@@ -105,25 +108,38 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 			return EINVAL;
 		if (fd < 0)
 			return EBADF;
-		// Only an origin with a kind to check pays an fstat(2); for the
-		// others epoll_ctl itself says EBADF (or EPERM: not pollable).
-		if (o.check_kind) {
-			sys::inode_id ino;
-			if (int r = sys::inode_of(fd, ino); r < 0)
-				return -r;
-			if (int r = o.check_kind(fd, ino))
-				return r;
-		}
-		fd_watch *w = watches_.find(fd);
-		if (w && w->in_backend && be_->probe_watched(fd) != descriptor_match::same) {
-			break_watch(w, EBADF);
+		fd_watch *w = watches_.find(fd), *stale = nullptr;
+		if (w && w->dormant) {
+			w = watches_.revive(w, e);
+		} else if (w && w->in_backend && be_->probe_watched(fd) != descriptor_match::same) {
+			stale = w; // broken below, once the request is known good
 			w = nullptr;
 		}
+		// Only an origin with a kind to check asks fstat(2), and only for
+		// a file whose kind the watch does not know; for the others
+		// epoll_ctl itself says EBADF (or EPERM: not pollable).
+		if (o.check_kind) {
+			sys::inode_id ino;
+			ino.mode = w ? w->kind : 0;
+			int r = ino.mode ? 0 : -sys::inode_of(fd, ino);
+			if (r == 0)
+				r = o.check_kind(fd, ino);
+			if (r) {
+				if (w)
+					watches_.release(w);
+				return r;
+			}
+			kind = ino.mode;
+		}
+		if (stale)
+			break_watch(stale, EBADF);
 		// A number that is not open fails before the fd table (4 bytes
 		// a number) grows to it: else any int in a request sizes it
 		// (tests/regress/huge_fd_add_test).
 		if (!w && !o.check_kind && fcntl(fd, F_GETFD) < 0)
 			return EBADF;
+		if (!w)
+			yield_socket_watch(*this, fd);
 	}
 	if (reg_.find(key_of(e)))
 		return EEXIST;
@@ -138,6 +154,8 @@ int queue::prepare_add(ukevent &e, knode *&out) {
 	try {
 		if (o.uses_fd) {
 			err = attach_fd(n);
+			if (!err && kind)
+				watches_.note_kind(n, kind);
 		} else {
 			bool ready_now = false;
 			int r = o.attach(*this, *n, e, ready_now);

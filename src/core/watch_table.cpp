@@ -4,14 +4,59 @@
 
 #include "origin/origin.hpp"
 
+#include <cerrno>
+#include <sys/stat.h>
+
 namespace kevent::detail {
+
+fd_watch *watch_table::revive(fd_watch *w, const ukevent &e) {
+	mu_.assert_held();
+	int fd = w->fd;
+	// Armed for the new kevent alone, as a watch made for it would be:
+	// the interest of the kevents removed before must not outlive them
+	// (a POLL POLLOUT kevent would be reported at each byte received
+	// because a REMOVEd RECV kevent once asked for POLLIN).
+	watch_mode want;
+	want.events = origin_for(e.type).interest(e);
+	want.level = (e.req_flags & KEVENT_REQ_LEVEL) != 0;
+	want.exclusive = !(e.req_flags & KEVENT_REQ_WAKEUP_ALL);
+	int r = be_.watch(fd, want, &backend::quiet_mode, w->token());
+	if (r == 0) {
+		w->dormant = false;
+		w->fresh = true;
+		w->armed = want;
+		reused_[fd] = 0;
+		return w;
+	}
+	// ENOENT: the number names another file; EBADF: none. Anything else
+	// leaves the item in an unknown state: take it out.
+	if (r != -ENOENT && r != -EBADF)
+		be_.unwatch(fd);
+	reused_[fd] = 1;
+	destroy(w);
+	return nullptr;
+}
+
+void watch_table::release(fd_watch *w) {
+	mu_.assert_held();
+	w->fresh = false;
+	if (!w->head && !w->dormant)
+		retire(w);
+}
+
+void watch_table::note_kind(knode *n, unsigned mode) {
+	mu_.assert_held();
+	if (fd_watch *w = n->fdw.watch)
+		w->kind = static_cast<uint16_t>(mode & S_IFMT);
+}
 
 int watch_table::attach(knode *n, bool &joined) {
 	mu_.assert_held();
 	fd_watch *w = find(n->fd());
-	joined = w && w->in_backend;
+	joined = w && w->in_backend && !w->fresh;
 	if (!w)
 		w = create(n->fd());
+	w->fresh = false;
 	link(w, n);
 	if (int r = sync(w, false); r < 0) {
 		unlink(n);
@@ -53,7 +98,7 @@ int watch_table::sync(fd_watch *w, bool force) {
 	}
 	want.exclusive = !wake_all;
 	if (!w->head) {
-		stop(w); // nobody is left on it
+		retire(w); // nobody is left on it
 		return 0;
 	}
 	if (backend_closing_)
@@ -74,6 +119,24 @@ int watch_table::sync(fd_watch *w, bool force) {
 	w->in_backend = true;
 	w->armed = want;
 	return 0;
+}
+
+void watch_table::retire(fd_watch *w) {
+	mu_.assert_held();
+	if (w->in_backend && !w->source && !backend_closing_ && !closes_after_remove(w->fd)) {
+		int r = be_.quiet(w->fd, w->armed, w->token());
+		if (r == 0) {
+			w->dormant = true;
+			w->parked = false;
+			w->armed = backend::quiet_mode;
+			return;
+		}
+		if (r == -ENOENT || r == -EBADF) {
+			destroy(w); // the kernel forgot the file already
+			return;
+		}
+	}
+	stop(w);
 }
 
 void watch_table::stop(fd_watch *w) {
@@ -103,14 +166,22 @@ void watch_table::unpark(fd_watch *w) {
 }
 
 int watch_table::watch_source(fd_source &src, int fd, uint32_t events) {
-	mu_.assert_held();
-	fd_watch *w = create_hidden(fd);
-	w->source = &src;
 	watch_mode mode;
 	mode.events = events;
-	int r = be_.watch(fd, mode, nullptr, w->token());
+	return arm_source(src, fd, mode);
+}
+
+int watch_table::arm_source(fd_source &src, int fd, const watch_mode &mode) {
+	mu_.assert_held();
+	fd_watch *w = src.watch;
+	if (!w) {
+		w = create_hidden(fd);
+		w->source = &src;
+	}
+	int r = be_.watch(fd, mode, w->in_backend ? &w->armed : nullptr, w->token());
 	if (r < 0) {
-		destroy(w);
+		if (!w->in_backend)
+			destroy(w);
 		return r;
 	}
 	w->in_backend = true;
@@ -130,8 +201,10 @@ void watch_table::unwatch_source(fd_source &src) {
 // ---- the slots -------------------------------------------------------------
 
 fd_watch *watch_table::create(int fd) {
-	if (static_cast<size_t>(fd) >= by_fd_.size())
+	if (static_cast<size_t>(fd) >= by_fd_.size()) {
 		by_fd_.resize(static_cast<size_t>(fd) + 1 + by_fd_.size() / 2, 0);
+		reused_.resize(by_fd_.size(), 0);
+	}
 	fd_watch *w = create_hidden(fd);
 	by_fd_[fd] = w->slot + 1;
 	return w;

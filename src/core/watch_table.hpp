@@ -15,8 +15,19 @@
 // number) is recognised and dropped.
 //
 // A kevent leaves its watch in one place, detach(): the watch follows what
-// the others on the fd want, or leaves the backend and is destroyed when
-// nobody is left.
+// the others on the fd want, or, when nobody is left, goes dormant: the
+// backend keeps its item, silent (backend::quiet, one EPOLL_CTL_MOD instead
+// of the EPOLL_CTL_DEL), and an ADD of the same number re-arms it for the new
+// kevent alone — what the removed kevents asked for goes with them — with one
+// change that also tells whether the number still names the file (revive) —
+// then the file's kind is known too, and the ADD pays no fstat(2). A REMOVE
+// then ADD of one socket is two EPOLL_CTL_MODs, as cheap as raw epoll's DEL
+// and ADD. A number found to name another file at the ADD (the program
+// closes after REMOVE: a server's connections) makes its next watch leave
+// the backend at once, as before, so that pattern pays no failed re-arm.
+// Where the backend cannot keep an item silently (io_uring: a poll holds
+// the file open; an exclusive epoll item cannot be changed) the watch
+// leaves the backend and is destroyed.
 //
 // LOCKING: the queue lock guards the table; every member function asserts
 // it (debug builds). The table never takes a lock itself.
@@ -37,11 +48,20 @@ struct fd_watch {
 	int fd = -1;
 	uint32_t slot = 0;
 	uint32_t gen = 0;
-	watch_mode armed; // what the backend was last told
+	// What the backend was last told (while dormant: backend::quiet_mode).
+	watch_mode armed;
 	bool in_backend = false;
 	// Kevents on the ready list lend no interest to the backend watch until
 	// one of them is delivered (watch_table::park).
 	bool parked = false;
+	// No kevent is on it; the backend keeps its item, silent.
+	bool dormant = false;
+	// revive() re-armed it in this ADD: the kernel has just looked at the
+	// file, so the ADD's look for readiness sees it (attach).
+	bool fresh = false;
+	// The file's type (st_mode & S_IFMT) once an ADD asked fstat(2), else
+	// 0: valid as long as the number names the watched file.
+	uint16_t kind = 0;
 	knode *head = nullptr;       // kevents on this fd
 	fd_source *source = nullptr; // or: an fd the library owns
 
@@ -77,6 +97,17 @@ public:
 		mu_.assert_held();
 		return slots_.size() - free_.size();
 	}
+
+	// ADD of e on the number of a dormant watch: re-arm it for e alone, as
+	// a new watch would be (one change in the backend), which checks that
+	// the number still names its file. w, or null if it does not (w is
+	// then destroyed; the kernel drops its silent item with the old file).
+	fd_watch *revive(fd_watch *w, const ukevent &e);
+	// The ADD that found w (revived, or checked) failed before attaching:
+	// a watch nobody is on goes back to sleep.
+	void release(fd_watch *w);
+	// The kind an ADD learned of n's file (st_mode).
+	void note_kind(knode *n, unsigned mode);
 
 	// ADD: n joins the watch of its fd (made if there is none), and the
 	// backend is told what every kevent there wants now. 0, or the
@@ -121,8 +152,13 @@ public:
 	}
 
 	// Watch src's fd for `events` (POLL* bits), edge-triggered, on a hidden
-	// watch. 0 or -errno.
+	// watch (arm_source). 0 or -errno.
 	int watch_source(fd_source &src, int fd, uint32_t events);
+	// Start (src unwatched) or change src's hidden watch of fd to `mode`
+	// in one backend change. A change fails with -ENOENT/-EBADF when the
+	// number no longer names the watched file (the caller unwatches and
+	// starts again). 0 or -errno.
+	int arm_source(fd_source &src, int fd, const watch_mode &mode);
 	void unwatch_source(fd_source &src);
 
 private:
@@ -130,8 +166,15 @@ private:
 	// interest); a watch with none left is stopped. `force` re-arms even
 	// if nothing changed. 0 or -errno.
 	int sync(fd_watch *w, bool force);
+	// Nobody is left on w: dormant if the backend can keep it silently,
+	// else stopped.
+	void retire(fd_watch *w);
 	// Out of the backend (if there) and destroyed.
 	void stop(fd_watch *w);
+	// The number's last dormant watch met another file at the next ADD.
+	bool closes_after_remove(int fd) const {
+		return static_cast<size_t>(fd) < reused_.size() && reused_[fd];
+	}
 
 	// The slots.
 	fd_watch *create(int fd);
@@ -144,6 +187,7 @@ private:
 	const bool &backend_closing_;
 	const sys::adaptive_mutex &mu_;
 	std::vector<uint32_t> by_fd_; // fd -> slot + 1 (0: none)
+	std::vector<uint8_t> reused_; // fd -> closes_after_remove
 	std::vector<std::unique_ptr<fd_watch>> slots_;
 	std::vector<uint32_t> free_;
 };

@@ -11,8 +11,16 @@
 //   layout), which the core hands to
 //   complete_operation();
 // - readiness: a socket operation on a backend without a native path
-//   (epoll): tried at once without blocking, else retried each time a
-//   private dup of the socket is reported ready (aio.cpp, try_socket_io);
+//   (epoll): send and connect are tried at once without blocking; an
+//   operation that waits (recv and accept always: the wait's own look
+//   finds data already there) is tried each time the socket is reported
+//   ready. The report comes from one watch per (queue, socket number),
+//   naio_socket, kept between operations and re-armed by one change per
+//   wait — which also tells whether the number still names the file — so
+//   an operation costs no dup, ADD, DEL or close. Where the queue watches
+//   the number for the user's kevents (epoll has one item per (file,
+//   number)), the operation waits on a private dup of the socket instead
+//   (io_waiter), as before (docs/semantics.md, "Asynchronous I/O");
 // - pool: a file operation on a thread of io_pool; sendfile too, but it
 //   waits for room in the socket by readiness (the dup's watch) between
 //   copies, never on a pool thread. The job's result reaches the queue
@@ -35,6 +43,7 @@
 #include "sys/unique_fd.hpp"
 
 #include <memory>
+#include <vector>
 
 namespace kevent::detail {
 
@@ -42,10 +51,10 @@ namespace kevent::detail {
 constexpr uint64_t naio_token_bit = 1ull << 61;
 constexpr uint64_t io_id_mask = naio_token_bit - 1;
 
-// The readiness path's watch: the queue's fd_source for a dup of the
-// caller's socket (a second watch of the caller's own number would clash
-// with the caller's kevents on it, and the dup keeps the file alive as
-// io_uring's pending request does).
+// The readiness path's watch where the queue watches the number for the
+// caller's kevents (a second item of the caller's own number would clash
+// with theirs), and sendfile's wait for room: an fd_source for a private
+// dup of the socket, which keeps the file alive while the operation waits.
 struct io_waiter final : fd_source {
 	io_waiter(origin_services &s, knode &node) : svc(s), n(node) {}
 	void on_ready(uint32_t revents) override;
@@ -54,12 +63,28 @@ struct io_waiter final : fd_source {
 	sys::unique_fd dup;
 };
 
+// The readiness path's watch of one socket number in one queue, shared by
+// the operations that wait on it (FIFO) and kept while the queue lives: a
+// one-shot epoll item on the caller's own number, re-armed for each wait.
+// No dup: the caller's close(2) closes the socket (and the kernel drops
+// the item with the file); the next wait's re-arm then fails and the watch
+// is made anew for whatever the number names.
+struct naio_socket final : fd_source {
+	naio_socket(origin_services &s, int number) : svc(s), fd(number) {}
+	~naio_socket() override { svc.unwatch_source(*this); }
+	void on_ready(uint32_t revents) override;
+	origin_services &svc;
+	int fd;
+	std::vector<knode *> waiting;
+};
+
 struct io_ext final : origin_ext {
 	enum class path : uint8_t { native, readiness, pool } via = path::native;
 	bool done = false; // completed: nothing to cancel
 	bool connecting = false;
 	io_request rq;
-	std::unique_ptr<io_waiter> waiter;
+	std::unique_ptr<io_waiter> waiter; // a dup's watch
+	naio_socket *sock = nullptr;       // or: waits on the number's watch
 	std::shared_ptr<io_job> job;
 };
 

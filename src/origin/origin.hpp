@@ -31,6 +31,7 @@ struct fd_watch;
 struct io_home;
 struct kevent_key;
 struct queue_stats;
+struct watch_mode;
 
 // An fd the library itself owns (an eventfd, inotify, a pidfd), watched for
 // an origin through the backend. on_ready() runs under the queue lock.
@@ -59,7 +60,12 @@ public:
 	virtual timer_service &timers() = 0;
 	// Watch src's fd for `events` (POLL* bits), edge-triggered. 0 or -errno.
 	virtual int watch_source(fd_source &src, int fd, uint32_t events) = 0;
+	// Start or change src's hidden watch of fd (watch_table::arm_source).
+	virtual int arm_source(fd_source &src, int fd, const watch_mode &mode) = 0;
 	virtual void unwatch_source(fd_source &src) = 0;
+	// Has the queue a watch of the number for the user's kevents (one
+	// reporting, or dormant)? Its backend item is the number's.
+	virtual bool number_watched(int fd) = 0;
 	// The kevent is ready (coalesced if it is already queued).
 	virtual void make_ready(knode &n) = 0;
 	// Deliver it once with BROKEN and err, then drop it.
@@ -190,5 +196,9 @@ int inode_names(origin_services &svc, uint64_t id, void *buf, unsigned size);
 int64_t start_operation(origin_services &svc, uint32_t type, uint32_t op_bits, const io_request &rq,
 			uint64_t cookie);
 void complete_operation(origin_services &svc, uint64_t token, int64_t result);
+// An ADD is about to watch the number fd for the user's kevents: the
+// socket operations' own watch of that number (epoll's readiness path)
+// makes way, as epoll holds one item per (file, number).
+void yield_socket_watch(origin_services &svc, int fd);
 
 } // namespace kevent::detail

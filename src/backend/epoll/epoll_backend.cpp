@@ -32,6 +32,13 @@
 //   watch (watch_mode::oneshot) goes quiet without leaving the set, where
 //   a DEL and a later ADD could meet another file under the same number.
 //   It excludes EPOLLEXCLUSIVE (EINVAL), so such a watch is not exclusive.
+//   The same with no event bits at all (the kernel adds EPOLLERR|EPOLLHUP)
+//   is how the watch of a REMOVEd fd stays in the set, silent (quiet()).
+// - EPOLL_CTL_MOD finds its item by (file, number) like ADD: it fails with
+//   ENOENT when the number now names another file and EBADF when it is
+//   closed, so re-arming a kept watch also checks that the number still
+//   names the file (watch_table: a REMOVE then ADD of one socket is two
+//   EPOLL_CTL_MODs, no fstat).
 // - epoll_pwait2 (5.11) gives nanosecond timeouts; before it, milliseconds
 //   rounded up.
 // - timerfd with TFD_TIMER_ABSTIME, one per clock, watched edge-triggered:
@@ -120,6 +127,23 @@ public:
 		epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
 		count();
 		return epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+	}
+
+	// An item whose events are only EPOLLONESHOT (the kernel adds ERR and
+	// HUP) reports a hang-up once at most, then nothing until the next
+	// EPOLL_CTL_MOD: the watch of a REMOVEd fd, kept so that an ADD of the
+	// same file is one EPOLL_CTL_MOD — no EPOLL_CTL_DEL before it. A
+	// close(2) meanwhile leaves a silent item (the kernel drops it with
+	// the file) that can steal no wake-up, as it is not exclusive; an
+	// exclusive item cannot be MODified at all.
+	int quiet(int fd, const watch_mode &was, uint64_t token) override {
+		if (kernel_exclusive(was))
+			return -EOPNOTSUPP;
+		epoll_event ev{};
+		ev.events = EPOLLET | EPOLLONESHOT;
+		ev.data.u64 = token;
+		count();
+		return epoll_ctl(epfd_.get(), EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
 	}
 
 	int unwatch(int fd) override {
