@@ -207,6 +207,10 @@ KEVENT_FLEX_POP_
 
 /* ---- kevent_get_events flags ------------------------------------------ */
 #define KEVENT_FLAGS_ABSTIME 0x1u /* timeout is absolute CLOCK_MONOTONIC */
+/* A signal handler that runs while the call waits, before any event is
+ * collected, ends it with -1/EINTR (as epoll_wait(2)); without this flag the
+ * call goes on waiting. See kevent_get_events(3). */
+#define KEVENT_FLAGS_EINTR 0x2u
 
 /* ---- kevent_init flags: backend choice ---------------------------------- */
 #define KEVENT_INIT_AUTO 0x0u  /* the best backend that works here      */

@@ -46,6 +46,14 @@ enum class init_option : unsigned {
 	no_fd_check = KEVENT_INIT_NO_FD_CHECK,
 };
 
+// Passed to get_events: a signal handler that runs while the call waits,
+// before any event is collected, ends it with errc::interrupted
+// (KEVENT_FLAGS_EINTR, kevent_get_events(3)); without it the wait goes on.
+struct interruptible_t {
+	explicit interruptible_t() = default;
+};
+inline constexpr interruptible_t interruptible{};
+
 // ---- the queue --------------------------------------------------------------
 
 // Owns one kevent descriptor. See the top of kevent.hpp for thread safety
@@ -211,6 +219,39 @@ public:
 				      std::error_code &ec) noexcept {
 		timespec ts = detail::to_timespec(deadline.time_since_epoch());
 		return wait(buf, min_nr, &ts, KEVENT_FLAGS_ABSTIME, ec);
+	}
+	// As above, interruptible: a signal handler that runs during the wait
+	// with nothing collected ends it with errc::interrupted (thrown as
+	// std::system_error, or in ec). Loop on it as on EINTR.
+	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
+				      std::optional<std::chrono::nanoseconds> timeout,
+				      interruptible_t) {
+		std::error_code ec;
+		auto r = get_events(buf, min_nr, timeout, interruptible, ec);
+		detail::throw_on(ec, "kevent_get_events");
+		return r;
+	}
+	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
+				      std::optional<std::chrono::nanoseconds> timeout,
+				      interruptible_t, std::error_code &ec) noexcept {
+		timespec ts{};
+		if (timeout)
+			ts = detail::to_timespec(*timeout);
+		return wait(buf, min_nr, timeout ? &ts : nullptr, KEVENT_FLAGS_EINTR, ec);
+	}
+	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
+				      std::chrono::steady_clock::time_point deadline,
+				      interruptible_t) {
+		std::error_code ec;
+		auto r = get_events(buf, min_nr, deadline, interruptible, ec);
+		detail::throw_on(ec, "kevent_get_events");
+		return r;
+	}
+	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
+				      std::chrono::steady_clock::time_point deadline,
+				      interruptible_t, std::error_code &ec) noexcept {
+		timespec ts = detail::to_timespec(deadline.time_since_epoch());
+		return wait(buf, min_nr, &ts, KEVENT_FLAGS_ABSTIME | KEVENT_FLAGS_EINTR, ec);
 	}
 
 	// Asynchronous I/O (kevent_aio_read(3) ...): each call starts one

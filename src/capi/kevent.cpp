@@ -22,6 +22,9 @@ using kevent::capi::guarded;
 
 namespace {
 
+// The flags kevent_get_events(3) and kevent_wait(3) know; others: EINVAL.
+constexpr unsigned wait_flags = KEVENT_FLAGS_ABSTIME | KEVENT_FLAGS_EINTR;
+
 bool valid_timespec(const timespec &t) {
 	return t.tv_sec >= 0 && t.tv_nsec >= 0 && t.tv_nsec < kevent::sys::ns_per_s;
 }
@@ -104,7 +107,7 @@ KEVENT_API int kevent_get_events(int kfd, unsigned min_nr, unsigned max_nr,
 				 const struct timespec *timeout, struct ukevent *buf,
 				 unsigned flags) {
 	return guarded([&] {
-		if (max_nr == 0 || min_nr > max_nr || !buf || (flags & ~KEVENT_FLAGS_ABSTIME) ||
+		if (max_nr == 0 || min_nr > max_nr || !buf || (flags & ~wait_flags) ||
 		    (timeout && !valid_timespec(*timeout)))
 			return -EINVAL;
 		max_nr = std::min<unsigned>(max_nr, INT_MAX);
@@ -112,21 +115,20 @@ KEVENT_API int kevent_get_events(int kfd, unsigned min_nr, unsigned max_nr,
 		queue_ref q;
 		if (int r = lookup_queue(kfd, q); r < 0)
 			return r;
-		return q->get_events(min_nr, max_nr, deadline, buf);
+		return q->get_events(min_nr, max_nr, deadline, buf, flags & KEVENT_FLAGS_EINTR);
 	});
 }
 
 KEVENT_API int kevent_wait(int kfd, unsigned num, unsigned old_uidx, const struct timespec *timeout,
 			   unsigned flags) {
 	return guarded([&] {
-		if (num == 0 || (flags & ~KEVENT_FLAGS_ABSTIME) ||
-		    (timeout && !valid_timespec(*timeout)))
+		if (num == 0 || (flags & ~wait_flags) || (timeout && !valid_timespec(*timeout)))
 			return -EINVAL;
 		int64_t deadline = deadline_of(timeout, flags);
 		queue_ref q;
 		if (int r = lookup_queue(kfd, q); r < 0)
 			return r;
-		return q->wait_ring(num, old_uidx, deadline);
+		return q->wait_ring(num, old_uidx, deadline, flags & KEVENT_FLAGS_EINTR);
 	});
 }
 

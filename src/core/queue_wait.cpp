@@ -235,9 +235,12 @@ bool queue::must_look() const {
 // (sys/cancel.hpp); only the blocking backend wait and the sleep open a
 // window, so pthread_cancel unwinds from there alone, and `leave` gives
 // the poller role back and the thread leaves the waiters.
+// `eintr` (KEVENT_FLAGS_EINTR): a backend wait that a signal interrupted
+// ends the call like a timeout — what is ready is delivered, and with
+// nothing ready it returns -EINTR (kevent_get_events(3)).
 template <class Want, class Room, class Deliver>
-int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline_ns, Want want,
-		     Room room, Deliver deliver) {
+int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline_ns, bool eintr,
+		     Want want, Room room, Deliver deliver) {
 	mu_.assert_held();
 	const uint64_t gen = waiters_.enter();
 	bool i_poll = false;
@@ -254,8 +257,9 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 		}
 	} guard{*this, lk, i_poll};
 	bool just_polled = false;
-	bool looked = false;   // this call looked at the kernel (must_look)
-	bool relooked = false; // ... once more, its list all stale (below)
+	bool looked = false;      // this call looked at the kernel (must_look)
+	bool relooked = false;    // ... once more, its list all stale (below)
+	bool interrupted = false; // eintr, and a signal ended a backend wait
 	for (;;) {
 		if (closed())
 			return -EBADF;
@@ -269,7 +273,7 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 		wanted w = want();
 		if (w == wanted::done)
 			return 0;
-		bool may_block = w == wanted::wait && !woken && remain != 0;
+		bool may_block = w == wanted::wait && !woken && remain != 0 && !interrupted;
 
 		// Look at the backend: to block, or without blocking when there
 		// is room for more than the ready list holds (LEVEL kevents come
@@ -300,12 +304,19 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 			expire_timers();
 			// EINTR: a signal handler ran — or only the kernel's task
 			// work did (io_uring sends it with a signal notification:
-			// the teardown of a ring this thread used, say). Neither
-			// ends the wait (docs/semantics.md, kevent_get_events:
-			// never EINTR): look again. A handler that wants the wait
-			// to end calls kevent_ctl(kfd, KEVENT_CTL_READY, 0, NULL);
-			// our SIGNAL origin's handler makes its kevent ready.
+			// the teardown of a ring this thread used, say). Without
+			// KEVENT_FLAGS_EINTR neither ends the wait
+			// (docs/semantics.md, kevent_get_events): look again. A
+			// handler that wants the wait to end calls
+			// kevent_ctl(kfd, KEVENT_CTL_READY, 0, NULL); our SIGNAL
+			// origin's handler makes its kevent ready. With the flag
+			// the call ends as at a timeout, after one more look that
+			// does not block.
 			just_polled = r != -EINTR;
+			// (A wait that ended at its deadline is a timeout: 0.)
+			if (r == -EINTR && eintr && may_block &&
+			    (deadline_ns < 0 || sys::now_ns(CLOCK_MONOTONIC) < deadline_ns))
+				interrupted = true;
 			if (waiters_.forced_since(gen) || closed())
 				waiters_.wake_all_sleepers(); // everyone returns
 			else if (!ready_.empty() && waiters_.others_waiting() &&
@@ -321,6 +332,8 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 			if (!looked)
 				list_only_harvests_++;
 			int got = static_cast<int>(deliver());
+			if (got == 0 && interrupted)
+				return -EINTR; // nothing delivered: the signal ends it
 			// LAST_CHECK may have skipped everything: keep waiting.
 			if (got == 0 && want() == wanted::wait && remain != 0)
 				continue;
@@ -342,12 +355,13 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 	}
 }
 
-int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, ukevent *buf) {
+int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, ukevent *buf,
+		      bool eintr) {
 	std::unique_lock lk(mu_);
 	if (closed())
 		return -EBADF;
 	return wait_loop(
-		lk, deadline_ns,
+		lk, deadline_ns, eintr,
 		[&] { return ready_.size() >= min_nr ? wanted::go : wanted::wait; },
 		[&] { return size_t(max_nr); },
 		[&] {
@@ -360,14 +374,14 @@ int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, uke
 		});
 }
 
-int queue::wait_ring(unsigned num, unsigned old_uidx, int64_t deadline_ns) {
+int queue::wait_ring(unsigned num, unsigned old_uidx, int64_t deadline_ns, bool eintr) {
 	std::unique_lock lk(mu_);
 	if (closed())
 		return -EBADF;
 	if (!ring_ || num > ring_->size())
 		return -EINVAL;
 	return wait_loop(
-		lk, deadline_ns,
+		lk, deadline_ns, eintr,
 		[&] {
 			if (old_uidx != ring_->uidx())
 				return wanted::done; // the caller's view is stale

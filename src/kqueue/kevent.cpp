@@ -205,7 +205,9 @@ int kq::scan(struct kevent *out, int n, const struct timespec *timeout) {
 			want = n - reports < batch ? n - reports : batch;
 			r = kevent_get_events(kfd, block ? 1 : 0, static_cast<unsigned>(want),
 					      block ? (timeout ? &deadline : nullptr) : &zero, buf,
-					      (block && timeout) ? KEVENT_FLAGS_ABSTIME : 0);
+					      block ? KEVENT_FLAGS_EINTR |
+							      (timeout ? KEVENT_FLAGS_ABSTIME : 0)
+						    : 0);
 			block = false;
 			if (r < 0) {
 				if (errno == EINVAL || errno == EBADF) {

@@ -17,16 +17,25 @@
 // SA_NOCLDWAIT when a child stops or exits, SA_ONSTACK, SA_NODEFER, sa_mask,
 // SA_RESTART of a handler that interrupts system calls on purpose), and
 // emulates SA_RESETHAND, which the kernel would apply to *our* handler.
-// SIGCHLD set to SIG_IGN is not replaced at all: it makes the kernel reap
-// children and send no SIGCHLD for them, which no handler can stand in for
-// (tests/regress/sigchld_watch_breaks_autoreap_test.cpp).
+// SIGCHLD set to SIG_IGN is stood in for with SA_NOCLDWAIT: the kernel
+// still reaps the children, and (Linux) still sends SIGCHLD, which is
+// counted (tests/regress/sigchld_watch_breaks_autoreap_test.cpp).
+//
+// The program's own sigaction(2)/signal(3) calls while a signal is watched
+// do not replace ours: libkevent defines both (signal_chain.cpp), as
+// Android's libsigchain does, and such a call only changes the disposition
+// recorded here, which ours runs — so a kevent survives a later SIG_IGN,
+// SIG_DFL or handler of the program (kevent_signal(7)).
 //
 // LOCKING: reg_mu guards the dispositions and the watcher counts, and is
 // held across fork(2) (pthread_atfork) so a child never inherits it taken; the
-// handler reads only atomics and the saved disposition, which is written
-// before the handler is installed and not changed while it is (SA_RESETHAND's
-// one run is an atomic flag, not a change of it).
+// handler reads only atomics and the recorded disposition, which a chained
+// sigaction of the program replaces while ours is installed: it writes the
+// next of a few copies and then publishes its index (record_old), so a
+// handler running meanwhile reads a whole one (SA_RESETHAND's one run is an
+// atomic flag, not a change of it).
 #include "origin/origin.hpp"
+#include "origin/signal_chain.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -53,12 +62,39 @@ struct signal_slot {
 	std::atomic<bool> reset_done{false};
 	int watchers = 0;        // reg_mu
 	int nomask_watchers = 0; // reg_mu
-	bool installed = false;  // reg_mu: ours stands in for `old`
-	struct sigaction old {}; // disposition before the first watcher
+	bool installed = false;  // reg_mu: ours stands in for old()
+	// The program's disposition: before the first watcher, then what its
+	// own sigaction calls set. Copies, published by index (LOCKING).
+	static constexpr unsigned copies = 8;
+	struct sigaction olds[copies] {};
+	std::atomic<unsigned> old_index{0};
+	const struct sigaction &old() const {
+		return olds[old_index.load(std::memory_order_acquire) % copies];
+	}
+	void record_old(const struct sigaction &sa) {
+		unsigned next = old_index.load(std::memory_order_relaxed) + 1;
+		olds[next % copies] = sa;
+		old_index.store(next, std::memory_order_release);
+	}
 };
 
 signal_slot slots[max_signal];
 std::mutex reg_mu;
+// This thread holds reg_mu: a handler that interrupted it and calls
+// sigaction goes straight to the kernel (chain() cannot take the lock).
+thread_local bool holds_reg_mu __attribute__((tls_model("initial-exec"))) = false;
+struct reg_lock {
+	reg_lock() {
+		reg_mu.lock();
+		holds_reg_mu = true;
+	}
+	~reg_lock() {
+		holds_reg_mu = false;
+		reg_mu.unlock();
+	}
+	reg_lock(const reg_lock &) = delete;
+	reg_lock &operator=(const reg_lock &) = delete;
+};
 std::atomic<int> notify_fd{-1}; // created once, lives as long as the process
 
 // fork(2): the child has no watchers of its own — the queues it inherited
@@ -74,7 +110,7 @@ void child_after_fork() {
 	for (int sig = 1; sig < max_signal; sig++) {
 		signal_slot &s = slots[sig];
 		if (s.watchers > 0 && s.installed)
-			sigaction(sig, &s.old, nullptr);
+			real_sigaction(sig, &s.old(), nullptr);
 		s.watchers = s.nomask_watchers = 0;
 		s.installed = false;
 		s.consume.store(false, std::memory_order_relaxed);
@@ -97,24 +133,22 @@ bool is_handler(const struct sigaction &sa) {
 	return sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
 }
 
-// SIGCHLD ignored: the kernel reaps the children and sends no SIGCHLD for
-// them (not even to a handler). Ours in its place would leave zombies, so it
-// stays, and there is nothing to count.
-bool kernel_discards(int sig, const struct sigaction &old) {
-	return sig == SIGCHLD && old.sa_handler == SIG_IGN;
-}
-
 // Ours, with the mask and the flags of the disposition it stands in for, so
 // the kernel treats the process and the chained handler as it would have.
 // SA_RESETHAND is done by hand in run_previous (the kernel would reset
 // *our* handler); SA_SIGINFO is always ours (the chained handler gets what
 // it asked for). `consumed`: a NOMASK watcher takes every delivery.
-struct sigaction ours(const struct sigaction &old, bool consumed) {
+struct sigaction ours(int sig, const struct sigaction &old, bool consumed) {
 	struct sigaction sa {};
 	sa.sa_sigaction = handler;
 	sa.sa_mask = old.sa_mask;
 	constexpr int kept = SA_NODEFER | SA_ONSTACK | SA_NOCLDSTOP | SA_NOCLDWAIT;
 	sa.sa_flags = SA_SIGINFO | (old.sa_flags & kept);
+	// SIGCHLD ignored: the kernel reaps the children. Ours in its place
+	// would leave zombies; SA_NOCLDWAIT keeps the reaping, and Linux
+	// still sends the SIGCHLD, which is counted.
+	if (sig == SIGCHLD && old.sa_handler == SIG_IGN)
+		sa.sa_flags |= SA_NOCLDWAIT;
 	// A program's handler without SA_RESTART is there to make a system
 	// call fail with EINTR (an alarm() timeout); with no handler of the
 	// program's to run (SIG_DFL, SIG_IGN, or consumed) nothing would have
@@ -127,7 +161,7 @@ struct sigaction ours(const struct sigaction &old, bool consumed) {
 // The disposition the kernel would hold now, had we never stood in: a
 // one-shot handler that has run is SIG_DFL (Linux keeps the flags).
 struct sigaction current_of(const signal_slot &s) {
-	struct sigaction sa = s.old;
+	struct sigaction sa = s.old();
 	if ((sa.sa_flags & SA_RESETHAND) && is_handler(sa) &&
 	    s.reset_done.load(std::memory_order_acquire))
 		sa.sa_handler = SIG_DFL;
@@ -136,7 +170,7 @@ struct sigaction current_of(const signal_slot &s) {
 
 // What the process would have done without us.
 void run_previous(int sig, siginfo_t *info, void *ctx) {
-	const struct sigaction &old = slots[sig].old;
+	const struct sigaction &old = slots[sig].old();
 	bool run_handler = is_handler(old);
 	// One shot: the first delivery runs it, later ones the default, even
 	// when two threads take the signal at once.
@@ -157,15 +191,15 @@ void run_previous(int sig, siginfo_t *info, void *ctx) {
 	// The default action (terminate, core, stop): let the kernel do it.
 	struct sigaction dfl {};
 	dfl.sa_handler = SIG_DFL;
-	sigaction(sig, &dfl, nullptr);
+	real_sigaction(sig, &dfl, nullptr);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, sig);
 	pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 	raise(sig);
 	// Still here: it was a stop signal and we were continued.
-	struct sigaction again = ours(old, false); // not consumed: we ran it
-	sigaction(sig, &again, nullptr);
+	struct sigaction again = ours(sig, old, false); // not consumed: we ran it
+	real_sigaction(sig, &again, nullptr);
 }
 
 void handler(int sig, siginfo_t *info, void *ctx) {
@@ -184,11 +218,10 @@ void handler(int sig, siginfo_t *info, void *ctx) {
 int signal_of(const ukevent &uk) { return static_cast<int>(uk.id.raw[0]); }
 bool nomask(const ukevent &uk) { return (uk.id.raw_u64 & KEVENT_SIGNAL_NOMASK) != 0; }
 
-// First watcher: save the disposition, install ours (unless SIGCHLD is
-// ignored: see kernel_discards). 0 or -errno.
+// First watcher: save the disposition, install ours. 0 or -errno.
 int watch_signal(int sig, bool consume) {
 	(void)fork_hook;
-	std::lock_guard lk(reg_mu);
+	reg_lock lk;
 	if (notify_fd.load() < 0) {
 		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (fd < 0)
@@ -197,21 +230,21 @@ int watch_signal(int sig, bool consume) {
 	}
 	signal_slot &s = slots[sig];
 	if (s.watchers == 0) {
-		if (sigaction(sig, nullptr, &s.old) < 0)
+		struct sigaction before {};
+		if (real_sigaction(sig, nullptr, &before) < 0)
 			return -errno;
+		s.record_old(before);
 		s.consume.store(consume, std::memory_order_release);
 		s.reset_done.store(false, std::memory_order_release);
-		if (!kernel_discards(sig, s.old)) {
-			struct sigaction sa = ours(s.old, consume);
-			if (sigaction(sig, &sa, nullptr) < 0)
-				return -errno;
-			s.installed = true;
-		}
+		struct sigaction sa = ours(sig, s.old(), consume);
+		if (real_sigaction(sig, &sa, nullptr) < 0)
+			return -errno;
+		s.installed = true;
 	} else if (consume && s.nomask_watchers == 0 && s.installed) {
 		// From now on consumed: restart what the program's handler
 		// (which no longer runs) would have interrupted.
-		struct sigaction sa = ours(s.old, true);
-		if (sigaction(sig, &sa, nullptr) < 0)
+		struct sigaction sa = ours(sig, s.old(), true);
+		if (real_sigaction(sig, &sa, nullptr) < 0)
 			return -errno;
 	}
 	s.watchers++;
@@ -223,19 +256,19 @@ int watch_signal(int sig, bool consume) {
 // Last watcher gone: put back exactly what was there (or what the kernel
 // would have made of it: a one-shot handler that ran is SIG_DFL).
 void unwatch_signal(int sig, bool consume) {
-	std::lock_guard lk(reg_mu);
+	reg_lock lk;
 	signal_slot &s = slots[sig];
 	bool unconsumed = consume && --s.nomask_watchers == 0;
 	if (unconsumed)
 		s.consume.store(false, std::memory_order_release);
 	if (--s.watchers == 0 && s.installed) {
 		struct sigaction back = current_of(s);
-		sigaction(sig, &back, nullptr);
+		real_sigaction(sig, &back, nullptr);
 		s.installed = false;
 	} else if (unconsumed && s.installed) {
 		// The program's handler runs again, with its own SA_RESTART.
-		struct sigaction sa = ours(s.old, false);
-		sigaction(sig, &sa, nullptr);
+		struct sigaction sa = ours(sig, s.old(), false);
+		real_sigaction(sig, &sa, nullptr);
 	}
 }
 
@@ -268,6 +301,26 @@ struct signal_state final : origin_state, fd_source {
 };
 
 } // namespace
+
+bool chain(int sig, const struct sigaction *act, struct sigaction *oldact) {
+	if (sig <= 0 || sig >= max_signal || holds_reg_mu)
+		return false;
+	reg_lock lk;
+	signal_slot &s = slots[sig];
+	if (!s.installed)
+		return false;
+	if (oldact)
+		*oldact = current_of(s);
+	if (act) {
+		s.record_old(*act);
+		s.reset_done.store(false, std::memory_order_release);
+		// Ours again, with the flags of what it now stands in for.
+		struct sigaction sa = ours(sig, s.old(), s.nomask_watchers > 0);
+		if (real_sigaction(sig, &sa, nullptr) < 0)
+			return false; // cannot happen for a watched signal; the kernel says why
+	}
+	return true;
+}
 
 int validate(const ukevent &uk) {
 	int sig = signal_of(uk);

@@ -59,7 +59,7 @@ TEST_P(RingTest, WaitArgumentRules) {
 	EXPECT_ERRNO(EINVAL, kevent_wait(kfd, 1, 0, &bad, 0));
 	bad = {0, -1};
 	EXPECT_ERRNO(EINVAL, kevent_wait(kfd, 1, 0, &bad, 0));
-	EXPECT_ERRNO(EINVAL, kevent_wait(kfd, 1, 0, &zero, 0x2u)); // unknown flag
+	EXPECT_ERRNO(EINVAL, kevent_wait(kfd, 1, 0, &zero, 0x4u)); // unknown flag
 	EXPECT_ERRNO(EBADF, kevent_wait(-1, 1, 0, &zero, 0));
 	int p[2];
 	ASSERT_EQ(0, pipe(p));

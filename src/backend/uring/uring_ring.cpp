@@ -70,6 +70,14 @@ int uring_backend::wait(backend_event *out, int max, int64_t timeout_ns, bool &w
 		r = enter(to_submit, blocks ? 1 : 0, timeout_ns, blocks);
 		lk.lock();
 		poller_blocked_ = guard.on = false;
+		// A wait that also submitted returns the count submitted, not
+		// EINTR, when a signal handler cut it short: ended with no
+		// completion at all (nor one another thread reaped for us), it
+		// was a signal — or the timeout, which the caller tells apart
+		// by its clock (KEVENT_FLAGS_EINTR, kevent_get_events(3)).
+		if (blocks && r == 0 && io_uring_cq_ready(&ring_) == 0 && !cq_overflowed() &&
+		    pending_.empty())
+			r = -EINTR;
 	}
 	k += reap(out + k, max - k, woken);
 	// Polls that ended here for want of CQ room report once armed
@@ -85,9 +93,13 @@ int uring_backend::wait(backend_event *out, int max, int64_t timeout_ns, bool &w
 	// A look from kevent_ctl while the poller is blocked: what the
 	// reaps queued (the wake-up poll armed again) goes in now.
 	submit_if_blocked();
-	if (r == -EINTR)
-		return k > 0 ? k : -EINTR;
-	return k;
+	if (r == -EINTR && k > 0) {
+		// Reported with the EINTR: by the next wait, which does not
+		// block while they wait (KEVENT_FLAGS_EINTR must see the EINTR).
+		pending_.insert(pending_.begin(), out, out + k);
+		return -EINTR;
+	}
+	return r == -EINTR ? -EINTR : k;
 }
 
 int uring_backend::arm_deadline(clock_kind clock, int64_t abs_ns) {
