@@ -45,7 +45,10 @@ struct knote {
 	bool always_ready = false; // READ/WRITE on a file epoll cannot watch
 	intptr_t count = 0;        // TIMER, SIGNAL: occurrences; PROC: the status
 	int own_fd = -1;           // TIMER: its timerfd
-	uint64_t dev = 0, ino = 0; // READ/WRITE: the file the knote follows
+	uint64_t dev = 0, ino = 0; // READ/WRITE, VNODE: the file the knote follows
+	int64_t size = 0;          // VNODE: st_size and st_nlink at the last report
+	uint64_t nlink = 0;
+	bool is_dir = false; // VNODE: a directory
 };
 
 struct kq {
@@ -91,7 +94,8 @@ struct filter_ops {
 };
 
 const filter_ops *filter_for(short filter);
-extern const filter_ops fd_filter, timer_filter, user_filter, signal_filter, proc_filter;
+extern const filter_ops fd_filter, timer_filter, user_filter, signal_filter, proc_filter,
+	vnode_filter;
 
 // The signal hub rang or its signalfd is readable (signal_filter.cpp).
 void drain_signals(kq &q);
