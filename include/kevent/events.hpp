@@ -74,6 +74,7 @@ enum class inode_events : uint32_t {
 	moved_to = KEVENT_INODE_MOVED_TO,
 	close_write = KEVENT_INODE_CLOSE_WRITE,
 	overflow = KEVENT_INODE_OVERFLOW,
+	move_self = KEVENT_INODE_MOVE_SELF,
 };
 
 constexpr socket_events operator|(socket_events a, socket_events b) noexcept {
@@ -119,6 +120,7 @@ inline constexpr inode_events moved_from = inode_events::moved_from;
 inline constexpr inode_events moved_to = inode_events::moved_to;
 inline constexpr inode_events close_write = inode_events::close_write;
 inline constexpr inode_events overflow = inode_events::overflow;
+inline constexpr inode_events move_self = inode_events::move_self;
 } // namespace inode
 
 // The clock a timer runs on (KEVENT_TIMER_* bits of ukevent::event).

@@ -142,6 +142,7 @@ struct ukevent {
 #define KEVENT_INODE_MOVED_TO 0x20u
 #define KEVENT_INODE_CLOSE_WRITE 0x40u
 #define KEVENT_INODE_OVERFLOW 0x80u
+#define KEVENT_INODE_MOVE_SELF 0x100u /* the watched object itself was renamed */
 
 /*
  * Two structs end in a flexible array member (C99). C++ has none: g++ and

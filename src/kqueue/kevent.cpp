@@ -76,7 +76,7 @@ int kq::apply(struct kevent &kev) {
 	auto key = std::make_pair(kev.ident, kev.filter);
 	auto it = notes.find(key);
 	knote *k = it == notes.end() ? nullptr : it->second.get();
-	if (f == &fd_filter) {
+	if (f == &fd_filter || f == &vnode_filter) {
 		// A descriptor closed under its knotes drops them (BSD); a number
 		// reused since names another file, not this knote.
 		struct stat st;

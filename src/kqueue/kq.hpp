@@ -49,7 +49,10 @@ struct knote {
 	bool relook = false;       // READ/WRITE: queued again to look at a level knote
 	bool looked_empty = false; // READ/WRITE: look_again found it not ready
 	intptr_t count = 0;        // TIMER, SIGNAL: occurrences; PROC: the status
-	uint64_t dev = 0, ino = 0; // READ/WRITE: the file the knote follows
+	uint64_t dev = 0, ino = 0; // READ/WRITE, VNODE: the file the knote follows
+	int64_t size = 0;          // VNODE: st_size and st_nlink at the last report
+	uint64_t nlink = 0;
+	bool is_dir = false; // VNODE: a directory
 };
 
 struct kq {
@@ -102,7 +105,8 @@ const filter_ops *filter_for(short filter);
 int add_native(kq &q, knote &k, ukevent uk);
 void remove_native(kq &q, knote &k, ukevent uk);
 void enable_native(kq &q, knote &k, ukevent uk);
-extern const filter_ops fd_filter, timer_filter, user_filter, signal_filter, proc_filter;
+extern const filter_ops fd_filter, timer_filter, user_filter, signal_filter, proc_filter,
+	vnode_filter;
 
 // Before copying out: one poll(2) over the level READ/WRITE knotes queued
 // again only to be looked at (fd_filter.cpp), instead of one look each.

@@ -77,6 +77,8 @@ const filter_ops *filter_for(short filter) {
 		return &signal_filter;
 	case EVFILT_PROC:
 		return &proc_filter;
+	case EVFILT_VNODE:
+		return &vnode_filter;
 	default:
 		return nullptr;
 	}

@@ -118,6 +118,7 @@ constexpr bit_name inode_bits[] = {
 	{KEVENT_INODE_MODIFY, "MODIFY"},           {KEVENT_INODE_ATTRIB, "ATTRIB"},
 	{KEVENT_INODE_MOVED_FROM, "MOVED_FROM"},   {KEVENT_INODE_MOVED_TO, "MOVED_TO"},
 	{KEVENT_INODE_CLOSE_WRITE, "CLOSE_WRITE"}, {KEVENT_INODE_OVERFLOW, "OVERFLOW"},
+	{KEVENT_INODE_MOVE_SELF, "MOVE_SELF"},
 };
 constexpr bit_name signal_bits[] = {{KEVENT_SIGNAL_DELIVERY, "DELIVERY"}};
 constexpr bit_name proc_bits[] = {

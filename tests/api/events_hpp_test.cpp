@@ -205,6 +205,7 @@ TEST(KeventHppBuilders, InodeEvent) {
 	EXPECT_EQ(0x7fu, static_cast<uint32_t>(all));
 	EXPECT_EQ(kevent::inode_events::create, all & kevent::inode::create);
 	EXPECT_EQ(KEVENT_INODE_OVERFLOW, static_cast<uint32_t>(kevent::inode::overflow));
+	EXPECT_EQ(KEVENT_INODE_MOVE_SELF, static_cast<uint32_t>(kevent::inode::move_self));
 }
 
 TEST(KeventHppBuilders, ProcEventAndReap) {

@@ -98,7 +98,7 @@ TEST_P(KqCall, BadArguments) {
 	close(p[1]);
 	EXPECT_EQ(-1, change(kq, 1, -100, EV_ADD));
 	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(-1, change(kq, 1, EVFILT_VNODE, EV_ADD));
+	EXPECT_EQ(-1, change(kq, 1, EVFILT_AIO, EV_ADD));
 	EXPECT_EQ(EINVAL, errno);
 }
 

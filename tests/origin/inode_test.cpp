@@ -185,6 +185,45 @@ TEST_P(Inode, RenameBetweenTwoWatchedDirectoriesReportsEachHalfToItsDirectory) {
 	}
 }
 
+TEST_P(Inode, MoveSelfOfAWatchedFileIsReportedAndTheWatchFollowsTheFile) {
+	tmpdir a, b;
+	touch(a / "f");
+	unique_fd f(::open((a / "f").c_str(), O_RDONLY | O_CLOEXEC));
+	ASSERT_GE(f.get(), 0);
+	add_armed(watch(f.get(), KEVENT_INODE_MOVE_SELF | KEVENT_INODE_MODIFY));
+	ASSERT_EQ(0, ::rename((a / "f").c_str(), (b / "g").c_str()));
+	auto [ev, n] = one(f.get());
+	EXPECT_EQ(KEVENT_INODE_MOVE_SELF, ev.ret_data[0]) << describe(ev);
+	EXPECT_EQ((names{{KEVENT_INODE_MOVE_SELF, ""}}), n) << "the watched object itself is \"\"";
+	// No path is kept: a write under the new name is the watched file's.
+	append(b / "g");
+	auto [ev2, n2] = one(f.get());
+	EXPECT_EQ(KEVENT_INODE_MODIFY, ev2.ret_data[0]) << describe(ev2);
+}
+
+TEST_P(Inode, MoveSelfOfAWatchedDirectoryIsReported) {
+	tmpdir d;
+	ASSERT_EQ(0, ::mkdir((d / "sub").c_str(), 0755));
+	unique_fd sub(open_dir(d / "sub"));
+	add_armed(watch(sub.get(), KEVENT_INODE_MOVE_SELF | KEVENT_INODE_CREATE));
+	ASSERT_EQ(0, ::rename((d / "sub").c_str(), (d / "moved").c_str()));
+	auto [ev, n] = one(sub.get());
+	EXPECT_EQ(KEVENT_INODE_MOVE_SELF, ev.ret_data[0]) << describe(ev);
+	touch(d / "moved/x");
+	auto [ev2, n2] = one(sub.get());
+	EXPECT_EQ(KEVENT_INODE_CREATE, ev2.ret_data[0]) << describe(ev2);
+	EXPECT_EQ((names{{KEVENT_INODE_CREATE, "x"}}), n2);
+}
+
+TEST_P(Inode, MoveSelfIsNotReportedUnlessAsked) {
+	tmpdir d;
+	ASSERT_EQ(0, ::mkdir((d / "sub").c_str(), 0755));
+	unique_fd sub(open_dir(d / "sub"));
+	add_armed(watch(sub.get(), KEVENT_INODE_CREATE));
+	ASSERT_EQ(0, ::rename((d / "sub").c_str(), (d / "moved").c_str()));
+	EXPECT_TRUE(get(kfd, 1, 8, 100).empty()) << "a rename that was not asked for";
+}
+
 TEST_P(Inode, OnlyTheRequestedBitsAreReported) {
 	tmpdir d;
 	touch(d / "f");
@@ -432,7 +471,7 @@ TEST_P(Inode, ClosedFdIsEbadf) {
 TEST_P(Inode, BadEventBitsOrIdAreEinval) {
 	tmpdir d;
 	for (unsigned bits : {0u, KEVENT_INODE_OVERFLOW,
-			      KEVENT_INODE_CREATE | KEVENT_INODE_OVERFLOW, 0x100u, 0x80000000u})
+			      KEVENT_INODE_CREATE | KEVENT_INODE_OVERFLOW, 0x200u, 0x80000000u})
 		expect_add_error(watch(d.fd(), bits), EINVAL);
 	ukevent e = watch(d.fd(), KEVENT_INODE_CREATE);
 	e.id.raw[1] = 1;

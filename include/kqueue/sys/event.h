@@ -112,7 +112,7 @@ struct kevent {
 #define NOTE_ATTRIB 0x0008 /* attributes changed */
 #define NOTE_LINK 0x0010   /* link count changed */
 #define NOTE_RENAME 0x0020 /* vnode was renamed */
-#define NOTE_REVOKE 0x0040 /* never reported on Linux */
+#define NOTE_REVOKE 0x0040 /* accepted, not seen on Linux (kqueue(3)) */
 
 /* EVFILT_PROC */
 #define NOTE_EXIT 0x80000000 /* process exited */
