@@ -21,7 +21,6 @@
 #include <csignal>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -50,12 +49,24 @@ struct knote {
 	bool looked_empty = false; // READ/WRITE: look_again found it not ready
 	intptr_t count = 0;        // TIMER, SIGNAL: occurrences; PROC: the status
 	uint64_t dev = 0, ino = 0; // READ/WRITE: the file the knote follows
+	uint32_t mode = 0;         // READ/WRITE: its st_mode (kq::apply's fstat)
+};
+
+// The knotes of a kqueue are keyed (ident, filter), FreeBSD's knote key.
+struct knote_key_hash {
+	size_t operator()(const std::pair<uintptr_t, short> &k) const noexcept {
+		return std::hash<uintptr_t>()(k.first * 16 + static_cast<uint16_t>(k.second));
+	}
 };
 
 struct kq {
 	int kfd = -1;
 	std::mutex mu;
-	std::map<std::pair<uintptr_t, short>, std::unique_ptr<knote>> notes;
+	// A hash table, not a tree: libevent re-adds every knote at each of
+	// its loop's turns (bench pipes), and the tree's look-ups were a tenth
+	// of the layer's instructions (docs/benchmarks.md, issue 18).
+	std::unordered_map<std::pair<uintptr_t, short>, std::unique_ptr<knote>, knote_key_hash>
+		notes;
 	std::unordered_map<uint64_t, knote *> by_serial;
 	std::deque<knote *> pending;
 	uint64_t next_serial = 1;
