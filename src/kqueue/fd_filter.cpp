@@ -62,6 +62,12 @@ int attach(kq &q, knote &k, const struct kevent &kev) {
 	k.socket = S_ISSOCK(k.mode);
 	if (S_ISREG(k.mode) || S_ISDIR(k.mode) || S_ISBLK(k.mode))
 		k.always_ready = true;
+	if (q.batching && !(kev.flags & EV_RECEIPT) && (S_ISSOCK(k.mode) || S_ISFIFO(k.mode))) {
+		// epoll watches every socket and FIFO: made with the other new
+		// knotes of this kevent() call (add_batch.cpp).
+		defer_add(q, k, poll_kevent(k), kev);
+		return 0;
+	}
 	int r = start(q, k);
 	if (r == EINVAL && S_ISCHR(k.mode)) {
 		// A character device epoll cannot watch (/dev/null): its reads

@@ -296,30 +296,66 @@ kevent(int kqfd, const struct kevent *changelist, int nchanges, struct kevent *e
 	// hands over every re-added knote in one call (bench pipes: 10,000).
 	// No change waits, so other threads wait at most one list's length.
 	std::unique_lock g(q->mu, std::defer_lock);
-	if (nchanges > 0)
+	if (nchanges > 0) {
 		g.lock();
-	for (int i = 0; i < nchanges; i++) {
+		q->batching = true;
+	}
+	// A change's result: false when the call ends here (-1 or 0 returned
+	// through `ret`).
+	int ret = 0;
+	auto result = [&](struct kevent kev, int err) {
+		if (!err && !(kev.flags & EV_RECEIPT))
+			return true;
+		if (nevents == 0) {
+			ret = err ? -1 : 0;
+			errno = err ? err : errno;
+			return false;
+		}
+		kev.flags = EV_ERROR;
+		kev.data = err;
+		eventlist[nerrors++] = kev;
+		nevents--;
+		return true;
+	};
+	// The held-back ADDs (add_batch.cpp), their errors in change order. A
+	// failure with no room ends the call: the knotes added after it (held
+	// back too) are dropped, as if not applied.
+	auto flush = [&]() {
+		std::vector<add_result> done = flush_adds(*q);
+		for (size_t j = 0; j < done.size(); j++) {
+			if (result(done[j].change, done[j].err))
+				continue;
+			for (size_t later = j + 1; later < done.size(); later++)
+				if (auto it = q->by_serial.find(done[later].serial);
+				    it != q->by_serial.end())
+					q->drop(*it->second);
+			return false;
+		}
+		return true;
+	};
+	bool ended = false;
+	for (int i = 0; i < nchanges && !ended; i++) {
 		struct kevent kev = changelist[i]; // before eventlist[nerrors] is written
 		if (kev.filter == 0)
 			continue;
 		kev.flags &= ~EV_SYSFLAGS;
-		int err = q->apply(kev);
-		if (err || (kev.flags & EV_RECEIPT)) {
-			if (nevents == 0) {
-				if (err) {
-					errno = err;
-					return -1;
-				}
-				return 0;
-			}
-			kev.flags = EV_ERROR;
-			kev.data = err;
-			eventlist[nerrors++] = kev;
-			nevents--;
+		if (!q->held.empty() && (q->held.size() >= 4096 || !may_defer(*q, kev)) &&
+		    !flush()) {
+			ended = true;
+			break;
 		}
+		q->change_index = i;
+		int err = q->apply(kev);
+		if (err || (kev.flags & EV_RECEIPT))
+			ended = !flush() || !result(kev, err);
 	}
+	if (!ended)
+		ended = !flush();
+	q->batching = false;
 	if (g.owns_lock())
 		g.unlock();
+	if (ended)
+		return ret;
 	if (nerrors > 0)
 		return nerrors;
 	if (nevents == 0)

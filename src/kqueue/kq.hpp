@@ -25,6 +25,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace kqlayer {
 
@@ -59,6 +60,22 @@ struct knote_key_hash {
 	}
 };
 
+// A new READ/WRITE knote's libkevent ADD, held back to be made together
+// with the others of its kevent() call (add_batch.cpp).
+struct deferred_add {
+	ukevent uk;
+	struct kevent change; // as applied, for its EV_ERROR entry
+	int index;            // its place in the change list
+};
+
+// What became of one held-back ADD: 0 or the errno of its change.
+struct add_result {
+	struct kevent change;
+	int index;
+	int err;
+	uint64_t serial;
+};
+
 struct kq {
 	int kfd = -1;
 	std::mutex mu;
@@ -71,6 +88,12 @@ struct kq {
 	std::deque<knote *> pending;
 	uint64_t next_serial = 1;
 	int sigfd = -1; // the doorbell of the process's signal hub (signal_filter.cpp)
+	// kevent()'s change list is being applied: new READ/WRITE knotes'
+	// ADDs are held back in `held` (add_batch.cpp); change_index is the
+	// change being applied.
+	bool batching = false;
+	int change_index = 0;
+	std::vector<deferred_add> held;
 
 	kq() = default;
 	~kq();
@@ -106,6 +129,17 @@ struct filter_ops {
 };
 
 const filter_ops *filter_for(short filter);
+
+// add_batch.cpp. Hold back the ADD `uk` of the new knote k (being attached
+// by change `kev`); the knote counts as registered from now on.
+void defer_add(kq &q, knote &k, const ukevent &uk, const struct kevent &kev);
+// Whether change `kev` may be one whose ADD is held back: an EV_ADD of a
+// READ/WRITE knote that does not exist. Any other change needs the held
+// ones made first (it may name one of them, or report an error after them).
+bool may_defer(const kq &q, const struct kevent &kev);
+// Make the held-back ADDs (one kevent_ctl), in change-list order; a failed
+// one's knote is dropped.
+std::vector<add_result> flush_adds(kq &q);
 
 // The libkevent kevent `uk` of a knote (native.cpp): added disabled if the
 // knote is; removed if registered; MODIFYed to the knote's disabled state
