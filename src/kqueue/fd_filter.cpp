@@ -58,16 +58,18 @@ void stop(kq &q, knote &k) {
 int attach(kq &q, knote &k, const struct kevent &kev) {
 	if (kev.fflags & NOTE_LOWAT)
 		return EINVAL; // docs/kqueue.md: not done
-	struct stat st;
-	if (fstat(fd_of(k), &st) < 0)
-		return EBADF;
-	k.dev = st.st_dev;
-	k.ino = st.st_ino;
-	k.socket = S_ISSOCK(st.st_mode);
-	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
+	// kq::apply has looked at the file (fstat) and set dev, ino, mode.
+	k.socket = S_ISSOCK(k.mode);
+	if (S_ISREG(k.mode) || S_ISDIR(k.mode) || S_ISBLK(k.mode))
 		k.always_ready = true;
+	if (q.batching && !(kev.flags & EV_RECEIPT) && (S_ISSOCK(k.mode) || S_ISFIFO(k.mode))) {
+		// epoll watches every socket and FIFO: made with the other new
+		// knotes of this kevent() call (add_batch.cpp).
+		defer_add(q, k, poll_kevent(k), kev);
+		return 0;
+	}
 	int r = start(q, k);
-	if (r == EINVAL && S_ISCHR(st.st_mode)) {
+	if (r == EINVAL && S_ISCHR(k.mode)) {
 		// A character device epoll cannot watch (/dev/null): its reads
 		// and writes never block.
 		k.always_ready = true;

@@ -9,7 +9,7 @@
 // applied. nevents == 0 applies the changes and returns 0. Each change is
 // copied before its result is written, so one array may be both lists.
 //
-// LOCKING: kq::mu around each change and around turning libkevent's reports
+// LOCKING: kq::mu around one call's change list and around turning libkevent's reports
 // into events; never across the wait (kevent_get_events), so other threads
 // change and wait meanwhile.
 #include "kqueue/kq.hpp"
@@ -76,6 +76,7 @@ int kq::apply(struct kevent &kev) {
 	auto key = std::make_pair(kev.ident, kev.filter);
 	auto it = notes.find(key);
 	knote *k = it == notes.end() ? nullptr : it->second.get();
+	struct stat fstat_of_new {}; // a new READ/WRITE knote's file, for attach
 	if (f == &fd_filter || f == &vnode_filter) {
 		// A descriptor closed under its knotes drops them (BSD); a number
 		// reused since names another file, not this knote.
@@ -89,6 +90,8 @@ int kq::apply(struct kevent &kev) {
 			drop(*k);
 			k = nullptr;
 		}
+		if (!k)
+			fstat_of_new = st;
 	}
 	if (!k) {
 		if (!(kev.flags & EV_ADD))
@@ -100,6 +103,9 @@ int kq::apply(struct kevent &kev) {
 		n->flags = kev.flags & (EV_ONESHOT | EV_CLEAR | EV_DISPATCH);
 		n->udata = kev.udata;
 		n->disabled = (kev.flags & EV_DISABLE) != 0;
+		n->dev = fstat_of_new.st_dev;
+		n->ino = fstat_of_new.st_ino;
+		n->mode = fstat_of_new.st_mode;
 		if (int r = f->attach(*this, *n, kev))
 			return r;
 		by_serial[n->serial] = n.get();
@@ -288,30 +294,70 @@ kevent(int kqfd, const struct kevent *changelist, int nchanges, struct kevent *e
 		return -1;
 	}
 	int nerrors = 0;
-	for (int i = 0; i < nchanges; i++) {
+	// One lock for the whole change list, not one per change: libevent
+	// hands over every re-added knote in one call (bench pipes: 10,000).
+	// No change waits, so other threads wait at most one list's length.
+	std::unique_lock g(q->mu, std::defer_lock);
+	if (nchanges > 0) {
+		g.lock();
+		q->batching = true;
+	}
+	// A change's result: false when the call ends here (-1 or 0 returned
+	// through `ret`).
+	int ret = 0;
+	auto result = [&](struct kevent kev, int err) {
+		if (!err && !(kev.flags & EV_RECEIPT))
+			return true;
+		if (nevents == 0) {
+			ret = err ? -1 : 0;
+			errno = err ? err : errno;
+			return false;
+		}
+		kev.flags = EV_ERROR;
+		kev.data = err;
+		eventlist[nerrors++] = kev;
+		nevents--;
+		return true;
+	};
+	// The held-back ADDs (add_batch.cpp), their errors in change order. A
+	// failure with no room ends the call: the knotes added after it (held
+	// back too) are dropped, as if not applied.
+	auto flush = [&]() {
+		std::vector<add_result> done = flush_adds(*q);
+		for (size_t j = 0; j < done.size(); j++) {
+			if (result(done[j].change, done[j].err))
+				continue;
+			for (size_t later = j + 1; later < done.size(); later++)
+				if (auto it = q->by_serial.find(done[later].serial);
+				    it != q->by_serial.end())
+					q->drop(*it->second);
+			return false;
+		}
+		return true;
+	};
+	bool ended = false;
+	for (int i = 0; i < nchanges && !ended; i++) {
 		struct kevent kev = changelist[i]; // before eventlist[nerrors] is written
 		if (kev.filter == 0)
 			continue;
 		kev.flags &= ~EV_SYSFLAGS;
-		int err;
-		{
-			std::lock_guard g(q->mu);
-			err = q->apply(kev);
+		if (!q->held.empty() && (q->held.size() >= 4096 || !may_defer(*q, kev)) &&
+		    !flush()) {
+			ended = true;
+			break;
 		}
-		if (err || (kev.flags & EV_RECEIPT)) {
-			if (nevents == 0) {
-				if (err) {
-					errno = err;
-					return -1;
-				}
-				return 0;
-			}
-			kev.flags = EV_ERROR;
-			kev.data = err;
-			eventlist[nerrors++] = kev;
-			nevents--;
-		}
+		q->change_index = i;
+		int err = q->apply(kev);
+		if (err || (kev.flags & EV_RECEIPT))
+			ended = !flush() || !result(kev, err);
 	}
+	if (!ended)
+		ended = !flush();
+	q->batching = false;
+	if (g.owns_lock())
+		g.unlock();
+	if (ended)
+		return ret;
 	if (nerrors > 0)
 		return nerrors;
 	if (nevents == 0)

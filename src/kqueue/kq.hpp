@@ -21,11 +21,11 @@
 #include <csignal>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace kqlayer {
 
@@ -50,19 +50,53 @@ struct knote {
 	bool looked_empty = false; // READ/WRITE: look_again found it not ready
 	intptr_t count = 0;        // TIMER, SIGNAL: occurrences; PROC: the status
 	uint64_t dev = 0, ino = 0; // READ/WRITE, VNODE: the file the knote follows
+	uint32_t mode = 0;         // READ/WRITE: its st_mode (kq::apply's fstat)
 	int64_t size = 0;          // VNODE: st_size and st_nlink at the last report
 	uint64_t nlink = 0;
 	bool is_dir = false; // VNODE: a directory
 };
 
+// The knotes of a kqueue are keyed (ident, filter), FreeBSD's knote key.
+struct knote_key_hash {
+	size_t operator()(const std::pair<uintptr_t, short> &k) const noexcept {
+		return std::hash<uintptr_t>()(k.first * 16 + static_cast<uint16_t>(k.second));
+	}
+};
+
+// A new READ/WRITE knote's libkevent ADD, held back to be made together
+// with the others of its kevent() call (add_batch.cpp).
+struct deferred_add {
+	ukevent uk;
+	struct kevent change; // as applied, for its EV_ERROR entry
+	int index;            // its place in the change list
+};
+
+// What became of one held-back ADD: 0 or the errno of its change.
+struct add_result {
+	struct kevent change;
+	int index;
+	int err;
+	uint64_t serial;
+};
+
 struct kq {
 	int kfd = -1;
 	std::mutex mu;
-	std::map<std::pair<uintptr_t, short>, std::unique_ptr<knote>> notes;
+	// A hash table, not a tree: libevent re-adds every knote at each of
+	// its loop's turns (bench pipes), and the tree's look-ups were a tenth
+	// of the layer's instructions (docs/benchmarks.md, issue 18).
+	std::unordered_map<std::pair<uintptr_t, short>, std::unique_ptr<knote>, knote_key_hash>
+		notes;
 	std::unordered_map<uint64_t, knote *> by_serial;
 	std::deque<knote *> pending;
 	uint64_t next_serial = 1;
 	int sigfd = -1; // the doorbell of the process's signal hub (signal_filter.cpp)
+	// kevent()'s change list is being applied: new READ/WRITE knotes'
+	// ADDs are held back in `held` (add_batch.cpp); change_index is the
+	// change being applied.
+	bool batching = false;
+	int change_index = 0;
+	std::vector<deferred_add> held;
 
 	kq() = default;
 	~kq();
@@ -98,6 +132,17 @@ struct filter_ops {
 };
 
 const filter_ops *filter_for(short filter);
+
+// add_batch.cpp. Hold back the ADD `uk` of the new knote k (being attached
+// by change `kev`); the knote counts as registered from now on.
+void defer_add(kq &q, knote &k, const ukevent &uk, const struct kevent &kev);
+// Whether change `kev` may be one whose ADD is held back: an EV_ADD of a
+// READ/WRITE knote that does not exist. Any other change needs the held
+// ones made first (it may name one of them, or report an error after them).
+bool may_defer(const kq &q, const struct kevent &kev);
+// Make the held-back ADDs (one kevent_ctl), in change-list order; a failed
+// one's knote is dropped.
+std::vector<add_result> flush_adds(kq &q);
 
 // The libkevent kevent `uk` of a knote (native.cpp): added disabled if the
 // knote is; removed if registered; MODIFYed to the knote's disabled state

@@ -108,4 +108,47 @@ TEST_P(KqCall, TimeoutZeroAndTimeoutExpire) {
 	EXPECT_EQ(0, wait(kq, ev, 1, 20));
 }
 
+// New READ knotes of one call are registered together (add_batch.cpp): a
+// failed change among them still reports in change order, the knotes
+// before it work, and with no room the ones after it are not applied.
+TEST_P(KqCall, NewReadKnotesOfOneCallAroundAFailure) {
+	int a[2], b[2], c[2];
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, a));
+	ASSERT_EQ(0, pipe(b));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, c));
+	struct kevent ch[4], ev[4];
+	EV_SET(&ch[0], a[0], EVFILT_READ, EV_ADD, 0, 0, (void *)1);
+	EV_SET(&ch[1], b[0], EVFILT_READ, EV_ADD, 0, 0, (void *)2);
+	EV_SET(&ch[2], 100000, EVFILT_READ, EV_ADD, 0, 0, nullptr); // EBADF
+	EV_SET(&ch[3], c[0], EVFILT_READ, EV_ADD, 0, 0, (void *)3);
+	ASSERT_EQ(1, kevent(kq, ch, 4, ev, 4, nullptr));
+	EXPECT_EQ(100000u, ev[0].ident);
+	EXPECT_EQ(EBADF, ev[0].data);
+	ASSERT_EQ(1, write(a[1], "x", 1));
+	ASSERT_EQ(2, write(b[1], "yy", 2));
+	ASSERT_EQ(3, write(c[1], "zzz", 3));
+	int n = wait(kq, ev, 4, 1000);
+	ASSERT_EQ(3, n) << std::strerror(errno);
+	intptr_t seen[4] = {};
+	for (int i = 0; i < n; i++)
+		seen[reinterpret_cast<uintptr_t>(ev[i].udata)] = ev[i].data;
+	EXPECT_EQ(1, seen[1]);
+	EXPECT_EQ(2, seen[2]);
+	EXPECT_EQ(3, seen[3]);
+	for (int fd : {a[0], b[0], c[0]})
+		EXPECT_EQ(0, change(kq, fd, EVFILT_READ, EV_DELETE));
+
+	// No room: the call fails at the bad change; the one before it is
+	// registered, the one after it is not.
+	errno = 0;
+	EXPECT_EQ(-1, kevent(kq, ch, 4, nullptr, 0, nullptr));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(0, change(kq, a[0], EVFILT_READ, EV_DELETE));
+	EXPECT_EQ(0, change(kq, b[0], EVFILT_READ, EV_DELETE));
+	EXPECT_EQ(-1, change(kq, c[0], EVFILT_READ, EV_DELETE));
+	EXPECT_EQ(ENOENT, errno) << "the change after the failed one was applied";
+	for (int fd : {a[0], a[1], b[0], b[1], c[0], c[1]})
+		close(fd);
+}
+
 KQ_INSTANTIATE(KqCall);
