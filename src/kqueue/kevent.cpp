@@ -26,11 +26,10 @@ kq::~kq() {
 	for (auto &e : notes) {
 		const filter_ops *f = filter_for(e.second->filter);
 		// The libkevent queue may be gone already (close(kq)); the
-		// filters' own descriptors and signal masks are released.
+		// filters' own resources are released.
 		e.second->registered = false;
 		f->detach(*this, *e.second);
 	}
-	close_signals(*this);
 }
 
 void kq::enqueue(knote &k) {
@@ -116,12 +115,16 @@ int kq::apply(struct kevent &kev) {
 		drop(*k);
 		return 0;
 	}
+	// A refused change changes nothing: the udata too goes back.
+	auto old_udata = k->udata;
 	if (!(kev.flags & EV_KEEPUDATA))
 		k->udata = kev.udata;
 	// FreeBSD's f_touch(EVENT_REGISTER) sees every change but a delete
 	// (a USER trigger has no EV_ADD); the timer restarts on EV_ADD only.
-	if (int r = f->touch(*this, *k, kev))
+	if (int r = f->touch(*this, *k, kev)) {
+		k->udata = old_udata;
 		return r;
+	}
 	if ((kev.flags & EV_ENABLE) && k->disabled) {
 		k->disabled = false;
 		f->set_enabled(*this, *k, true);
@@ -241,10 +244,6 @@ int kq::scan(struct kevent *out, int n, const struct timespec *timeout) {
 void kq::take_reports(const ukevent *buf, int r) {
 	for (int i = 0; i < r; i++) {
 		uint64_t c = cookie_of(buf[i]);
-		if (c == signal_cookie) {
-			drain_signals(*this);
-			continue;
-		}
 		auto it = by_serial.find(c);
 		if (it == by_serial.end())
 			continue; // deleted since

@@ -157,17 +157,8 @@ extern const filter_ops fd_filter, timer_filter, user_filter, signal_filter, pro
 // again only to be looked at (fd_filter.cpp), instead of one look each.
 void look_again(kq &q);
 
-// The signal hub rang or its signalfd is readable (signal_filter.cpp).
-void drain_signals(kq &q);
-void close_signals(kq &q);
-// In a fork child, once its kqueues are gone (kqueue.cpp).
-void signals_after_fork();
-
 // The cookie of libkevent kevents.
 inline void set_cookie(ukevent &uk, uint64_t serial) { uk.ptr = reinterpret_cast<void *>(serial); }
 inline uint64_t cookie_of(const ukevent &uk) { return reinterpret_cast<uint64_t>(uk.ptr); }
-
-// The cookie of the signalfd's kevent (no knote has serial 0).
-constexpr uint64_t signal_cookie = 0;
 
 } // namespace kqlayer

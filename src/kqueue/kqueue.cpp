@@ -32,7 +32,6 @@ void child_after_fork() {
 	for (auto &e : *table)
 		kevent_close(e.first);
 	table = new std::unordered_map<int, std::shared_ptr<kq>>;
-	signals_after_fork();
 }
 
 int create(int flags) {

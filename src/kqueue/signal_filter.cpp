@@ -10,9 +10,6 @@
 // deliveries since the last report (implicitly EV_CLEAR); a disabled knote
 // keeps counting and reports the sum when enabled.
 //
-// The hooks below (drain_signals, close_signals, signals_after_fork) have
-// nothing left to do: the native kevent needs no hub of the layer's own.
-//
 // LOCKING: called under kq::mu (kq.hpp).
 #include "kqueue/kq.hpp"
 
@@ -76,10 +73,6 @@ bool emit(kq &, knote &k, struct kevent &out) {
 }
 
 } // namespace
-
-void drain_signals(kq &) {}
-void signals_after_fork() {}
-void close_signals(kq &) {}
 
 const filter_ops signal_filter = {attach, detach, touch, set_enabled, report, emit};
 

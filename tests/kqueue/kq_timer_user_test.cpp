@@ -145,6 +145,18 @@ TEST_P(KqTimer, BadTimersAreRefused) {
 	EXPECT_EQ(EINVAL, errno);
 }
 
+// A refused EV_ADD of an existing knote changes nothing, its udata
+// included: the timer still fires with the udata it had.
+TEST_P(KqTimer, RefusedModifyKeepsTheUdata) {
+	ASSERT_EQ(0, change(kq, 1, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 20, (void *)3));
+	EXPECT_EQ(-1, change(kq, 1, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_SECONDS | NOTE_USECONDS,
+			     20, (void *)4));
+	EXPECT_EQ(EINVAL, errno);
+	struct kevent ev[2];
+	ASSERT_EQ(1, wait(kq, ev, 2, 5000));
+	EXPECT_EQ((void *)3, ev[0].udata) << "the refused change replaced the udata";
+}
+
 TEST_P(KqUser, TriggerAndFflagsControl) {
 	ASSERT_EQ(0,
 		  change(kq, 5, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_FFCOPY | 0x11, 0, (void *)4));
