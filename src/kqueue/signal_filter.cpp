@@ -40,11 +40,7 @@ int attach(kq &q, knote &k, const struct kevent &) {
 }
 
 void detach(kq &q, knote &k) {
-	if (k.registered) {
-		ukevent uk = signal_kevent(k);
-		q.ctl(KEVENT_CTL_REMOVE, uk);
-		k.registered = false;
-	}
+	remove_native(q, k, signal_kevent(k));
 	q.dequeue(k);
 }
 

@@ -96,11 +96,7 @@ int attach(kq &q, knote &k, const struct kevent &kev) {
 }
 
 void detach(kq &q, knote &k) {
-	if (k.registered) {
-		ukevent uk = inode_kevent(k);
-		q.ctl(KEVENT_CTL_REMOVE, uk);
-		k.registered = false;
-	}
+	remove_native(q, k, inode_kevent(k));
 	q.dequeue(k);
 }
 
