@@ -205,7 +205,8 @@ TEST_P(GetEvents, BadTimeoutIsEINVAL) {
 TEST_P(GetEvents, UnknownFlagsIsEINVAL) {
 	add_ready_sentinel();
 	timespec zero{0, 0};
-	for (unsigned bad : {0x4u, 0x80u, 0x80000000u, KEVENT_FLAGS_ABSTIME | KEVENT_FLAGS_EINTR | 0x4u})
+	for (unsigned bad :
+	     {0x4u, 0x80u, 0x80000000u, KEVENT_FLAGS_ABSTIME | KEVENT_FLAGS_EINTR | 0x4u})
 		expect_einval_changes_nothing(1, 4, &zero, false, bad,
 					      ("flags " + std::to_string(bad)).c_str());
 	expect_sentinel_delivered();
