@@ -32,8 +32,13 @@ int uring_backend::wait(backend_event *out, int max, int64_t timeout_ns, bool &w
 	// send(2), so a ping-pong with nothing to submit reaps them with no
 	// system call at all (as raw io_uring loops that peek first do).
 	// Reaping first also frees the room the re-arms below may use.
-	// Any CQE (a wake-up, a deadline: reported as none) ends the wait.
-	bool posted = io_uring_cq_ready(&ring_) > 0 || cq_overflowed();
+	// Any CQE (a wake-up, a deadline: reported as none) ends the wait:
+	// one this reap consumed too, though the CQ looked empty a moment
+	// before (a wake-up's CQE is posted by task work on another thread,
+	// at any time). Blocking after reaping it slept through the wake-up
+	// (role blocked_woken in waiters.hpp: no second one comes).
+	const unsigned head_before = *ring_.cq.khead;
+	bool overflowed = cq_overflowed();
 	// LEVEL watches look again once their reports were handed over:
 	// those that reported before this wait, not one reaped just now
 	// (epoll re-reports a level item at each epoll_wait, not twice in
@@ -41,6 +46,7 @@ int uring_backend::wait(backend_event *out, int max, int64_t timeout_ns, bool &w
 	// are armed again now.
 	waits_++;
 	k += reap(out + k, max - k, woken);
+	bool posted = overflowed || *ring_.cq.khead != head_before;
 	if (pending_.empty())
 		arm_backlog(relook_, true);
 	arm_backlog(ended_);
