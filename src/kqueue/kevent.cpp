@@ -276,12 +276,13 @@ kevent(int kqfd, const struct kevent *changelist, int nchanges, struct kevent *e
 		errno = EBADF;
 		return -1;
 	}
-	// BSD: kevent() on a closed kqueue fails with EBADF, and close(kq) frees
-	// the queue. libkevent's calls no longer check their number
-	// (kevent_init(3), "The descriptor number"), so the layer asks the
-	// kernel itself: one fcntl(2) per kevent() call. A number reused by
-	// another file still reaches the old queue until kevent_close or a new
-	// kqueue() takes it, as libkevent documents for its own calls.
+	// BSD: kevent() on a closed kqueue fails with EBADF. close(kq) took it
+	// out of the table already (kqueue.cpp); a number closed otherwise
+	// (dup2 onto it, close_range) is noticed here, as libkevent's calls no
+	// longer check their number (kevent_init(3), "The descriptor number"):
+	// one fcntl(2) per kevent() call. A number reused by another file that
+	// way still reaches the old queue until a new kqueue() takes it, as
+	// libkevent documents for its own calls.
 	if (fcntl(kqfd, F_GETFD) < 0) {
 		retire_kq(kqfd, q.get());
 		errno = EBADF;

@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: MIT
 // The kqueue descriptor (kqueue(3), docs/kqueue.md): pollable, nestable in
-// another kqueue, not in itself; kqueue1(O_CLOEXEC); close(kq) retires it;
-// after fork the child's copy is closed and the parent's works.
+// another kqueue, not in itself; kqueue1(O_CLOEXEC); close(kq) frees it
+// (its libkevent queue and every descriptor of that queue) and wakes its
+// waiters; after fork the child's copy is closed and the parent's works.
 #include "kq_test.hpp"
 
+#include <dirent.h>
 #include <poll.h>
 #include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
 
 using namespace kq_test;
 using KqDescriptor = KqTest;
@@ -43,6 +50,129 @@ TEST_P(KqDescriptor, ClosedKqueueIsEbadf) {
 	int k = kqueue();
 	ASSERT_GE(k, 0);
 	close(k);
+	struct kevent ev[1];
+	EXPECT_EQ(-1, wait(k, ev, 1, 0));
+	EXPECT_EQ(EBADF, errno);
+}
+
+// The descriptors open in this process.
+static int open_descriptors() {
+	int n = 0;
+	if (DIR *d = opendir("/proc/self/fd")) {
+		while (readdir(d))
+			n++;
+		closedir(d);
+	}
+	return n;
+}
+
+static uint64_t open_queues() {
+	kevent_stats st{};
+	EXPECT_EQ(0, kevent_get_stats(-1, &st, sizeof st)) << std::strerror(errno);
+	return st.queues;
+}
+
+// BSD: close(kq) frees the kqueue. Its libkevent queue holds descriptors of
+// its own (the wake-up and ready eventfds, the io_uring ring): closing the
+// number alone would leave them open until the number is used again.
+TEST_P(KqDescriptor, CloseFreesTheQueueAndItsDescriptors) {
+	const int fds = open_descriptors();
+	const uint64_t queues = open_queues();
+	int k = kqueue();
+	ASSERT_GE(k, 0);
+	ASSERT_EQ(0, change(k, 1, EVFILT_USER, EV_ADD));
+	ASSERT_EQ(0, change(k, 1, EVFILT_TIMER, EV_ADD, 0, 1000));
+	EXPECT_GT(open_descriptors(), fds + 1) << "a queue of its own descriptors";
+	EXPECT_EQ(queues + 1, open_queues());
+	EXPECT_EQ(0, close(k));
+	EXPECT_EQ(queues, open_queues()) << "the libkevent queue outlived close(kq)";
+	EXPECT_EQ(fds, open_descriptors()) << "descriptors of the closed kqueue are still open";
+	EXPECT_EQ(-1, fcntl(k, F_GETFD));
+	EXPECT_EQ(-1, close(k)) << "closed twice";
+	EXPECT_EQ(EBADF, errno);
+}
+
+// glibc's close(2), for a program whose close is not libkevent-kqueue's
+// (one that reaches the library through another, as libevent's programs do).
+extern "C" int __close(int fd);
+
+// A kqueue closed by the C library's close is freed by the next kqueue().
+TEST_P(KqDescriptor, ClosedByTheCLibraryIsFreedByTheNextKqueue) {
+	const int fds = open_descriptors();
+	const uint64_t queues = open_queues();
+	int k = kqueue();
+	ASSERT_GE(k, 0);
+	const int per_kqueue = open_descriptors() - fds;
+	ASSERT_EQ(0, __close(k));
+	EXPECT_EQ(queues + 1, open_queues()) << "libkevent cannot know yet";
+	int k2 = kqueue();
+	ASSERT_GE(k2, 0);
+	EXPECT_EQ(queues + 1, open_queues()) << "the closed kqueue was not freed";
+	EXPECT_EQ(fds + per_kqueue, open_descriptors());
+	EXPECT_EQ(0, close(k2));
+	EXPECT_EQ(queues, open_queues());
+}
+
+// ... or by the next kevent() naming it, which fails with EBADF.
+TEST_P(KqDescriptor, ClosedByTheCLibraryIsFreedByTheNextKevent) {
+	const int fds = open_descriptors();
+	const uint64_t queues = open_queues();
+	int k = kqueue();
+	ASSERT_GE(k, 0);
+	ASSERT_EQ(0, change(k, 1, EVFILT_USER, EV_ADD));
+	ASSERT_EQ(0, __close(k));
+	struct kevent ev[1];
+	EXPECT_EQ(-1, wait(k, ev, 1, 0));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(queues, open_queues()) << "the closed kqueue was not freed";
+	EXPECT_EQ(fds, open_descriptors());
+}
+
+// close(kq) while another thread waits in kevent() with no timeout: the
+// waiter returns, with EBADF.
+TEST_P(KqDescriptor, CloseWakesAWaiter) {
+	int k = kqueue();
+	ASSERT_GE(k, 0);
+	struct outcome {
+		std::atomic<int> result{1}, err{0};
+	};
+	auto o = std::make_shared<outcome>(); // the waiter's, should it never return
+	std::thread waiter([o, k] {
+		struct kevent ev[1];
+		int r = wait(k, ev, 1, -1);
+		o->err = errno;
+		o->result = r;
+	});
+	// The waiter may not be asleep yet: then its kevent() finds the
+	// number closed, with the same result.
+	std::this_thread::sleep_for(std::chrono::milliseconds(50));
+	EXPECT_EQ(0, close(k));
+	auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+	while (o->result == 1 && std::chrono::steady_clock::now() < until)
+		std::this_thread::sleep_for(std::chrono::milliseconds(5));
+	if (o->result == 1) {
+		waiter.detach();
+		FAIL() << "the waiter still sleeps 10 s after close(kq)";
+	}
+	waiter.join();
+	EXPECT_EQ(-1, o->result.load());
+	EXPECT_EQ(EBADF, o->err.load());
+}
+
+// A kqueue's number closed behind close()'s back (dup2 onto it) and reused:
+// close() of the number closes the file it names now, and the kqueue is gone.
+TEST_P(KqDescriptor, CloseOfAReusedNumberClosesTheNewFile) {
+	int k = kqueue();
+	ASSERT_GE(k, 0);
+	int sv[2];
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(k, dup2(sv[0], k)) << std::strerror(errno);
+	EXPECT_EQ(0, close(k));
+	EXPECT_EQ(-1, fcntl(k, F_GETFD)) << "close() left the number open";
+	EXPECT_EQ(0, close(sv[0]));
+	char c = 0;
+	EXPECT_EQ(0, read(sv[1], &c, 1)) << "both numbers of the socket are closed: EOF";
+	close(sv[1]);
 	struct kevent ev[1];
 	EXPECT_EQ(-1, wait(k, ev, 1, 0));
 	EXPECT_EQ(EBADF, errno);
