@@ -10,7 +10,7 @@ bench/run.py runs a row's runs back to back instead.
         [--servers k2,a2,k1,a1] [--before DIR] [--perf]
 
 Servers: kN = libkevent's coroutines (bench_cmp_kcoro / bench_cmp_coecho,
-io_uring backend) with N runners; aN = Asio's coroutines with N threads;
+io_uring backend) with N runners; eN = the same on the epoll backend; aN = Asio's coroutines with N threads;
 bN = kN from the executables in DIR/bench/compare (--before: another build
 of the same servers, e.g. before a change). Per server: the median and
 range of the client's rate, the server's CPU time per request (from
@@ -30,11 +30,14 @@ import time
 
 def server_cmd(name, work, build, before):
     kind, threads = name[0], name[1:]
-    if kind in "kb":
+    if kind in "kbe":
         d = os.path.join(before if kind == "b" else build, "bench", "compare")
+        backend = "epoll" if kind == "e" else "uring"
         if work == "http":
-            return [os.path.join(d, "bench_cmp_kcoro"), "http", "mode=uring", f"threads={threads}"]
-        return [os.path.join(d, "bench_cmp_coecho"), "--backend", "uring", "--threads", threads, "0"]
+            return [os.path.join(d, "bench_cmp_kcoro"), "http", f"mode={backend}",
+                    f"threads={threads}"]
+        return [os.path.join(d, "bench_cmp_coecho"), "--backend", backend, "--threads", threads,
+                "0"]
     if kind == "a":
         return [os.path.join(build, "bench", "compare", "bench_cmp_asiocoro"), work,
                 f"threads={threads}"]
