@@ -90,7 +90,7 @@ const char usage[] =
 	"  PORT          the server's port on 127.0.0.1\n"
 	"  --timeout MS  limit of each step (default 1000)\n"
 	"  --requests N  requests on one connection (default 1)\n"
-	"  --backend B   kevent backend (default auto: io_uring where it works)\n";
+	"  --backend B   kevent backend (default auto: epoll)\n";
 
 } // namespace
 

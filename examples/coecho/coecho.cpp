@@ -57,7 +57,7 @@ const char usage[] = "usage: coecho [--threads N] [--backend " EXAMPLE_BACKEND_H
 		     "  a TCP echo server written with coroutines (kevent/coro.hpp)\n"
 		     "  PORT         listen on 127.0.0.1:PORT (default 7007; 0 picks one)\n"
 		     "  --threads N  run the io_context from N threads (default 1)\n"
-		     "  --backend B  kevent backend (default auto: io_uring where it works)\n";
+		     "  --backend B  kevent backend (default auto: epoll)\n";
 
 } // namespace
 

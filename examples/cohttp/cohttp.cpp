@@ -48,7 +48,7 @@ const char usage[] = "usage: cohttp [--port N] [--threads N] [--backend " EXAMPL
 		     "  evserver's HTTP/1.1 server, written with coroutines (kevent/coro.hpp)\n"
 		     "  --port N     listen on 127.0.0.1:N (0 = ephemeral, the default)\n"
 		     "  --threads N  run the io_context from N threads (default 1)\n"
-		     "  --backend B  kevent backend (default auto: io_uring where it works)\n";
+		     "  --backend B  kevent backend (default auto: epoll)\n";
 
 } // namespace
 

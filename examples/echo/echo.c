@@ -85,8 +85,7 @@ static const char usage[] = "usage: echo [--backend " EXAMPLE_BACKEND_HELP "] [P
 			    "  a TCP echo server on 127.0.0.1:PORT (default 7007; 0 picks a free "
 			    "port)\n"
 			    "  on asynchronous socket I/O only (kevent_aio_accept/recv/send)\n"
-			    "  --backend B  kevent backend (default auto: io_uring where it "
-			    "works)\n"
+			    "  --backend B  kevent backend (default auto: epoll)\n"
 			    "  try it from bash: exec 3<>/dev/tcp/127.0.0.1/7007; echo hello >&3; "
 			    "head -n 1 <&3\n";
 

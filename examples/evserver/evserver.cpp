@@ -297,7 +297,7 @@ const char usage[] = "usage: evserver [--port N] [--stats] [--backend " EXAMPLE_
 		     "  an HTTP/1.1 server on one kevent queue\n"
 		     "  --port N     listen on 127.0.0.1:N (0 = ephemeral, the default)\n"
 		     "  --stats      print the queue's kevent statistics at exit\n"
-		     "  --backend B  kevent backend (default auto: io_uring where it works)\n";
+		     "  --backend B  kevent backend (default auto: epoll)\n";
 
 } // namespace
 

@@ -31,8 +31,7 @@ namespace kevent {
 
 // Backend choice for kevent_init (KEVENT_INIT_*).
 enum class backend : unsigned {
-	automatic = KEVENT_INIT_AUTO, // io_uring when it works, else epoll; KEVENT_BACKEND
-				      // overrides
+	automatic = KEVENT_INIT_AUTO, // epoll; KEVENT_BACKEND=uring asks for io_uring
 	epoll = KEVENT_INIT_EPOLL,
 	uring = KEVENT_INIT_URING,
 };

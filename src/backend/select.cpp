@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Backend choice at run time: by kevent_init flags, then KEVENT_BACKEND in the
-// environment for KEVENT_INIT_AUTO, then by probing what works.
+// environment for KEVENT_INIT_AUTO (epoll without it); io_uring is probed
+// when asked for.
 #include "backend/backend.hpp"
 
 #include <kevent/kevent.h>
@@ -27,12 +28,12 @@ int make_backend(unsigned flags, std::unique_ptr<backend> &out) {
 	int err = 0;
 	switch (want) {
 	case KEVENT_INIT_AUTO:
-		// io_uring where it works; epoll otherwise (an old kernel,
-		// io_uring_disabled, a seccomp filter, KEVENT_URING_DISABLE).
-		// A resource error (EMFILE, ENOMEM) is the caller's to see.
-		out = make_uring_backend(err);
-		if (out || err != -ENOSYS)
-			return out ? 0 : err;
+		// epoll, on the evidence (kevent_init(3), docs/benchmarks.md
+		// "Which backend AUTO picks"): with the machine quiet, io_uring
+		// was the slower backend for HTTP at c=100 (0.51x raw epoll
+		// against 1.01x), pipes, timers, user events and the coroutine
+		// servers, and won only single-connection round trips. io_uring
+		// is the caller's choice: KEVENT_INIT_URING, KEVENT_BACKEND=uring.
 		[[fallthrough]];
 	case KEVENT_INIT_EPOLL:
 		out = make_epoll_backend(err);
