@@ -69,6 +69,12 @@ ROWS = [
     ("kevent-coecho", "coecho", ["--backend", "uring", "--threads", "1", "0"], {"*only*", "echo"}),
     ("kevent-coecho-2t", "coecho", ["--backend", "uring", "--threads", "2", "0"],
      {"*only*", "echo"}),
+    # The same servers on the epoll backend, KEVENT_INIT_AUTO's choice since
+    # 2026-12-07 (docs/benchmarks.md, "Which backend AUTO picks").
+    ("kevent-coro-epoll", "kcoro", ["mode=epoll", "threads=1"], {"*only*", "http"}),
+    ("kevent-echo-epoll", "echo", ["--backend", "epoll", "0"], {"*only*", "echo"}),
+    ("kevent-coecho-epoll", "coecho", ["--backend", "epoll", "--threads", "1", "0"],
+     {"*only*", "echo"}),
 ]
 BASE = "epoll"
 # Servers that are examples/ programs: started as `exe EXTRA...`, without
@@ -671,6 +677,9 @@ def targets(full):
         ("echo c=100 coroutines ≥ 0.95× callback echo", "echo c=100", "roundtrips_per_s", "kevent-coecho", "kevent-echo", "ge", 0.95),
         ("echo c=100 coroutines ≥ 1.0× Asio coroutines", "echo c=100", "roundtrips_per_s", "kevent-coecho", "asio-coro", "ge", 1.0),
         ("echo c=100 coroutines, 2 threads ≥ 1.0× Asio coroutines, 2 threads", "echo c=100", "roundtrips_per_s", "kevent-coecho-2t", "asio-coro-2t", "ge", 1.0),
+        ("http c=100 coroutines on epoll (AUTO) ≥ 1.0× Asio coroutines", "http c=100", "requests_per_s", "kevent-coro-epoll", "asio-coro", "ge", 1.0),
+        ("echo c=100 coroutines on epoll (AUTO) ≥ 0.95× callback echo on epoll", "echo c=100", "roundtrips_per_s", "kevent-coecho-epoll", "kevent-echo-epoll", "ge", 0.95),
+        ("echo c=100 coroutines on epoll (AUTO) ≥ 1.0× Asio coroutines", "echo c=100", "roundtrips_per_s", "kevent-coecho-epoll", "asio-coro", "ge", 1.0),
     ] + [
         (f"threads {mode}, {w} waiter(s) ≥ 1.0× Asio", f"threads {mode} waiters={w}", "items_per_s",
          "kevent-epoll", "asio", "ge", 1.0)
