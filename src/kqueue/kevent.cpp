@@ -220,7 +220,8 @@ int kq::scan(struct kevent *out, int n, const struct timespec *timeout) {
 			block = false;
 			if (r < 0) {
 				if (errno == EINVAL || errno == EBADF) {
-					retire_kq(kfd, this); // close(kq) then the number reused
+					// libkevent has let the queue go already
+					retire_kq(kfd, this, false);
 					errno = EBADF;
 				}
 				return -1;
@@ -284,7 +285,7 @@ kevent(int kqfd, const struct kevent *changelist, int nchanges, struct kevent *e
 	// way still reaches the old queue until a new kqueue() takes it, as
 	// libkevent documents for its own calls.
 	if (fcntl(kqfd, F_GETFD) < 0) {
-		retire_kq(kqfd, q.get());
+		retire_kq(kqfd, q.get(), true);
 		errno = EBADF;
 		return -1;
 	}

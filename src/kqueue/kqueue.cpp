@@ -173,7 +173,7 @@ std::shared_ptr<kq> find_kq(int fd) {
 	return it == table->end() ? nullptr : it->second;
 }
 
-void retire_kq(int fd, const kq *q) {
+void retire_kq(int fd, const kq *q, bool number_closed) {
 	{
 		std::lock_guard g(*table_mu);
 		auto it = table->find(fd);
@@ -183,7 +183,7 @@ void retire_kq(int fd, const kq *q) {
 		unmark(fd);
 	}
 	// Not open any more: libkevent frees the queue (as in sweep_closed).
-	if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+	if (number_closed)
 		kevent_close(fd);
 }
 
