@@ -10,6 +10,7 @@
 //
 // Fix (src/origin/signal.cpp): pthread_atfork handlers take the mutex before
 // fork and release it on both sides, so the child's copy is never held.
+#include "child_process.hpp"
 #include "kevent_test.hpp"
 
 #include <sys/wait.h>
@@ -32,6 +33,8 @@ ukevent sigurg_event() {
 class SignalForkChildHangs : public kevent_test::QueueTest {};
 
 TEST_P(SignalForkChildHangs, AChildWatchesSignalsWhileTheParentChurns) {
+	if (kevent_test::under_tsan)
+		GTEST_SKIP() << kevent_test::tsan_threaded_fork;
 	std::atomic<bool> stop{false};
 	// Adds and removes a SIGNAL kevent without pause: most of its time is
 	// spent inside the origin's registration lock (two sigaction calls).
