@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // coecho — examples/echo written with coroutines (kevent/coro.hpp): an
 // acceptor coroutine, and per connection one coroutine that recv()s and
-// send()s back what came, on the asynchronous socket calls.
+// send()s back what came, on a coro::socket (kevent/coro/socket.hpp).
 //
 //   coecho [--threads N] [--backend auto|epoll|uring] [PORT]
 //
@@ -32,19 +32,23 @@ namespace coro = kevent::coro;
 namespace {
 
 coro::task<void> echo(coro::io_context &ctx, int fd, std::stop_token stop) {
-	std::byte buf[16384];
 	std::error_code ec;
+	coro::socket sock(ctx, fd, ec); // owns fd from here: closes it at the end
+	if (ec) {
+		::close(fd);
+		co_return;
+	}
+	std::byte buf[16384];
 	for (;;) {
-		size_t got = co_await coro::recv(ctx, fd, buf, 0, ec).stop_on(stop);
+		size_t got = co_await sock.recv(buf, 0, ec).stop_on(stop);
 		if (ec || got == 0)
 			break;
 		for (size_t off = 0; off < got && !ec;)
-			off += co_await coro::send(ctx, fd, std::span(buf + off, got - off), 0, ec)
+			off += co_await sock.send(std::span(buf + off, got - off), 0, ec)
 				       .stop_on(stop);
 		if (ec)
 			break;
 	}
-	::close(fd);
 }
 
 coro::task<void> stop_on_signal(coro::io_context &ctx, int signo, std::stop_source &src) {

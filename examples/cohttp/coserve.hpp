@@ -2,8 +2,8 @@
 // coserve.hpp — the coroutines of examples/cohttp, shared with the
 // benchmark server bench_cmp_kcoro (bench/compare/coro_kevent.cpp), so that
 // `make bench` measures exactly what the example does: an acceptor, and per
-// connection recv, http::respond (examples/evserver/http.hpp), send, every
-// operation cancelled by one stop token.
+// connection a coro::socket's recv, http::respond (examples/evserver/
+// http.hpp) and send, every operation cancelled by one stop token.
 #pragma once
 
 #include <kevent/coro.hpp>
@@ -31,14 +31,21 @@ struct counters {
 };
 
 inline coro::task<void> serve(coro::io_context &ctx, int fd, std::stop_token stop, counters &n) {
+	std::error_code ec;
+	// A coro::socket: recv and send cost their own system call only
+	// (kevent/coro/socket.hpp); it closes fd when the coroutine ends.
+	coro::socket sock(ctx, fd, ec);
+	if (ec) {
+		::close(fd);
+		++n.closed;
+		co_return;
+	}
 	std::string in, out;
 	bool close_after = false;
 	char buf[16384];
-	std::error_code ec;
 	while (!close_after) {
-		size_t got =
-			co_await coro::recv(ctx, fd, std::as_writable_bytes(std::span(buf)), 0, ec)
-				.stop_on(stop);
+		size_t got = co_await sock.recv(std::as_writable_bytes(std::span(buf)), 0, ec)
+				     .stop_on(stop);
 		if (ec || got == 0)
 			break;
 		in.append(buf, got);
@@ -47,9 +54,8 @@ inline coro::task<void> serve(coro::io_context &ctx, int fd, std::stop_token sto
 		if (r.too_large)
 			++n.bad_requests;
 		while (!out.empty()) {
-			size_t sent =
-				co_await coro::send(ctx, fd, std::as_bytes(std::span(out)), 0, ec)
-					.stop_on(stop);
+			size_t sent = co_await sock.send(std::as_bytes(std::span(out)), 0, ec)
+					      .stop_on(stop);
 			if (ec)
 				break;
 			out.erase(0, sent);
@@ -57,7 +63,7 @@ inline coro::task<void> serve(coro::io_context &ctx, int fd, std::stop_token sto
 		if (ec)
 			break;
 	}
-	::close(fd);
+	sock.close();
 	++n.closed;
 }
 

@@ -23,6 +23,7 @@
 #include <kevent/coro/operation.hpp>
 #include <kevent/coro/origins.hpp>
 #include <kevent/coro/readiness.hpp>
+#include <kevent/coro/socket.hpp>
 #include <kevent/coro/spawn.hpp>
 #include <kevent/coro/task.hpp>
 #include <kevent/coro/timeout.hpp>

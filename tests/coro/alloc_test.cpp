@@ -89,6 +89,37 @@ TEST_P(Alloc, AioRoundTripsAllocateNothingInTheLayer) {
 		<< "operator new calls during " << rounds << " round trips, coroutines vs C calls";
 }
 
+// The same ping-pong on coro::socket: a recv or send is its system call
+// and a wait is the persistent kevent's next edge, so nothing is allocated
+// anywhere, library included.
+coro::task<void> socket_pinger(coro::socket &s, long &allocs) {
+	std::byte b[1] = {std::byte{1}};
+	co_await s.send(b); // warms up: the first edges and the runner
+	co_await s.recv(b);
+	long before = news.load();
+	for (int i = 0; i < rounds; ++i) {
+		co_await s.send(b);
+		co_await s.recv(b);
+	}
+	allocs = news.load() - before;
+}
+coro::task<void> socket_ponger(coro::socket &s) {
+	std::byte b[1];
+	for (int i = 0; i < rounds + 1; ++i) {
+		co_await s.recv(b);
+		co_await s.send(b);
+	}
+}
+
+TEST_P(Alloc, SocketRoundTripsAllocateNothing) {
+	socket_pair sp;
+	coro::socket a(ctx(), sp.fd[0]), b(ctx(), sp.fd[1]);
+	sp.fd[0] = sp.fd[1] = -1;
+	long allocs = -1;
+	coro::sync_wait(ctx(), coro::when_all(socket_pinger(a, allocs), socket_ponger(b)));
+	EXPECT_EQ(0, allocs) << "operator new calls during " << rounds << " round trips";
+}
+
 coro::task<long> ready_awaits(coro::io_context &c, int fd) {
 	long before = news.load();
 	for (int i = 0; i < rounds; ++i) {

@@ -16,13 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Sanitizers slow every iteration 5-20x: fewer rounds there, same checks.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr int race_rounds = 1000;
-#else
-constexpr int race_rounds = 10000;
-#endif
-
 class Cancel : public CoroTest {};
 
 coro::task<void> wait_readable(coro::io_context &c, int fd, std::stop_token t,

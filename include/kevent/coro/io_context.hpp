@@ -54,6 +54,7 @@
 #include <system_error>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace kevent::coro {
 
@@ -73,6 +74,25 @@ struct posted_node {
 	// execute = false: the context is destroyed with the node still
 	// queued; release what the node owns without running it.
 	void (*run)(posted_node *self, bool execute) = nullptr;
+};
+
+// The shared states of the context's sockets (coro/socket_slot.hpp): a
+// socket's persistent kevent points at one, and a copy of its event may
+// still be on its way to a runner after the socket is closed, so a slot is
+// recycled, never freed, while the context lives. Type-erased here: the
+// slot's type is coro/socket_slot.hpp's.
+struct slot_pool {
+	std::mutex mu;
+	op_base *free = nullptr;
+	std::vector<op_base *> all;
+	void (*destroy)(op_base *) noexcept = nullptr;
+	slot_pool() = default;
+	slot_pool(const slot_pool &) = delete;
+	slot_pool &operator=(const slot_pool &) = delete;
+	~slot_pool() {
+		for (op_base *p : all)
+			destroy(p);
+	}
 };
 
 // The batch the calling thread is dispatching, so that an awaiter destroyed
@@ -264,6 +284,9 @@ public:
 		orphans_.insert({type, id});
 		orphan_count_.fetch_add(1, std::memory_order_release);
 	}
+
+	// The pool of socket states (coro/socket_slot.hpp).
+	detail::slot_pool &socket_slots() noexcept { return slots_; }
 
 	// Records an exception of a detached task; the runner that ran it
 	// rethrows it from run().
@@ -584,6 +607,8 @@ private:
 	std::atomic<long> work_{0};
 	std::atomic<bool> stopped_{false};
 	std::atomic<uint64_t> timer_names_{0};
+
+	detail::slot_pool slots_;
 
 	std::mutex orphan_mu_;
 	std::set<std::pair<uint32_t, uint64_t>> orphans_;
