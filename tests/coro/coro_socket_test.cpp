@@ -146,6 +146,10 @@ protected:
 		coro::spawn(ctx(), recv_into(sock(), ec, got));
 		ctx().poll();
 	}
+	// Kevents a socket registers: its persistent one on epoll; none on
+	// io_uring, where its calls are the queue's asynchronous ones
+	// (coro/socket.hpp).
+	unsigned socket_kevents() { return ctx().backend() == KEVENT_BACKEND_URING ? 0 : 1; }
 	void TearDown() override {
 		sock_.reset(); // before the context
 		CoroTest::TearDown();
@@ -157,7 +161,8 @@ TEST_P(CoroSocket, DataAlreadyThereIsReceivedWithoutWaiting) {
 	ASSERT_EQ(5, ::write(sp.fd[1], "hello", 5));
 	coro::socket s(ctx(), sp.fd[0]);
 	sp.fd[0] = -1; // the socket owns it
-	EXPECT_EQ(2u, q.stats().registered) << "the socket's kevent and the context's wake";
+	EXPECT_EQ(1u + socket_kevents(), q.stats().registered)
+		<< "the socket's kevent (epoll) and the context's wake";
 	std::error_code ec;
 	EXPECT_EQ("hello", coro::sync_wait(ctx(), recv_text(s, ec)));
 	EXPECT_FALSE(ec);
@@ -236,7 +241,8 @@ TEST_P(CoroSocket, StopWhileWaitingResumesWithCanceledAndKeepsTheWatch) {
 	src.request_stop();
 	ctx().run();
 	EXPECT_EQ(std::errc::operation_canceled, ec);
-	EXPECT_EQ(2u, q.stats().registered) << "the socket still watched, for its next call";
+	EXPECT_EQ(1u + socket_kevents(), q.stats().registered)
+		<< "the socket still watched (epoll), for its next call";
 	ASSERT_EQ(2, ::write(own.fd[1], "ok", 2));
 	std::error_code ec2;
 	EXPECT_EQ("ok", coro::sync_wait(ctx(), recv_text(s, ec2)));
@@ -359,11 +365,12 @@ struct swap_state {
 	int first = -1;    // whose recv resumed first
 	int new_peer = -1; // the new socket's peer
 	std::error_code ec[2];
+	size_t got[2] = {0, 0};
 };
 
 coro::task<void> recv_and_swap(coro::io_context &c, swap_state &st, int me) {
 	char b[8];
-	(void)co_await st.s[me]->recv(std::as_writable_bytes(std::span(b)), 0, st.ec[me]);
+	st.got[me] = co_await st.s[me]->recv(std::as_writable_bytes(std::span(b)), 0, st.ec[me]);
 	if (st.first >= 0)
 		co_return; // the other came first and closed this one
 	st.first = me;
@@ -400,7 +407,14 @@ TEST_P(CoroSocket, ALateEdgeOfAClosedSocketDoesNotConfuseItsSuccessor) {
 		ASSERT_GE(st.first, 0) << "round " << round;
 		int other = 1 - st.first;
 		ASSERT_GE(st.new_peer, 0) << "round " << round << ": the number was not reused";
-		EXPECT_EQ(std::errc::operation_canceled, st.ec[other]) << "round " << round;
+		// On io_uring the other's recv is the ring's own: its completion,
+		// harvested in the same batch, may already hold the byte when
+		// close() comes (then it ends with it); a readiness wait is always
+		// cancelled.
+		if (socket_kevents() == 0 && !st.ec[other])
+			EXPECT_EQ(1u, st.got[other]) << "round " << round;
+		else
+			EXPECT_EQ(std::errc::operation_canceled, st.ec[other]) << "round " << round;
 		// The successor works: a recv waits, and its data arrives.
 		std::error_code ec;
 		std::string got;

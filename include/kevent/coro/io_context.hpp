@@ -134,6 +134,8 @@ public:
 	}
 
 	int fd() const noexcept { return kfd_; }
+	// The queue's backend (KEVENT_BACKEND_EPOLL or _URING; 0 if unknown).
+	uint32_t backend() const noexcept { return backend_; }
 
 	// Runs handlers until no work is left or stop() is called; returns how
 	// many it ran. Exceptions from handlers and detached tasks propagate.
@@ -307,6 +309,9 @@ private:
 	static constexpr std::chrono::microseconds park_max{64000};
 
 	void init() {
+		kevent_stats st{};
+		if (kevent_get_stats(kfd_, &st, sizeof st) == 0)
+			backend_ = st.backend;
 		ukevent uk = wake_event();
 		int n = kevent_ctl(kfd_, KEVENT_CTL_ADD, 1, &uk);
 		if (n < 0)
@@ -588,6 +593,7 @@ private:
 
 	kevent::queue own_{kevent::queue::adopt, -1};
 	int kfd_ = -1;
+	uint32_t backend_ = 0;
 	const int wake_tag_ = 0;
 
 	std::mutex mu_;

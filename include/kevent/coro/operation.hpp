@@ -144,6 +144,10 @@ public:
 
 	io_context &context() const noexcept { return *ctx_; }
 
+	// Cancels the operation as a stop request would: its owner is being
+	// closed (coro/socket.hpp). Harmless once it is done.
+	void cancel() noexcept { on_stop(); }
+
 protected:
 	int kfd() const noexcept { return ctx_->fd(); }
 	// The raw delivered event (for derived results).

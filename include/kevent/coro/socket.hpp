@@ -6,6 +6,10 @@
 // (coro/socket_slot.hpp), as Asio's reactor does: a recv after a short one
 // waits for the next edge without trying, and a wait re-arms nothing.
 //
+// That is the epoll backend. On io_uring the socket's calls are the queue's
+// own asynchronous ones (below, socket_io), and the socket registers no
+// kevent.
+//
 // Against coro::recv/coro::send on a bare descriptor (KEVENT_NAIO,
 // kevent_aio_recv(3)): those re-arm their socket's watch at every wait,
 // one epoll_ctl per round trip on the epoll backend, because a number may
@@ -26,6 +30,7 @@
 //   key: EEXIST).
 #pragma once
 
+#include <kevent/coro/aio.hpp>
 #include <kevent/coro/socket_slot.hpp>
 #include <kevent/error.hpp>
 
@@ -42,6 +47,7 @@
 #include <system_error>
 #include <thread>
 #include <utility>
+#include <variant>
 
 namespace kevent::coro {
 
@@ -241,10 +247,97 @@ private:
 	std::optional<std::stop_callback<canceller>> cb_;
 };
 
+// What socket::recv and send return: on epoll the readiness operation
+// above; on io_uring the queue's asynchronous one (an io_op, KEVENT_NAIO),
+// which the ring runs without a readiness round trip — there a recv that
+// waits costs no system call of its own, and readiness plus the call would
+// cost a poll completion and the call. Both follow the same rules (one of
+// each direction at a time, close() cancels).
+template <socket_dir Dir> class socket_io : native_wait {
+public:
+	explicit socket_io(socket_op<Dir> &&op) noexcept
+	    : op_(std::in_place_index<0>, std::move(op)) {}
+	socket_io(socket_slot *slot, io_op &&op, std::error_code *ec) noexcept
+	    : slot_(slot), ecp_(ec), op_(std::in_place_index<1>, std::move(op)) {
+		cancel = &do_cancel;
+	}
+	socket_io(socket_io &&o) noexcept
+	    : native_wait(), slot_(o.slot_), ecp_(o.ecp_), op_(std::move(o.op_)) {
+		cancel = &do_cancel;
+	}
+	socket_io &operator=(socket_io &&) = delete;
+	~socket_io() { leave(); }
+
+	socket_io &&stop_on(std::stop_token tok) &&noexcept {
+		std::visit([&](auto &op) { (void)std::move(op).stop_on(std::move(tok)); }, op_);
+		return std::move(*this);
+	}
+
+	bool await_ready() const noexcept { return false; }
+
+	bool await_suspend(std::coroutine_handle<> h) noexcept {
+		if (op_.index() == 0)
+			return std::get<0>(op_).await_suspend(h);
+		{
+			std::lock_guard lk(slot_->mu);
+			if (slot_->fd < 0)
+				early_ = EBADF; // closed
+			else if (slot_->native_waiting[Dir])
+				early_ = EBUSY;
+			else
+				slot_->native_waiting[Dir] = this;
+		}
+		if (early_)
+			return false;
+		linked_ = true;
+		return std::get<1>(op_).await_suspend(h);
+	}
+
+	std::size_t await_resume() {
+		if (op_.index() == 0)
+			return std::get<0>(op_).await_resume();
+		leave();
+		if (early_) {
+			std::error_code ec = kevent::detail::errno_code(early_);
+			if (!ecp_)
+				throw std::system_error(ec);
+			*ecp_ = ec;
+			return 0;
+		}
+		return std::get<1>(op_).await_resume();
+	}
+
+private:
+	static void do_cancel(native_wait *w) noexcept {
+		std::get<1>(static_cast<socket_io *>(w)->op_).cancel();
+	}
+
+	// Out of the slot, once close() no longer cancels this operation.
+	void leave() noexcept {
+		if (!linked_)
+			return;
+		std::unique_lock lk(slot_->mu);
+		while (slot_->cancelling[Dir] == this) {
+			lk.unlock();
+			std::this_thread::yield();
+			lk.lock();
+		}
+		if (slot_->native_waiting[Dir] == this)
+			slot_->native_waiting[Dir] = nullptr;
+		linked_ = false;
+	}
+
+	socket_slot *slot_ = nullptr;
+	std::error_code *ecp_ = nullptr;
+	int early_ = 0;
+	bool linked_ = false;
+	std::variant<socket_op<Dir>, io_op> op_;
+};
+
 } // namespace detail
 
-using socket_recv_op = detail::socket_op<detail::dir_recv>;
-using socket_send_op = detail::socket_op<detail::dir_send>;
+using socket_recv_op = detail::socket_io<detail::dir_recv>;
+using socket_send_op = detail::socket_io<detail::dir_send>;
 
 class socket {
 public:
@@ -279,18 +372,18 @@ public:
 
 	// co_await: bytes received (0: end of file).
 	socket_recv_op recv(std::span<std::byte> buf, int flags = 0) noexcept {
-		return socket_recv_op(*ctx_, slot_, buf.data(), buf.size(), flags, nullptr);
+		return make_recv(buf, flags, nullptr);
 	}
 	socket_recv_op recv(std::span<std::byte> buf, int flags, std::error_code &ec) noexcept {
-		return socket_recv_op(*ctx_, slot_, buf.data(), buf.size(), flags, &ec);
+		return make_recv(buf, flags, &ec);
 	}
 	// co_await: bytes sent (maybe fewer than asked, as send(2)).
 	socket_send_op send(std::span<const std::byte> buf, int flags = 0) noexcept {
-		return socket_send_op(*ctx_, slot_, buf.data(), buf.size(), flags, nullptr);
+		return make_send(buf, flags, nullptr);
 	}
 	socket_send_op send(std::span<const std::byte> buf, int flags,
 			    std::error_code &ec) noexcept {
-		return socket_send_op(*ctx_, slot_, buf.data(), buf.size(), flags, &ec);
+		return make_send(buf, flags, &ec);
 	}
 
 	// Ends the waiting operations (operation_canceled), stops watching and
@@ -305,12 +398,16 @@ public:
 		if (!slot_)
 			return -1;
 		detail::socket_wait *w[2];
+		detail::native_wait *nw[2];
 		int fd;
 		{
 			std::lock_guard lk(slot_->mu);
 			slot_->unwatch();
-			w[0] = std::exchange(slot_->waiting[0], nullptr);
-			w[1] = std::exchange(slot_->waiting[1], nullptr);
+			for (unsigned d = 0; d < 2; d++) {
+				w[d] = std::exchange(slot_->waiting[d], nullptr);
+				nw[d] = std::exchange(slot_->native_waiting[d], nullptr);
+				slot_->cancelling[d] = nw[d];
+			}
 			fd = std::exchange(slot_->fd, -1);
 		}
 		for (detail::socket_wait *x : w)
@@ -318,11 +415,49 @@ public:
 				x->cancelled = true;
 				x->finish(x);
 			}
+		// io_uring: REMOVE cancels them (or they complete first); their
+		// awaiters wait in leave() until this is over.
+		for (unsigned d = 0; d < 2; d++)
+			if (nw[d]) {
+				nw[d]->cancel(nw[d]);
+				std::lock_guard lk(slot_->mu);
+				slot_->cancelling[d] = nullptr;
+			}
 		detail::release_slot(*ctx_, std::exchange(slot_, nullptr));
 		return fd;
 	}
 
 private:
+	socket_recv_op make_recv(std::span<std::byte> buf, int flags,
+				 std::error_code *ec) noexcept {
+		if (slot_ && slot_->native)
+			return socket_recv_op(
+				slot_, native_op(detail::recv_args(slot_->fd, buf, flags), ec), ec);
+		return socket_recv_op(detail::socket_op<detail::dir_recv>(*ctx_, slot_, buf.data(),
+									  buf.size(), flags, ec));
+	}
+	socket_send_op make_send(std::span<const std::byte> buf, int flags,
+				 std::error_code *ec) noexcept {
+		if (slot_ && slot_->native)
+			return socket_send_op(
+				slot_, native_op(detail::send_args(slot_->fd, buf, flags), ec), ec);
+		return socket_send_op(detail::socket_op<detail::dir_send>(*ctx_, slot_, buf.data(),
+									  buf.size(), flags, ec));
+	}
+
+	io_op native_op(const detail::aio_args &a, std::error_code *ec) noexcept {
+		return ec ? io_op(*ctx_, a, *ec) : io_op(*ctx_, a);
+	}
+
+	// 0, or -errno for a descriptor that is no open socket.
+	static int check_socket(int fd) noexcept {
+		int type = 0;
+		socklen_t len = sizeof type;
+		if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
+			return 0;
+		return errno == ENOTSOCK ? -EINVAL : -errno;
+	}
+
 	void open(io_context &ctx, int fd, std::error_code &ec) noexcept {
 		ec.clear();
 		ctx_ = &ctx;
@@ -339,7 +474,11 @@ private:
 			s->fd = fd;
 			s->kfd = ctx.fd();
 			s->watched = false;
-			e = fd < 0 ? -EBADF : s->watch();
+			s->native = ctx.backend() == KEVENT_BACKEND_URING;
+			if (fd < 0)
+				e = -EBADF;
+			else
+				e = s->native ? check_socket(fd) : s->watch();
 			if (e < 0)
 				s->fd = -1;
 		}

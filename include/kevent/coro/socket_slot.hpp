@@ -46,6 +46,12 @@ struct socket_wait {
 	bool cancelled = false;
 };
 
+// An operation of a socket on io_uring (coro/socket.hpp: the queue's own
+// asynchronous recv and send there), as close() sees it.
+struct native_wait {
+	void (*cancel)(native_wait *self) noexcept = nullptr;
+};
+
 struct socket_slot : op_base {
 	std::mutex mu;
 	int fd = -1;          // -1: free, or its socket closed
@@ -54,6 +60,12 @@ struct socket_slot : op_base {
 	bool maybe_ready[2] = {true, true};
 	socket_wait *waiting[2] = {nullptr, nullptr};
 	socket_slot *next_free = nullptr; // the pool's list (its own lock)
+	// io_uring: no kevent of the slot's own; the operation under way per
+	// direction, and the one close() is cancelling (its awaiter waits for
+	// that to end before it goes).
+	bool native = false;
+	native_wait *native_waiting[2] = {nullptr, nullptr};
+	native_wait *cancelling[2] = {nullptr, nullptr};
 
 	socket_slot() noexcept { complete = &on_event; }
 
