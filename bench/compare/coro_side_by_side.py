@@ -7,7 +7,7 @@ round), so a burst of load on a shared machine hits all servers alike;
 bench/run.py runs a row's runs back to back instead.
 
     bench/compare/coro_side_by_side.py BUILD http|echo CONNS [--rounds N]
-        [--servers k2,a2,k1,a1] [--before DIR] [--perf]
+        [--servers k2,a2,k1,a1] [--before DIR] [--perf] [--pin split|shared]
 
 Servers: kN = libkevent's coroutines (bench_cmp_kcoro / bench_cmp_coecho,
 io_uring backend) with N runners; eN = the same on the epoll backend; aN = Asio's coroutines with N threads;
@@ -56,16 +56,24 @@ def cpu_and_switches(pid):
     return ns, switches
 
 
+def pin_prefix(args, server):
+    """taskset for --pin: the CPU a server or the client runs on."""
+    if not args.pin:
+        return []
+    cpu = "1" if server and args.pin == "split" else "0"
+    return ["taskset", "-c", cpu]
+
+
 def client(args, port, secs):
     """(rate, requests the server handled during the run)."""
     if args.work == "http":
-        r = subprocess.run(["wrk", "-t1", f"-c{args.conns}", f"-d{secs}s", "--timeout", "5s",
+        r = subprocess.run(pin_prefix(args, server=False) + ["wrk", "-t1", f"-c{args.conns}", f"-d{secs}s", "--timeout", "5s",
                             f"http://127.0.0.1:{port}/"], capture_output=True, text=True)
         rate = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
         n = re.search(r"(\d+) requests in", r.stdout)
     else:
         exe = os.path.join(args.build, "bench", "compare", "bench_echo_load")
-        r = subprocess.run([exe, f"port={port}", f"conns={args.conns}", f"seconds={secs}"],
+        r = subprocess.run(pin_prefix(args, server=False) + [exe, f"port={port}", f"conns={args.conns}", f"seconds={secs}"],
                            capture_output=True, text=True)
         rate = re.search(r"roundtrips_per_s=([\d.]+)", r.stdout)
         n = re.search(r"all=(\d+)", r.stdout)
@@ -83,12 +91,18 @@ def main():
     ap.add_argument("--servers", default="k2,a2,k1,a1")
     ap.add_argument("--before")
     ap.add_argument("--perf", action="store_true")
+    ap.add_argument("--pin", choices=["split", "shared"],
+                    help="split: servers on CPU 1, the client on CPU 0; shared: all on CPU 0 "
+                         "(then the rate is set by CPU time per request alone, with no "
+                         "cross-CPU wake-ups, whose cost on a paravirtualised VM varies "
+                         "with where the scheduler happens to put the threads)")
     args = ap.parse_args()
     names = args.servers.split(",")
     procs = {}
     try:
         for s in names:
-            p = subprocess.Popen(server_cmd(s, args.work, args.build, args.before),
+            p = subprocess.Popen(pin_prefix(args, server=True) +
+                                 server_cmd(s, args.work, args.build, args.before),
                                  stdout=subprocess.PIPE, text=True)
             m = re.search(r"listening on 127\.0\.0\.1:(\d+)", p.stdout.readline())
             if not m:
