@@ -299,6 +299,31 @@ TEST_P(CoroSocket, CloseEndsAWaitingRecvWithCanceledAndClosesTheDescriptor) {
 	EXPECT_EQ(std::errc::bad_file_descriptor, ec2) << "a closed socket's calls fail EBADF";
 }
 
+// Awaits an operation made elsewhere (its error goes where it was told).
+coro::task<void> await_recv(coro::socket_recv_op op) { (void)co_await std::move(op); }
+
+// An operation made before its socket was closed fails EBADF when awaited,
+// even once the socket's slot serves a new socket; so does any call of a
+// socket that was never opened.
+TEST_P(CoroSocket, AnOperationOfAClosedSocketFailsEbadfEvenWhenItsSlotIsReused) {
+	char b[4];
+	std::error_code ec;
+	auto old = sock().recv(std::as_writable_bytes(std::span(b)), 0, ec);
+	sock().close();
+	socket_pair next;
+	coro::socket fresh(ctx(), next.fd[0]); // takes the recycled slot
+	next.fd[0] = -1;
+	ASSERT_EQ(1, ::write(next.fd[1], "n", 1));
+	coro::sync_wait(ctx(), await_recv(std::move(old)));
+	ASSERT_EQ(std::errc::bad_file_descriptor, ec) << "it must not read the new socket";
+	std::error_code ec2;
+	EXPECT_EQ("n", coro::sync_wait(ctx(), recv_text(fresh, ec2)));
+	coro::socket never;
+	std::error_code ec3;
+	(void)coro::sync_wait(ctx(), recv_text(never, ec3));
+	EXPECT_EQ(std::errc::bad_file_descriptor, ec3);
+}
+
 TEST_P(CoroSocket, ReleaseHandsTheDescriptorBackOpenAndUnwatched) {
 	socket_pair sp;
 	coro::socket s(ctx(), sp.fd[0]);

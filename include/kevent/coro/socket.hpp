@@ -24,7 +24,8 @@
 //   may stay blocking) and, for send, MSG_NOSIGNAL (EPIPE, never SIGPIPE);
 // - close() ends the waiting operations with operation_canceled, removes
 //   the kevent and closes the descriptor; release() does the same but
-//   hands the descriptor back open;
+//   hands the descriptor back open; an operation made before and awaited
+//   after that fails with EBADF (the slot's generation);
 // - the socket must be closed before its io_context is destroyed, and the
 //   same descriptor must not be awaited with readable/writable (same kevent
 //   key: EEXIST).
@@ -71,16 +72,19 @@ template <socket_dir Dir> class socket_op : socket_wait {
 	using buffer = std::conditional_t<Dir == dir_recv, std::byte *, const std::byte *>;
 
 public:
-	socket_op(io_context &ctx, socket_slot *slot, buffer buf, std::size_t size, int flags,
+	// ctx is null, and slot too, for a socket never opened.
+	socket_op(io_context *ctx, socket_slot *slot, buffer buf, std::size_t size, int flags,
 		  std::error_code *ec) noexcept
-	    : ctx_(&ctx), slot_(slot), buf_(buf), flags_(flags), ecp_(ec) {
+	    : ctx_(ctx), slot_(slot),
+	      gen_(slot ? slot->generation.load(std::memory_order_relaxed) : 0), buf_(buf),
+	      flags_(flags), ecp_(ec) {
 		len = size;
 		attempt = &do_attempt;
 		finish = &do_finish;
 	}
 	socket_op(socket_op &&o) noexcept
-	    : socket_wait(), ctx_(o.ctx_), slot_(o.slot_), buf_(o.buf_), flags_(o.flags_),
-	      ecp_(o.ecp_), token_(std::move(o.token_)) {
+	    : socket_wait(), ctx_(o.ctx_), slot_(o.slot_), gen_(o.gen_), buf_(o.buf_),
+	      flags_(o.flags_), ecp_(o.ecp_), token_(std::move(o.token_)) {
 		this->len = o.len;
 		attempt = &do_attempt;
 		finish = &do_finish;
@@ -136,8 +140,10 @@ public:
 		}
 		{
 			std::lock_guard lk(slot_->mu);
-			if (slot_->fd < 0)
-				result = -EBADF; // closed
+			if (slot_->fd < 0 ||
+			    slot_->generation.load(std::memory_order_relaxed) != gen_)
+				result = -EBADF; // its socket was closed (the slot may serve
+						 // another)
 			else if (slot_->waiting[Dir])
 				result = -EBUSY;
 			else if (!slot_->run(Dir, this))
@@ -235,6 +241,7 @@ private:
 
 	io_context *ctx_;
 	socket_slot *slot_;
+	uint32_t gen_; // the slot's generation when the operation was made
 	buffer buf_;
 	int flags_;
 	std::error_code *ecp_;
@@ -258,11 +265,12 @@ public:
 	explicit socket_io(socket_op<Dir> &&op) noexcept
 	    : op_(std::in_place_index<0>, std::move(op)) {}
 	socket_io(socket_slot *slot, io_op &&op, std::error_code *ec) noexcept
-	    : slot_(slot), ecp_(ec), op_(std::in_place_index<1>, std::move(op)) {
+	    : slot_(slot), gen_(slot->generation.load(std::memory_order_relaxed)), ecp_(ec),
+	      op_(std::in_place_index<1>, std::move(op)) {
 		cancel = &do_cancel;
 	}
 	socket_io(socket_io &&o) noexcept
-	    : native_wait(), slot_(o.slot_), ecp_(o.ecp_), op_(std::move(o.op_)) {
+	    : native_wait(), slot_(o.slot_), gen_(o.gen_), ecp_(o.ecp_), op_(std::move(o.op_)) {
 		cancel = &do_cancel;
 	}
 	socket_io &operator=(socket_io &&) = delete;
@@ -278,17 +286,18 @@ public:
 	bool await_suspend(std::coroutine_handle<> h) noexcept {
 		if (op_.index() == 0)
 			return std::get<0>(op_).await_suspend(h);
-		{
-			std::lock_guard lk(slot_->mu);
-			if (slot_->fd < 0)
-				early_ = EBADF; // closed
-			else if (slot_->native_waiting[Dir])
-				early_ = EBUSY;
-			else
-				slot_->native_waiting[Dir] = this;
-		}
+		// Submitted under the slot's lock, so that close() finds it
+		// submitted (and cancels it) or finds the socket closed first.
+		// Another runner may resume the coroutine as soon as it is armed:
+		// nothing of *this is touched after the submission.
+		std::lock_guard lk(slot_->mu);
+		if (slot_->fd < 0 || slot_->generation.load(std::memory_order_relaxed) != gen_)
+			early_ = EBADF; // its socket was closed (the slot may serve another)
+		else if (slot_->native_waiting[Dir])
+			early_ = EBUSY;
 		if (early_)
 			return false;
+		slot_->native_waiting[Dir] = this;
 		linked_ = true;
 		return std::get<1>(op_).await_suspend(h);
 	}
@@ -328,6 +337,7 @@ private:
 	}
 
 	socket_slot *slot_ = nullptr;
+	uint32_t gen_ = 0;
 	std::error_code *ecp_ = nullptr;
 	int early_ = 0;
 	bool linked_ = false;
@@ -409,6 +419,7 @@ public:
 				slot_->cancelling[d] = nw[d];
 			}
 			fd = std::exchange(slot_->fd, -1);
+			slot_->generation.fetch_add(1, std::memory_order_relaxed);
 		}
 		for (detail::socket_wait *x : w)
 			if (x) {
@@ -433,7 +444,7 @@ private:
 		if (slot_ && slot_->native)
 			return socket_recv_op(
 				slot_, native_op(detail::recv_args(slot_->fd, buf, flags), ec), ec);
-		return socket_recv_op(detail::socket_op<detail::dir_recv>(*ctx_, slot_, buf.data(),
+		return socket_recv_op(detail::socket_op<detail::dir_recv>(ctx_, slot_, buf.data(),
 									  buf.size(), flags, ec));
 	}
 	socket_send_op make_send(std::span<const std::byte> buf, int flags,
@@ -441,7 +452,7 @@ private:
 		if (slot_ && slot_->native)
 			return socket_send_op(
 				slot_, native_op(detail::send_args(slot_->fd, buf, flags), ec), ec);
-		return socket_send_op(detail::socket_op<detail::dir_send>(*ctx_, slot_, buf.data(),
+		return socket_send_op(detail::socket_op<detail::dir_send>(ctx_, slot_, buf.data(),
 									  buf.size(), flags, ec));
 	}
 

@@ -25,6 +25,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -54,7 +55,11 @@ struct native_wait {
 
 struct socket_slot : op_base {
 	std::mutex mu;
-	int fd = -1;          // -1: free, or its socket closed
+	int fd = -1; // -1: free, or its socket closed
+	// Bumped when its socket is closed: an operation made before then
+	// fails EBADF, even once the slot serves another socket. Atomic only
+	// so that making an operation may read it without the lock.
+	std::atomic<uint32_t> generation{0};
 	int kfd = -1;         // the context's queue
 	bool watched = false; // the kevent is registered
 	bool maybe_ready[2] = {true, true};
