@@ -61,7 +61,7 @@ demo: deps
 # nginx (docs/benchmarks.md): a Release build in build/bench, then the
 # runner. Quick mode by default (a few minutes); FULL=1 runs the sweeps.
 # BENCH_ARGS passes more options to bench/run.py (--only, --rows,
-# --update-docs).
+# --update-docs, --pin split|shared).
 bench:
 	@scripts/install-deps base bench
 	cmake --preset bench

@@ -302,6 +302,21 @@ def free_port():
     return port
 
 
+# --pin: where the servers of the http and echo tables and their client run.
+# Unpinned, a round trip's cost on a 2-CPU paravirtualised VM depends on
+# whether the scheduler put server and client on one CPU or two (a
+# cross-CPU wake-up is an interrupt), which moved one server 82k-115k
+# round trips/s between invocations. split: servers on CPU 1, the client on
+# CPU 0; shared: all on CPU 0 (the rate is then set by CPU time alone).
+PIN = None
+
+
+def pinned(cmd, server):
+    if not PIN:
+        return cmd
+    return ["taskset", "-c", "1" if server and PIN == "split" else "0"] + cmd
+
+
 def start_server(row, build, tmp, workload="http"):
     """Returns (process, port) or (None, reason)."""
     name, suffix, extra, _ = row
@@ -313,7 +328,7 @@ def start_server(row, build, tmp, workload="http"):
         conf = os.path.join(tmp, "nginx.conf")
         with open(conf, "w") as f:
             f.write(NGINX_CONF.format(dir=tmp, port=port))
-        p = subprocess.Popen([nginx, "-c", conf, "-p", tmp], stdout=subprocess.DEVNULL,
+        p = subprocess.Popen(pinned([nginx, "-c", conf, "-p", tmp], True), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
         for _ in range(100):
             time.sleep(0.02)
@@ -330,7 +345,8 @@ def start_server(row, build, tmp, workload="http"):
     if not os.path.exists(exe):
         return None, "not built (package missing)"
     cmd = [exe] + extra if suffix in EXAMPLE_SERVERS else [exe, workload] + extra
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(pinned(cmd, True), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
     line = p.stdout.readline()
     m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
     if not m:
@@ -342,8 +358,9 @@ def start_server(row, build, tmp, workload="http"):
 
 
 def wrk(port, conns, secs):
-    r = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{secs}s", "--timeout", "5s",
-                        f"http://127.0.0.1:{port}/"], capture_output=True, text=True)
+    r = subprocess.run(pinned(["wrk", "-t1", f"-c{conns}", f"-d{secs}s", "--timeout", "5s",
+                               f"http://127.0.0.1:{port}/"], False),
+                       capture_output=True, text=True)
     m = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
     n = re.search(r"(\d+) requests in", r.stdout)
     errs = re.search(r"Socket errors: (.*)", r.stdout)
@@ -361,7 +378,7 @@ def echo_load(build, port, conns, secs):
     exe = os.path.join(build, "bench", "compare", "bench_echo_load")
     if not os.path.exists(exe):
         return None, None, "bench_echo_load not built"
-    r = subprocess.run([exe, f"port={port}", f"conns={conns}", f"seconds={secs}"],
+    r = subprocess.run(pinned([exe, f"port={port}", f"conns={conns}", f"seconds={secs}"], False),
                        capture_output=True, text=True)
     vals, _, unavail = parse_result(r.stdout)
     if unavail or "roundtrips_per_s" not in vals:
@@ -727,7 +744,14 @@ def main():
     ap.add_argument("--rows", default="", help="comma-separated rows (epoll is always run)")
     ap.add_argument("--update-docs", action="store_true",
                     help="put the results into docs/benchmarks.md")
+    ap.add_argument("--pin", choices=["split", "shared"],
+                    help="http/echo: servers on CPU 1 and the client on CPU 0 (split), or "
+                         "all on CPU 0 (shared); see PIN")
     args = ap.parse_args()
+    global PIN
+    PIN = args.pin
+    if PIN and (os.cpu_count() or 1) < 2 and PIN == "split":
+        raise SystemExit("bench: --pin split needs 2 CPUs")
     if args.runs < 5:
         log("bench: fewer than 5 runs per figure: fine for a try, not for docs/benchmarks.md")
     selected = [c for c in cases(args.full)
@@ -739,6 +763,8 @@ def main():
     if perf.why_not:
         log(f"bench: no syscall column: {perf.why_not}")
     hdr = machine_header(args.build)
+    if PIN:
+        hdr["cpu"] += f"; http/echo servers and clients pinned ({PIN})"
     log(f"bench: {'full' if args.full else 'quick'} mode, {len(selected)} tables, "
         f"{args.runs} runs each; kernel {hdr['kernel']}, {hdr['cpu']}")
     t0 = time.time()
