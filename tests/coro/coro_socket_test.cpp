@@ -322,6 +322,11 @@ TEST_P(CoroSocket, AnOperationOfAClosedSocketFailsEbadfEvenWhenItsSlotIsReused) 
 	std::error_code ec3;
 	(void)coro::sync_wait(ctx(), recv_text(never, ec3));
 	EXPECT_EQ(std::errc::bad_file_descriptor, ec3);
+	std::stop_source stopped;
+	stopped.request_stop();
+	std::error_code ec4;
+	coro::sync_wait(ctx(), recv_stoppable(never, stopped.get_token(), ec4));
+	EXPECT_EQ(std::errc::operation_canceled, ec4) << "a stop before the call wins, even here";
 }
 
 TEST_P(CoroSocket, ReleaseHandsTheDescriptorBackOpenAndUnwatched) {

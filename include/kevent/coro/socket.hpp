@@ -112,7 +112,7 @@ public:
 			std::this_thread::yield();
 			s = state_.load(std::memory_order_acquire);
 		}
-		if (s == ss_done && cancelled)
+		if (s == ss_done && resume_node_.run)
 			ctx_->unpost(&resume_node_); // posted and not run: withdrawn
 	}
 
