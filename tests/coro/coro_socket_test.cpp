@@ -384,6 +384,54 @@ TEST_P(CoroSocket, DestroyingASuspendedTaskLeavesTheSocketUsable) {
 	EXPECT_EQ("hi", coro::sync_wait(ctx(), recv_text(s, ec)));
 }
 
+// One edge finishes a waiting recv and a waiting send at once; the recv's
+// coroutine, resumed first, destroys the send's suspended task. The send's
+// resumption was posted before (its awaiter withdraws it); it must not wait
+// for a finisher that is the very thread running the recv's coroutine.
+struct both_ways {
+	std::optional<coro::task<void>> sender;
+	bool recv_done = false;
+};
+
+coro::task<void> send_block(coro::socket &s, std::error_code &ec) {
+	std::byte b[4096] = {};
+	(void)co_await s.send(b, 0, ec);
+}
+
+coro::task<void> recv_then_destroy_sender(coro::socket &s, both_ways &st) {
+	std::byte b[8];
+	std::error_code ec;
+	(void)co_await s.recv(b, 0, ec);
+	st.recv_done = !ec;
+	st.sender.reset(); // destroys the suspended send
+}
+
+TEST_P(CoroSocket, AnEdgeForBothWaysLetsTheFirstCoroutineDestroyTheOther) {
+	coro::socket &s = sock();
+	std::byte fill[65536] = {};
+	while (::send(s.native_handle(), fill, sizeof fill, MSG_DONTWAIT) > 0) {
+	}
+	both_ways st;
+	std::error_code sec;
+	st.sender.emplace(send_block(s, sec));
+	st.sender->handle().resume(); // waits for room
+	ASSERT_FALSE(st.sender->handle().done());
+	coro::spawn(ctx(), recv_then_destroy_sender(s, st));
+	ctx().poll(); // the recv waits too
+	ASSERT_FALSE(st.recv_done);
+	char sink[65536];
+	while (::read(own.fd[1], sink, sizeof sink) > 0) { // room: a SEND edge
+	}
+	ASSERT_EQ(1, ::write(own.fd[1], "r", 1)); // a RECV edge, one harvest
+	ctx().run();
+	EXPECT_TRUE(st.recv_done);
+	EXPECT_FALSE(st.sender.has_value());
+	// The socket goes on working both ways.
+	ASSERT_EQ(2, ::write(own.fd[1], "ok", 2));
+	std::error_code ec;
+	EXPECT_EQ("ok", coro::sync_wait(ctx(), recv_text(s, ec)));
+}
+
 // Two sockets' edges harvested in one batch; the first coroutine resumed
 // closes the other socket and opens a new one, which gets the same number
 // and the recycled slot, before the other's edge is dispatched. That late

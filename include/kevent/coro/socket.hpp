@@ -202,13 +202,14 @@ private:
 	}
 
 	// Taken out of the slot with its result (or cancelled): resume where
-	// it is safe. From an edge's handler the coroutine runs on this runner
-	// at once; from a canceller or close() it is posted to a runner, and
-	// ss_posting keeps the destructor of an awaiter whose task is being
-	// destroyed meanwhile from going before the post is done.
-	static void do_finish(socket_wait *w) noexcept {
+	// it is safe. The first operation an edge finishes runs on this runner
+	// at once (`now`); anything else — a second one, a cancellation, a
+	// close() — is posted to a runner, and ss_posting keeps the destructor
+	// of an awaiter whose task is being destroyed meanwhile from going
+	// before the post is done.
+	static void do_finish(socket_wait *w, bool now) noexcept {
 		auto *me = static_cast<socket_op *>(w);
-		if (!me->cancelled) {
+		if (now && !me->cancelled) {
 			if (me->state_.exchange(ss_done, std::memory_order_acq_rel) == ss_armed)
 				me->h_.resume();
 			return; // ss_submit: the submitter goes on; ss_abandon: nobody
@@ -236,7 +237,7 @@ private:
 			slot_->waiting[Dir] = nullptr;
 		}
 		cancelled = true;
-		do_finish(this);
+		do_finish(this, false);
 	}
 
 	io_context *ctx_;
@@ -424,7 +425,7 @@ public:
 		for (detail::socket_wait *x : w)
 			if (x) {
 				x->cancelled = true;
-				x->finish(x);
+				x->finish(x, false);
 			}
 		// io_uring: REMOVE cancels them (or they complete first); their
 		// awaiters wait in leave() until this is over.

@@ -39,9 +39,10 @@ enum socket_dir : unsigned { dir_recv = 0, dir_send = 1 };
 struct socket_wait {
 	// The system call, under the slot's lock: bytes moved or -errno.
 	int64_t (*attempt)(socket_wait *self) noexcept = nullptr;
-	// The call ended (result set, or cancelled): resume the coroutine. Run
-	// without the slot's lock.
-	void (*finish)(socket_wait *self) noexcept = nullptr;
+	// The call ended (result set, or cancelled): resume the coroutine, on
+	// this thread at once (`now`) or posted to a runner. Run without the
+	// slot's lock.
+	void (*finish)(socket_wait *self, bool now) noexcept = nullptr;
 	std::size_t len = 0;
 	int64_t result = 0;
 	bool cancelled = false;
@@ -172,9 +173,15 @@ struct socket_slot : op_base {
 				done[d] = w;
 			}
 		}
-		for (socket_wait *w : done)
-			if (w)
-				w->finish(w);
+		// One resumes here; the other, if both finished, is posted first:
+		// the coroutine resumed here may destroy the other's task, whose
+		// awaiter must then find its resumption posted (and withdraw it),
+		// not wait for a finisher that is this very thread.
+		socket_wait *first = done[0] ? done[0] : done[1];
+		if (done[0] && done[1])
+			done[1]->finish(done[1], false);
+		if (first)
+			first->finish(first, true);
 	}
 };
 
