@@ -121,8 +121,8 @@ TEST_P(Alloc, SocketRoundTripsAllocateNothing) {
 		socket_pair raw;
 		long c_calls = raw_round_trips(kfd, raw.fd[0], raw.fd[1]);
 		coro::sync_wait(ctx(), coro::when_all(socket_pinger(a, allocs), socket_ponger(b)));
-		EXPECT_LE(allocs, c_calls)
-			<< "operator new calls during " << rounds << " round trips, coroutines vs C calls";
+		EXPECT_LE(allocs, c_calls) << "operator new calls during " << rounds
+					   << " round trips, coroutines vs C calls";
 		return;
 	}
 	coro::sync_wait(ctx(), coro::when_all(socket_pinger(a, allocs), socket_ponger(b)));

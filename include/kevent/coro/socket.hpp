@@ -180,8 +180,6 @@ public:
 	}
 
 private:
-	friend class kevent::coro::socket;
-
 	struct canceller {
 		socket_op *op;
 		void operator()() const noexcept { op->on_stop(); }
@@ -383,18 +381,18 @@ public:
 
 	// co_await: bytes received (0: end of file).
 	socket_recv_op recv(std::span<std::byte> buf, int flags = 0) noexcept {
-		return make_recv(buf, flags, nullptr);
+		return make<detail::dir_recv>(buf, flags, nullptr);
 	}
 	socket_recv_op recv(std::span<std::byte> buf, int flags, std::error_code &ec) noexcept {
-		return make_recv(buf, flags, &ec);
+		return make<detail::dir_recv>(buf, flags, &ec);
 	}
 	// co_await: bytes sent (maybe fewer than asked, as send(2)).
 	socket_send_op send(std::span<const std::byte> buf, int flags = 0) noexcept {
-		return make_send(buf, flags, nullptr);
+		return make<detail::dir_send>(buf, flags, nullptr);
 	}
 	socket_send_op send(std::span<const std::byte> buf, int flags,
 			    std::error_code &ec) noexcept {
-		return make_send(buf, flags, &ec);
+		return make<detail::dir_send>(buf, flags, &ec);
 	}
 
 	// Ends the waiting operations (operation_canceled), stops watching and
@@ -440,21 +438,20 @@ public:
 	}
 
 private:
-	socket_recv_op make_recv(std::span<std::byte> buf, int flags,
-				 std::error_code *ec) noexcept {
-		if (slot_ && slot_->native)
-			return socket_recv_op(
-				slot_, native_op(detail::recv_args(slot_->fd, buf, flags), ec), ec);
-		return socket_recv_op(detail::socket_op<detail::dir_recv>(ctx_, slot_, buf.data(),
-									  buf.size(), flags, ec));
-	}
-	socket_send_op make_send(std::span<const std::byte> buf, int flags,
-				 std::error_code *ec) noexcept {
-		if (slot_ && slot_->native)
-			return socket_send_op(
-				slot_, native_op(detail::send_args(slot_->fd, buf, flags), ec), ec);
-		return socket_send_op(detail::socket_op<detail::dir_send>(ctx_, slot_, buf.data(),
-									  buf.size(), flags, ec));
+	// recv or send on either backend's path (socket_io).
+	template <detail::socket_dir Dir, class Byte>
+	detail::socket_io<Dir> make(std::span<Byte> buf, int flags, std::error_code *ec) noexcept {
+		if (slot_ && slot_->native) {
+			auto args = [&] {
+				if constexpr (Dir == detail::dir_recv)
+					return detail::recv_args(slot_->fd, buf, flags);
+				else
+					return detail::send_args(slot_->fd, buf, flags);
+			}();
+			return detail::socket_io<Dir>(slot_, native_op(args, ec), ec);
+		}
+		return detail::socket_io<Dir>(
+			detail::socket_op<Dir>(ctx_, slot_, buf.data(), buf.size(), flags, ec));
 	}
 
 	io_op native_op(const detail::aio_args &a, std::error_code *ec) noexcept {

@@ -77,7 +77,7 @@ struct socket_slot : op_base {
 
 	// What a finished call says of its direction (under mu).
 	void note(socket_dir d, int64_t r, std::size_t len) noexcept {
-		if (r == -EAGAIN || (r >= 0 && static_cast<std::size_t>(r) < len && len > 0))
+		if (r == -EAGAIN || (r >= 0 && static_cast<std::size_t>(r) < len))
 			maybe_ready[d] = false;
 	}
 
