@@ -34,6 +34,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pin  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Rows: name, executable suffix, extra arguments, workloads it does not apply to.
@@ -302,19 +305,13 @@ def free_port():
     return port
 
 
-# --pin: where the servers of the http and echo tables and their client run.
-# Unpinned, a round trip's cost on a 2-CPU paravirtualised VM depends on
-# whether the scheduler put server and client on one CPU or two (a
-# cross-CPU wake-up is an interrupt), which moved one server 82k-115k
-# round trips/s between invocations. split: servers on CPU 1, the client on
-# CPU 0; shared: all on CPU 0 (the rate is then set by CPU time alone).
+# --pin (bench/pin.py): where the servers of the http and echo tables and
+# their client run.
 PIN = None
 
 
 def pinned(cmd, server):
-    if not PIN:
-        return cmd
-    return ["taskset", "-c", "1" if server and PIN == "split" else "0"] + cmd
+    return pin.taskset(PIN, server) + cmd
 
 
 def start_server(row, build, tmp, workload="http"):
@@ -744,7 +741,7 @@ def main():
     ap.add_argument("--rows", default="", help="comma-separated rows (epoll is always run)")
     ap.add_argument("--update-docs", action="store_true",
                     help="put the results into docs/benchmarks.md")
-    ap.add_argument("--pin", choices=["split", "shared"],
+    ap.add_argument("--pin", choices=pin.MODES,
                     help="http/echo: servers on CPU 1 and the client on CPU 0 (split), or "
                          "all on CPU 0 (shared); see PIN")
     args = ap.parse_args()

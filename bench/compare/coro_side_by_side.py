@@ -25,7 +25,11 @@ import re
 import signal
 import statistics
 import subprocess
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import pin  # noqa: E402
 
 
 def server_cmd(name, work, build, before):
@@ -58,10 +62,7 @@ def cpu_and_switches(pid):
 
 def pin_prefix(args, server):
     """taskset for --pin: the CPU a server or the client runs on."""
-    if not args.pin:
-        return []
-    cpu = "1" if server and args.pin == "split" else "0"
-    return ["taskset", "-c", cpu]
+    return pin.taskset(args.pin, server)
 
 
 def client(args, port, secs):
@@ -91,7 +92,7 @@ def main():
     ap.add_argument("--servers", default="k2,a2,k1,a1")
     ap.add_argument("--before")
     ap.add_argument("--perf", action="store_true")
-    ap.add_argument("--pin", choices=["split", "shared"],
+    ap.add_argument("--pin", choices=pin.MODES,
                     help="split: servers on CPU 1, the client on CPU 0; shared: all on CPU 0 "
                          "(then the rate is set by CPU time per request alone, with no "
                          "cross-CPU wake-ups, whose cost on a paravirtualised VM varies "
