@@ -4,7 +4,8 @@
 // descriptor (kevent_poll(7): id.raw[1] is a tag) — level-triggered, or
 // edge-triggered with EV_CLEAR. data and EV_EOF are read when the event is
 // copied out, as FreeBSD's filters compute them (docs/kqueue.md). A file
-// epoll cannot watch (a regular file, /dev/null) is always ready.
+// epoll cannot watch (a regular file, /dev/null) is always ready. READ
+// with NOTE_LOWAT (the mark in data) reports only at the mark or at EOF.
 // LOCKING: called under kq::mu (kq.hpp).
 #include "kqueue/kq.hpp"
 
@@ -55,13 +56,28 @@ void stop(kq &q, knote &k) {
 	q.dequeue(k);
 }
 
+// NOTE_LOWAT on READ is the layer's: the report of each arrival (every
+// arrival on a socket, pipe or FIFO wakes an edge-triggered watch) is
+// looked at with FIONREAD, which emit compares with the mark; the socket's
+// own SO_RCVLOWAT, which would change it for everyone, is left alone. On
+// WRITE it is refused: Linux wakes a writer when some room frees (TCP:
+// once, until a send finds none), not when the room reaches a mark, so a
+// knote below its mark could wait forever.
+int check_lowat(const knote &k, const struct kevent &kev) {
+	if (!(kev.fflags & NOTE_LOWAT))
+		return 0;
+	return k.filter == EVFILT_READ && !k.always_ready ? 0 : EINVAL;
+}
+
 int attach(kq &q, knote &k, const struct kevent &kev) {
-	if (kev.fflags & NOTE_LOWAT)
-		return EINVAL; // docs/kqueue.md: not done
 	// kq::apply has looked at the file (fstat) and set dev, ino, mode.
 	k.socket = S_ISSOCK(k.mode);
 	if (S_ISREG(k.mode) || S_ISDIR(k.mode) || S_ISBLK(k.mode))
 		k.always_ready = true;
+	if (int r = check_lowat(k, kev))
+		return r;
+	k.sfflags = kev.fflags;
+	k.sdata = kev.data;
 	if (q.batching && !(kev.flags & EV_RECEIPT) && (S_ISSOCK(k.mode) || S_ISFIFO(k.mode))) {
 		// epoll watches every socket and FIFO: made with the other new
 		// knotes of this kevent() call (add_batch.cpp).
@@ -82,11 +98,17 @@ int attach(kq &q, knote &k, const struct kevent &kev) {
 
 void detach(kq &q, knote &k) { stop(q, k); }
 
-int touch(kq &, knote &k, const struct kevent &kev) {
-	if (kev.fflags & NOTE_LOWAT)
-		return EINVAL;
+int touch(kq &q, knote &k, const struct kevent &kev) {
+	if (int r = check_lowat(k, kev))
+		return r;
+	bool new_mark = ((k.sfflags ^ kev.fflags) & NOTE_LOWAT) != 0 ||
+			((kev.fflags & NOTE_LOWAT) && k.sdata != kev.data);
 	k.sfflags = kev.fflags;
 	k.sdata = kev.data;
+	// A new mark may make what waits ready now (FreeBSD looks at the
+	// file after a touch): looked at by the next copy-out, no edge needed.
+	if (new_mark && k.filter == EVFILT_READ && !k.disabled)
+		q.enqueue(k);
 	return 0;
 }
 
@@ -113,6 +135,8 @@ void report(kq &q, knote &k, const ukevent &uk) {
 // readable, one system call per look where poll would be a second. Only a
 // report of a hang-up or error (or one seen before) is looked at with poll
 // too: a socket not yet connected reports POLLHUP that a connect clears.
+// With NOTE_LOWAT fewer bytes than the mark (below 1 counts as 1) are not
+// ready, as FreeBSD's filt_soread; EOF and errors are, whatever the count.
 // -1: the file answers no FIONREAD, or listens.
 int read_level(knote &k, uint32_t bits, struct kevent &out) {
 	int fd = fd_of(k);
@@ -127,8 +151,9 @@ int read_level(knote &k, uint32_t bits, struct kevent &out) {
 		k.hup = (now.revents & (POLLHUP | POLLRDHUP)) != 0;
 		err = (now.revents & POLLERR) != 0;
 	}
-	if (avail <= 0 && !k.hup && !err)
-		return 0; // stale report, or a level look that finds it read
+	intptr_t mark = (k.sfflags & NOTE_LOWAT) && k.sdata > 1 ? k.sdata : 1;
+	if (avail < mark && !k.hup && !err)
+		return 0; // stale report, a level look that finds it read, or below the mark
 	out.data = avail;
 	if (k.hup)
 		out.flags |= EV_EOF;

@@ -20,7 +20,7 @@ TEST_P(KqEintr, HandlerEndsTheWaitWithEintrAndNothingIsLost) {
 	usr1_handler h(SA_RESTART); // BSD: EINTR whatever SA_RESTART says
 	for (long timeout_ms : {-1L, 60000L}) {
 		struct kevent out[4];
-		waiter w([&] { return kq_test::wait(kq, out, 4, timeout_ms); });
+		waiter w([&] { return kq_test::wait_once(kq, out, 4, timeout_ms); });
 		w.interrupt();
 		int err = 0;
 		EXPECT_EQ(-1, w.join(err)) << "timeout " << timeout_ms;

@@ -2,7 +2,7 @@
 // EVFILT_READ and EVFILT_WRITE (kqueue(3), docs/kqueue.md): data as
 // FreeBSD defines it, EOF, level and EV_CLEAR, READ and WRITE on one fd as
 // independent knotes, enable/disable, oneshot, dispatch, udata, delete,
-// close(fd) dropping knotes, two kqueues on one fd.
+// close(fd) dropping knotes, two kqueues on one fd, NOTE_LOWAT.
 #include "kq_test.hpp"
 
 #include <netinet/in.h>
@@ -287,6 +287,110 @@ TEST_P(KqReadWrite, TwoKqueuesOnOneFdAreIndependent) {
 	ASSERT_EQ(1u, v.size());
 	EXPECT_EQ((void *)1, v[0].udata);
 	close(kq2);
+}
+
+// NOTE_LOWAT on READ (kqueue(3)): reported at the mark or at EOF, level
+// below the mark is not ready, a new mark is looked at at once.
+TEST_P(KqReadWrite, LowatReadWaitsForTheMarkOnASocket) {
+	int sv[2];
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, change(kq, sv[0], EVFILT_READ, EV_ADD, NOTE_LOWAT, 5));
+	ASSERT_EQ(3, write(sv[1], "abc", 3));
+	EXPECT_TRUE(poll_events(kq).empty()) << "3 bytes reported under a mark of 5";
+	ASSERT_EQ(2, write(sv[1], "de", 2));
+	auto v = poll_events(kq);
+	ASSERT_EQ(1u, v.size());
+	EXPECT_EQ(5, v[0].data);
+	EXPECT_EQ(1u, poll_events(kq).size()) << "level at the mark: reported again";
+	char buf[8];
+	ASSERT_EQ(3, read(sv[0], buf, 3));
+	EXPECT_TRUE(poll_events(kq).empty()) << "level below the mark reported";
+	ASSERT_EQ(3, write(sv[1], "fgh", 3));
+	v = poll_events(kq);
+	ASSERT_EQ(1u, v.size());
+	EXPECT_EQ(5, v[0].data);
+	ASSERT_EQ(5, read(sv[0], buf, 5));
+	ASSERT_EQ(1, write(sv[1], "i", 1));
+	EXPECT_TRUE(poll_events(kq).empty());
+	ASSERT_EQ(0, shutdown(sv[1], SHUT_WR));
+	v = poll_events(kq);
+	ASSERT_EQ(1u, v.size()) << "EOF under the mark not reported";
+	EXPECT_TRUE(v[0].flags & EV_EOF);
+	EXPECT_EQ(1, v[0].data);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST_P(KqReadWrite, LowatNewMarkIsLookedAtWithoutNewBytes) {
+	pipe_pair p;
+	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_ADD, NOTE_LOWAT, 4, (void *)1));
+	ASSERT_EQ(2, write(p.w, "ab", 2));
+	EXPECT_TRUE(poll_events(kq).empty());
+	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_ADD, NOTE_LOWAT, 2, (void *)2));
+	auto v = poll_events(kq);
+	ASSERT_EQ(1u, v.size()) << "a mark lowered to what waits: not reported";
+	EXPECT_EQ(2, v[0].data);
+	EXPECT_EQ((void *)2, v[0].udata);
+	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_ADD, NOTE_LOWAT, 3));
+	EXPECT_TRUE(poll_events(kq).empty()) << "a mark raised above what waits: reported";
+	ASSERT_EQ(1, write(p.w, "c", 1));
+	v = poll_events(kq);
+	ASSERT_EQ(1u, v.size());
+	EXPECT_EQ(3, v[0].data);
+	// Without NOTE_LOWAT again: one byte is enough.
+	char buf[4];
+	ASSERT_EQ(2, read(p.r, buf, 2));
+	ASSERT_EQ(0, change(kq, p.r, EVFILT_READ, EV_ADD));
+	v = poll_events(kq);
+	ASSERT_EQ(1u, v.size());
+	EXPECT_EQ(1, v[0].data);
+}
+
+// Each TCP segment wakes the watch, so the layer sees the count reach the
+// mark (the socket's own SO_RCVLOWAT is left at 1).
+TEST_P(KqReadWrite, LowatReadOnTcp) {
+	sockaddr_in a;
+	int l = loopback_listener(a);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_EQ(0, connect(c, (sockaddr *)&a, sizeof a));
+	int s = accept(l, nullptr, nullptr);
+	ASSERT_GE(s, 0) << std::strerror(errno);
+	ASSERT_EQ(0, change(kq, s, EVFILT_READ, EV_ADD, NOTE_LOWAT, 5));
+	ASSERT_EQ(3, send(c, "abc", 3, 0));
+	struct kevent ev[2];
+	EXPECT_EQ(0, wait(kq, ev, 2, 100)) << "3 bytes reported under a mark of 5";
+	ASSERT_EQ(2, send(c, "de", 2, 0));
+	ASSERT_EQ(1, wait(kq, ev, 2, 2000));
+	EXPECT_EQ(5, ev[0].data);
+	int lowat = 0;
+	socklen_t len = sizeof lowat;
+	ASSERT_EQ(0, getsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len));
+	EXPECT_EQ(1, lowat) << "the layer changed the socket's own mark";
+	close(s);
+	close(c);
+	close(l);
+}
+
+TEST_P(KqReadWrite, LowatOnWriteOrARegularFileIsRefusedAndChangesNothing) {
+	pipe_pair p;
+	errno = 0;
+	EXPECT_EQ(-1, change(kq, p.w, EVFILT_WRITE, EV_ADD, NOTE_LOWAT, 10));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, change(kq, p.w, EVFILT_WRITE, EV_DELETE));
+	EXPECT_EQ(ENOENT, errno) << "a refused ADD left a knote";
+	ASSERT_EQ(0, change(kq, p.w, EVFILT_WRITE, EV_ADD, 0, 0, (void *)1));
+	EXPECT_EQ(-1, change(kq, p.w, EVFILT_WRITE, EV_ADD, NOTE_LOWAT, 10, (void *)2));
+	EXPECT_EQ(EINVAL, errno);
+	auto v = poll_events(kq);
+	ASSERT_EQ(1u, v.size()) << "a refused change broke the knote";
+	EXPECT_EQ((void *)1, v[0].udata) << "a refused change replaced udata";
+	char path[] = "/tmp/kq_lowat_XXXXXX";
+	int fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	unlink(path);
+	EXPECT_EQ(-1, change(kq, fd, EVFILT_READ, EV_ADD, NOTE_LOWAT, 1));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
 }
 
 KQ_INSTANTIATE(KqReadWrite);

@@ -29,10 +29,21 @@ inline std::vector<backend> backends() { return {{"epoll"}, {"uring"}}; }
 inline void PrintTo(const backend &b, std::ostream *os) { *os << b.name; }
 inline std::string backend_name(const ::testing::TestParamInfo<backend> &i) { return i.param.name; }
 
-// kevent() with a timeout in milliseconds (-1: none).
-inline int wait(int kq, struct kevent *out, int n, long ms) {
+// kevent() with a timeout in milliseconds (-1: none), once: EINTR returned.
+inline int wait_once(int kq, struct kevent *out, int n, long ms) {
 	timespec t{ms / 1000, (ms % 1000) * 1000000L};
 	return kevent(kq, nullptr, 0, out, n, ms < 0 ? nullptr : &t);
+}
+
+// The same, called again on EINTR as BSD programs do: a thread that used
+// io_uring (an earlier test's queue on that backend) gets one EINTR when
+// the kernel tears that ring down (kqueue(3), NOTES).
+inline int wait(int kq, struct kevent *out, int n, long ms) {
+	int r;
+	do
+		r = wait_once(kq, out, n, ms);
+	while (r < 0 && errno == EINTR);
+	return r;
 }
 
 // One change; returns kevent()'s result (0, or -1 with errno).
