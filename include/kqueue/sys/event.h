@@ -103,7 +103,7 @@ struct kevent {
 #define NOTE_TRIGGER 0x01000000 /* trigger the event */
 
 /* EVFILT_READ, EVFILT_WRITE */
-#define NOTE_LOWAT 0x0001 /* refused: EINVAL (docs/kqueue.md) */
+#define NOTE_LOWAT 0x0001 /* READ: data is a low-water mark; WRITE: refused, EINVAL */
 
 /* EVFILT_VNODE */
 #define NOTE_DELETE 0x0001 /* vnode was removed */
