@@ -212,6 +212,11 @@ KEVENT_FLEX_POP_
  * collected, ends it with -1/EINTR (as epoll_wait(2)); without this flag the
  * call goes on waiting. See kevent_get_events(3). */
 #define KEVENT_FLAGS_EINTR 0x2u
+/* The call asks the kernel even when the queue's ready list holds events,
+ * so it returns every event ready when it looks, up to max_nr, as
+ * epoll_wait(2) does, instead of the fairness rule's list-only shortcut.
+ * See kevent_get_events(3), "Fairness". */
+#define KEVENT_FLAGS_ALL_READY 0x4u
 
 /* ---- kevent_init flags: backend choice ---------------------------------- */
 #define KEVENT_INIT_AUTO 0x0u  /* the best backend that works here      */

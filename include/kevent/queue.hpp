@@ -53,6 +53,15 @@ struct interruptible_t {
 };
 inline constexpr interruptible_t interruptible{};
 
+// Passed to get_events: the call asks the kernel even when the queue's
+// ready list holds events, so it returns every event ready when it looks,
+// up to the buffer's size (KEVENT_FLAGS_ALL_READY, kevent_get_events(3),
+// "Fairness"), as epoll_wait(2) does.
+struct all_ready_t {
+	explicit all_ready_t() = default;
+};
+inline constexpr all_ready_t all_ready{};
+
 // ---- the queue --------------------------------------------------------------
 
 // Owns one kevent descriptor. See the top of kevent.hpp for thread safety
@@ -191,27 +200,18 @@ public:
 	// timeout, or empty after wake()).
 	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
 				      std::optional<std::chrono::nanoseconds> timeout) {
-		std::error_code ec;
-		auto r = get_events(buf, min_nr, timeout, ec);
-		detail::throw_on(ec, "kevent_get_events");
-		return r;
+		return throwing(buf, min_nr, timeout);
 	}
 	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
 				      std::optional<std::chrono::nanoseconds> timeout,
 				      std::error_code &ec) noexcept {
-		timespec ts{};
-		if (timeout)
-			ts = detail::to_timespec(*timeout);
-		return wait(buf, min_nr, timeout ? &ts : nullptr, 0, ec);
+		return wait_for(buf, min_nr, timeout, 0, ec);
 	}
 	// As above with an absolute deadline on steady_clock (KEVENT_FLAGS_ABSTIME,
 	// CLOCK_MONOTONIC); a deadline in the past does not block.
 	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
 				      std::chrono::steady_clock::time_point deadline) {
-		std::error_code ec;
-		auto r = get_events(buf, min_nr, deadline, ec);
-		detail::throw_on(ec, "kevent_get_events");
-		return r;
+		return throwing(buf, min_nr, deadline);
 	}
 	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
 				      std::chrono::steady_clock::time_point deadline,
@@ -225,26 +225,28 @@ public:
 	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
 				      std::optional<std::chrono::nanoseconds> timeout,
 				      interruptible_t) {
-		std::error_code ec;
-		auto r = get_events(buf, min_nr, timeout, interruptible, ec);
-		detail::throw_on(ec, "kevent_get_events");
-		return r;
+		return throwing(buf, min_nr, timeout, interruptible);
 	}
 	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
 				      std::optional<std::chrono::nanoseconds> timeout,
 				      interruptible_t, std::error_code &ec) noexcept {
-		timespec ts{};
-		if (timeout)
-			ts = detail::to_timespec(*timeout);
-		return wait(buf, min_nr, timeout ? &ts : nullptr, KEVENT_FLAGS_EINTR, ec);
+		return wait_for(buf, min_nr, timeout, KEVENT_FLAGS_EINTR, ec);
+	}
+	// As above, every event ready when the call looks (all_ready).
+	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
+				      std::optional<std::chrono::nanoseconds> timeout,
+				      all_ready_t) {
+		return throwing(buf, min_nr, timeout, all_ready);
+	}
+	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
+				      std::optional<std::chrono::nanoseconds> timeout, all_ready_t,
+				      std::error_code &ec) noexcept {
+		return wait_for(buf, min_nr, timeout, KEVENT_FLAGS_ALL_READY, ec);
 	}
 	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
 				      std::chrono::steady_clock::time_point deadline,
 				      interruptible_t) {
-		std::error_code ec;
-		auto r = get_events(buf, min_nr, deadline, interruptible, ec);
-		detail::throw_on(ec, "kevent_get_events");
-		return r;
+		return throwing(buf, min_nr, deadline, interruptible);
 	}
 	std::span<ukevent> get_events(std::span<ukevent> buf, unsigned min_nr,
 				      std::chrono::steady_clock::time_point deadline,
@@ -453,6 +455,23 @@ private:
 		}
 	}
 
+	// The throwing form of each get_events: the error_code form, then throw.
+	template <class... Args>
+	std::span<ukevent> throwing(std::span<ukevent> buf, unsigned min_nr, Args... args) {
+		std::error_code ec;
+		auto r = get_events(buf, min_nr, args..., ec);
+		detail::throw_on(ec, "kevent_get_events");
+		return r;
+	}
+	// A relative timeout (nullopt: none) with `flags`.
+	std::span<ukevent> wait_for(std::span<ukevent> buf, unsigned min_nr,
+				    std::optional<std::chrono::nanoseconds> timeout, unsigned flags,
+				    std::error_code &ec) noexcept {
+		timespec ts{};
+		if (timeout)
+			ts = detail::to_timespec(*timeout);
+		return wait(buf, min_nr, timeout ? &ts : nullptr, flags, ec);
+	}
 	std::span<ukevent> wait(std::span<ukevent> buf, unsigned min_nr, const timespec *ts,
 				unsigned flags, std::error_code &ec) noexcept {
 		// max_nr is clamped, not truncated: a huge buffer just receives at

@@ -23,7 +23,7 @@ using kevent::capi::guarded;
 namespace {
 
 // The flags kevent_get_events(3) and kevent_wait(3) know; others: EINVAL.
-constexpr unsigned wait_flags = KEVENT_FLAGS_ABSTIME | KEVENT_FLAGS_EINTR;
+constexpr unsigned wait_flags = KEVENT_FLAGS_ABSTIME | KEVENT_FLAGS_EINTR | KEVENT_FLAGS_ALL_READY;
 
 bool valid_timespec(const timespec &t) {
 	return t.tv_sec >= 0 && t.tv_nsec >= 0 && t.tv_nsec < kevent::sys::ns_per_s;
@@ -115,7 +115,7 @@ KEVENT_API int kevent_get_events(int kfd, unsigned min_nr, unsigned max_nr,
 		queue_ref q;
 		if (int r = lookup_queue(kfd, q); r < 0)
 			return r;
-		return q->get_events(min_nr, max_nr, deadline, buf, flags & KEVENT_FLAGS_EINTR);
+		return q->get_events(min_nr, max_nr, deadline, buf, flags);
 	});
 }
 
@@ -128,7 +128,7 @@ KEVENT_API int kevent_wait(int kfd, unsigned num, unsigned old_uidx, const struc
 		queue_ref q;
 		if (int r = lookup_queue(kfd, q); r < 0)
 			return r;
-		return q->wait_ring(num, old_uidx, deadline, flags & KEVENT_FLAGS_EINTR);
+		return q->wait_ring(num, old_uidx, deadline, flags);
 	});
 }
 

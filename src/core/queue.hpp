@@ -57,11 +57,12 @@ public:
 	}
 
 	// The C calls, arguments already checked for shape; -errno on failure.
-	// `eintr`: KEVENT_FLAGS_EINTR (kevent_get_events(3)).
+	// `flags`: KEVENT_FLAGS_EINTR and KEVENT_FLAGS_ALL_READY
+	// (kevent_get_events(3)); ABSTIME is the caller's, already applied.
 	int ctl(unsigned cmd, std::span<ukevent> arg);
 	int get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, ukevent *buf,
-		       bool eintr = false);
-	int wait_ring(unsigned num, unsigned old_uidx, int64_t deadline_ns, bool eintr = false);
+		       unsigned flags = 0);
+	int wait_ring(unsigned num, unsigned old_uidx, int64_t deadline_ns, unsigned flags = 0);
 	int commit_ring(unsigned new_uidx, unsigned over);
 	int ring_fd();
 	// READY with num == 0: no lock, async-signal-safe (waiters.hpp).
@@ -165,8 +166,8 @@ private:
 
 	enum class wanted { wait, go, done };
 	template <class Want, class Room, class Deliver>
-	int wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline_ns, bool eintr,
-		      Want want, Room room, Deliver deliver);
+	int wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline_ns,
+		      unsigned flags, Want want, Room room, Deliver deliver);
 
 	// kevent_ctl commands (queue_ctl.cpp).
 	int ctl_add(std::span<ukevent> arg);

@@ -235,13 +235,18 @@ bool queue::must_look() const {
 // (sys/cancel.hpp); only the blocking backend wait and the sleep open a
 // window, so pthread_cancel unwinds from there alone, and `leave` gives
 // the poller role back and the thread leaves the waiters.
-// `eintr` (KEVENT_FLAGS_EINTR): a backend wait that a signal interrupted
-// ends the call like a timeout — what is ready is delivered, and with
-// nothing ready it returns -EINTR (kevent_get_events(3)).
+// KEVENT_FLAGS_EINTR: a backend wait that a signal interrupted ends the
+// call like a timeout — what is ready is delivered, and with nothing ready
+// it returns -EINTR. KEVENT_FLAGS_ALL_READY: the call looks at the kernel
+// once whatever the ready list holds, so the list-only shortcut of the
+// fairness rule (must_look) never hides a ready descriptor from it
+// (kevent_get_events(3)).
 template <class Want, class Room, class Deliver>
-int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline_ns, bool eintr,
+int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline_ns, unsigned flags,
 		     Want want, Room room, Deliver deliver) {
 	mu_.assert_held();
+	const bool eintr = (flags & KEVENT_FLAGS_EINTR) != 0;
+	const bool all_ready = (flags & KEVENT_FLAGS_ALL_READY) != 0;
 	const uint64_t gen = waiters_.enter();
 	bool i_poll = false;
 	struct leave {
@@ -279,7 +284,8 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 		// is room for more than the ready list holds (LEVEL kevents come
 		// back this way at every call).
 		if (!waiters_.someone_polls() && !just_polled &&
-		    (may_block || (ready_.size() < room() && must_look()))) {
+		    (may_block ||
+		     (ready_.size() < room() && (all_ready ? !looked : must_look())))) {
 			list_only_harvests_ = 0;
 			looked = true;
 			waiters_.start_polling(may_block);
@@ -356,12 +362,12 @@ int queue::wait_loop(std::unique_lock<sys::adaptive_mutex> &lk, int64_t deadline
 }
 
 int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, ukevent *buf,
-		      bool eintr) {
+		      unsigned flags) {
 	std::unique_lock lk(mu_);
 	if (closed())
 		return -EBADF;
 	return wait_loop(
-		lk, deadline_ns, eintr,
+		lk, deadline_ns, flags,
 		[&] { return ready_.size() >= min_nr ? wanted::go : wanted::wait; },
 		[&] { return size_t(max_nr); },
 		[&] {
@@ -374,14 +380,14 @@ int queue::get_events(unsigned min_nr, unsigned max_nr, int64_t deadline_ns, uke
 		});
 }
 
-int queue::wait_ring(unsigned num, unsigned old_uidx, int64_t deadline_ns, bool eintr) {
+int queue::wait_ring(unsigned num, unsigned old_uidx, int64_t deadline_ns, unsigned flags) {
 	std::unique_lock lk(mu_);
 	if (closed())
 		return -EBADF;
 	if (!ring_ || num > ring_->size())
 		return -EINVAL;
 	return wait_loop(
-		lk, deadline_ns, eintr,
+		lk, deadline_ns, flags,
 		[&] {
 			if (old_uidx != ring_->uidx())
 				return wanted::done; // the caller's view is stale

@@ -57,6 +57,21 @@ void kq::drop(knote &k) {
 	notes.erase({k.ident, k.filter});
 }
 
+void kq::ring_bell() {
+	if (pending.empty() || bell_rung)
+		return;
+	ukevent uk{};
+	uk.type = KEVENT_UNOTIFY;
+	uk.id.raw_u64 = 0; // user_filter's kevents are named by serials, from 1
+	set_cookie(uk, 0);
+	if (!bell_added) {
+		if (ctl(KEVENT_CTL_ADD, uk) != 0)
+			return; // no memory: the knotes are still reported by kevent()
+		bell_added = true;
+	}
+	bell_rung = ctl(KEVENT_CTL_READY, uk) == 0;
+}
+
 int kq::ctl(unsigned cmd, ukevent &uk) {
 	int r = kevent_ctl(kfd, cmd, 1, &uk);
 	if (r < 0)
@@ -207,16 +222,21 @@ int kq::scan(struct kevent *out, int n, const struct timespec *timeout) {
 		// full batch is followed by another look (not waiting), so every
 		// ready knote can be reported when n is large (libevent's
 		// many_events), up to n reports in all: a level kevent may come
-		// back in the next look, and the looking must end.
+		// back in the next look, and the looking must end. Every look asks
+		// the kernel (KEVENT_FLAGS_ALL_READY): FreeBSD reports every active
+		// knote that fits, and libkevent's fairness shortcut would leave a
+		// descriptor behind a doorbell or a user event for up to 16 calls.
 		int reports = 0, r, want;
 		bool block = !has_pending && !zero_timeout;
 		do {
 			want = n - reports < batch ? n - reports : batch;
-			r = kevent_get_events(kfd, block ? 1 : 0, static_cast<unsigned>(want),
-					      block ? (timeout ? &deadline : nullptr) : &zero, buf,
-					      block ? KEVENT_FLAGS_EINTR |
-							      (timeout ? KEVENT_FLAGS_ABSTIME : 0)
-						    : 0);
+			r = kevent_get_events(
+				kfd, block ? 1 : 0, static_cast<unsigned>(want),
+				block ? (timeout ? &deadline : nullptr) : &zero, buf,
+				KEVENT_FLAGS_ALL_READY |
+					(block ? KEVENT_FLAGS_EINTR |
+							 (timeout ? KEVENT_FLAGS_ABSTIME : 0)
+					       : 0));
 			block = false;
 			if (r < 0) {
 				if (errno == EINVAL || errno == EBADF) {
@@ -234,6 +254,7 @@ int kq::scan(struct kevent *out, int n, const struct timespec *timeout) {
 		{
 			std::lock_guard g(mu);
 			got = emit_pending(*this, out, n);
+			ring_bell(); // level knotes looked at again next time
 		}
 		if (got > 0 || zero_timeout)
 			return got;
@@ -245,6 +266,10 @@ int kq::scan(struct kevent *out, int n, const struct timespec *timeout) {
 void kq::take_reports(const ukevent *buf, int r) {
 	for (int i = 0; i < r; i++) {
 		uint64_t c = cookie_of(buf[i]);
+		if (c == 0) {
+			bell_rung = false; // the doorbell (ring_bell)
+			continue;
+		}
 		auto it = by_serial.find(c);
 		if (it == by_serial.end())
 			continue; // deleted since
@@ -355,6 +380,8 @@ kevent(int kqfd, const struct kevent *changelist, int nchanges, struct kevent *e
 	if (!ended)
 		ended = !flush();
 	q->batching = false;
+	if (g.owns_lock())
+		q->ring_bell(); // a knote an ADD made pending (an always-ready file)
 	if (g.owns_lock())
 		g.unlock();
 	if (ended)

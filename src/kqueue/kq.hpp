@@ -97,6 +97,13 @@ struct kq {
 	bool batching = false;
 	int change_index = 0;
 	std::vector<deferred_add> held;
+	// The doorbell: a libkevent UNOTIFY kevent, id 0 and cookie 0 (no
+	// knote's serial), made READY while knotes wait on `pending` that no
+	// libkevent report stands for (a level READ/WRITE knote to be looked
+	// at again, a file that is always ready, a new NOTE_LOWAT mark), so
+	// that the kqueue's descriptor polls readable while they wait, as
+	// FreeBSD's does while knotes are queued. Harvested, it is dropped.
+	bool bell_added = false, bell_rung = false;
 
 	kq() = default;
 	~kq();
@@ -108,6 +115,8 @@ struct kq {
 
 	// libkevent's reports to the knotes they name (under mu).
 	void take_reports(const ukevent *buf, int r);
+	// Ring the doorbell if knotes wait on `pending` (under mu).
+	void ring_bell();
 	// Helpers for the filters (under mu).
 	void enqueue(knote &k);
 	void dequeue(knote &k);

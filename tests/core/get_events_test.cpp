@@ -7,6 +7,8 @@
 // bounds where a call must not block).
 #include "kevent_test.hpp"
 
+#include <kevent/kevent.hpp>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -79,6 +81,17 @@ protected:
 	void add_unotify(uint64_t id, unsigned req = 0, uint64_t cookie = 0, unsigned event = 0) {
 		ukevent uk = make(KEVENT_UNOTIFY, id, event, req, cookie);
 		ASSERT_EQ(0, add(uk)) << describe(uk);
+	}
+	// A user event (cookie 11) made ready, then a pipe's ET POLL kevent
+	// (cookie 77) whose byte comes after its ADD: on the ready list the
+	// user event alone, the pipe's event still in the kernel.
+	void user_event_then_pipe_data(int p[2]) {
+		add_unotify(1, 0, 11);
+		ASSERT_EQ(0, ::pipe2(p, O_CLOEXEC | O_NONBLOCK)) << std::strerror(errno);
+		ukevent pe = make(KEVENT_POLL, uint64_t(p[0]), POLLIN, KEVENT_REQ_ET, 77);
+		ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_ADD, 1, &pe));
+		ASSERT_EQ(1, ready(1));
+		ASSERT_EQ(1, ::write(p[1], "x", 1)); // after the ADD, which would copy it back
 	}
 	int ready(uint64_t id) {
 		ukevent r = make(KEVENT_UNOTIFY, id, 0);
@@ -206,7 +219,8 @@ TEST_P(GetEvents, UnknownFlagsIsEINVAL) {
 	add_ready_sentinel();
 	timespec zero{0, 0};
 	for (unsigned bad :
-	     {0x4u, 0x80u, 0x80000000u, KEVENT_FLAGS_ABSTIME | KEVENT_FLAGS_EINTR | 0x4u})
+	     {0x8u, 0x80u, 0x80000000u,
+	      KEVENT_FLAGS_ABSTIME | KEVENT_FLAGS_EINTR | KEVENT_FLAGS_ALL_READY | 0x8u})
 		expect_einval_changes_nothing(1, 4, &zero, false, bad,
 					      ("flags " + std::to_string(bad)).c_str());
 	expect_sentinel_delivered();
@@ -677,6 +691,40 @@ TEST_P(GetEvents, DescriptorEventIsNotStarvedByAStreamOfUserEvents) {
 	}
 	EXPECT_TRUE(seen) << "the pipe's event never came";
 	EXPECT_LE(calls, 17) << "the pipe's event waited behind more than 16 calls";
+	::close(p[0]);
+	::close(p[1]);
+}
+
+// ... and KEVENT_FLAGS_ALL_READY turns the shortcut off for one call: it
+// asks the kernel although the list holds a user event, and returns the
+// pipe's event beside it (the call without the flag takes the list alone).
+TEST_P(GetEvents, AllReadyFlagLooksAtTheKernelBesideUserEvents) {
+	int p[2];
+	ASSERT_NO_FATAL_FAILURE(user_event_then_pipe_data(p));
+	auto plain = get(kfd, 1, 4, 0);
+	ASSERT_EQ(1u, plain.size()) << "the shortcut this flag turns off was not taken";
+	EXPECT_EQ(11u, cookie_of(plain[0]));
+	ASSERT_EQ(1, ::write(p[1], "y", 1)); // a new edge: the pipe's event is due again
+	ASSERT_EQ(1, ready(1));
+	ukevent buf[4];
+	timespec zero{0, 0};
+	int n = kevent_get_events(kfd, 1, 4, &zero, buf, KEVENT_FLAGS_ALL_READY);
+	ASSERT_EQ(2, n) << std::strerror(errno);
+	std::set<uint64_t> cookies{cookie_of(buf[0]), cookie_of(buf[1])};
+	EXPECT_EQ((std::set<uint64_t>{11, 77}), cookies);
+	::close(p[0]);
+	::close(p[1]);
+}
+
+// The C++ form: queue::get_events(..., all_ready).
+TEST_P(GetEvents, AllReadyFlagInTheCxxForm) {
+	int p[2];
+	ASSERT_NO_FATAL_FAILURE(user_event_then_pipe_data(p));
+	kevent::queue q(kevent::queue::adopt, kfd); // the fixture's: released below
+	ukevent buf[4];
+	auto got = q.get_events(buf, 1, std::chrono::nanoseconds(0), kevent::all_ready);
+	EXPECT_EQ(2u, got.size());
+	(void)q.release();
 	::close(p[0]);
 	::close(p[1]);
 }

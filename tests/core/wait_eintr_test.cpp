@@ -164,7 +164,7 @@ TEST_P(WaitEintr, KeventWaitReturnsEintr) {
 	EXPECT_EQ(-1, w.join(err));
 	EXPECT_EQ(EINTR, err);
 	timespec zero{0, 0};
-	EXPECT_EQ(-1, kevent_wait(rq, 1, 0, &zero, KEVENT_FLAGS_EINTR | 0x4u)); // unknown flag
+	EXPECT_EQ(-1, kevent_wait(rq, 1, 0, &zero, KEVENT_FLAGS_EINTR | 0x8u)); // unknown flag
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(0, kevent_close(rq));
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // kevent() as FreeBSD's kern_kevent (kqueue(3), docs/kqueue.md "The call"):
 // errors and receipts in the event list, the count returned at once,
-// no room, nevents == 0, one array for both lists, bad arguments.
+// no room, nevents == 0, one array for both lists, bad arguments, every
+// ready knote in the first call that has room for it.
 #include "kq_test.hpp"
 
 using namespace kq_test;
@@ -152,3 +153,23 @@ TEST_P(KqCall, NewReadKnotesOfOneCallAroundAFailure) {
 }
 
 KQ_INSTANTIATE(KqCall);
+
+// FreeBSD copies out every active knote that fits: a descriptor that turned
+// ready is not left behind a level USER knote or a knote that was ready at
+// its ADD (libkevent's fairness shortcut kept it out for up to 16 calls).
+TEST_P(KqCall, EveryReadyKnoteIsInTheFirstCallWithRoom) {
+	int a[2], b[2];
+	ASSERT_EQ(0, pipe(a));
+	ASSERT_EQ(0, pipe(b));
+	ASSERT_EQ(1, write(a[1], "x", 1)); // ready at its ADD
+	ASSERT_EQ(0, change(kq, a[0], EVFILT_READ, EV_ADD));
+	ASSERT_EQ(0, change(kq, b[0], EVFILT_READ, EV_ADD));
+	ASSERT_EQ(0, change(kq, 1, EVFILT_USER, EV_ADD, NOTE_TRIGGER)); // level: every call
+	ASSERT_EQ(1, write(b[1], "y", 1));                              // after the ADDs
+	for (int call = 0; call < 20; call++) {
+		auto v = poll_events(kq);
+		EXPECT_EQ(3u, v.size()) << "call " << call;
+	}
+	for (int fd : {a[0], a[1], b[0], b[1]})
+		close(fd);
+}

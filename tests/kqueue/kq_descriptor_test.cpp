@@ -31,6 +31,39 @@ TEST_P(KqDescriptor, PollableAndNestable) {
 	close(outer);
 }
 
+// "readable while events wait" (kqueue(3)): a level knote reported and
+// not yet read waits for the next call, as a file READ knote (always
+// ready) does from its ADD; once the next call finds it read, the
+// descriptor is quiet again.
+TEST_P(KqDescriptor, ALevelKnoteKeepsTheDescriptorReadable) {
+	auto readable = [&] {
+		pollfd p{kq, POLLIN, 0};
+		return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+	};
+	int p[2];
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, change(kq, p[0], EVFILT_READ, EV_ADD));
+	EXPECT_FALSE(readable());
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	EXPECT_TRUE(readable());
+	EXPECT_EQ(1u, poll_events(kq).size());
+	EXPECT_TRUE(readable()) << "a level knote with its byte unread: not readable";
+	EXPECT_EQ(1u, poll_events(kq).size());
+	char c;
+	ASSERT_EQ(1, read(p[0], &c, 1));
+	EXPECT_TRUE(poll_events(kq).empty());
+	EXPECT_FALSE(readable()) << "readable after a call found nothing";
+	char path[] = "/tmp/kq_desc_XXXXXX";
+	int f = mkstemp(path);
+	ASSERT_GE(f, 0);
+	unlink(path);
+	ASSERT_EQ(0, change(kq, f, EVFILT_READ, EV_ADD));
+	EXPECT_TRUE(readable()) << "a file READ knote (always ready): not readable";
+	close(f);
+	close(p[0]);
+	close(p[1]);
+}
+
 TEST_P(KqDescriptor, NotInItself) {
 	EXPECT_EQ(-1, change(kq, kq, EVFILT_READ, EV_ADD));
 	EXPECT_EQ(EINVAL, errno);

@@ -7,6 +7,9 @@
 
 #include <kevent/kevent.h>
 
+#include <fcntl.h>
+#include <poll.h>
+
 #include <atomic>
 #include <climits>
 #include <thread>
@@ -59,7 +62,7 @@ TEST_P(RingTest, WaitArgumentRules) {
 	EXPECT_ERRNO(EINVAL, kevent_wait(kfd, 1, 0, &bad, 0));
 	bad = {0, -1};
 	EXPECT_ERRNO(EINVAL, kevent_wait(kfd, 1, 0, &bad, 0));
-	EXPECT_ERRNO(EINVAL, kevent_wait(kfd, 1, 0, &zero, 0x4u)); // unknown flag
+	EXPECT_ERRNO(EINVAL, kevent_wait(kfd, 1, 0, &zero, 0x8u)); // unknown flag
 	EXPECT_ERRNO(EBADF, kevent_wait(-1, 1, 0, &zero, 0));
 	int p[2];
 	ASSERT_EQ(0, pipe(p));
@@ -94,6 +97,29 @@ TEST_P(RingTest, WaitMovesReadyEventsInFifoOrder) {
 	EXPECT_EQ(6u, kidx());
 	EXPECT_EQ(7u, slot(5).ret_data[0]);
 	EXPECT_EQ(1u, queue_stats(kfd).ready);
+}
+
+// KEVENT_FLAGS_ALL_READY (kevent_wait(3), kevent_get_events(3)
+// "Fairness"): the wait asks the kernel although a user event is on the
+// ready list, and moves the pipe's event beside it; without the flag the
+// first wait moves the list alone.
+TEST_P(RingTest, AllReadyFlagMovesADescriptorBesideAUserEvent) {
+	use_ring(8);
+	add_users(1);
+	int p[2];
+	ASSERT_EQ(0, ::pipe2(p, O_CLOEXEC | O_NONBLOCK)) << std::strerror(errno);
+	ukevent pe = make(KEVENT_POLL, uint64_t(p[0]), POLLIN, KEVENT_REQ_ET, 77);
+	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_ADD, 1, &pe));
+	ready(1, 5);
+	ASSERT_EQ(1, ::write(p[1], "x", 1));
+	ASSERT_EQ(1, rwait(8, 0, 0)) << "the shortcut this flag turns off was not taken";
+	ASSERT_EQ(1, ::write(p[1], "y", 1));
+	ready(1, 6);
+	timespec zero{0, 0};
+	ASSERT_EQ(2, kevent_wait(kfd, 8, 0, &zero, KEVENT_FLAGS_ALL_READY)) << std::strerror(errno);
+	EXPECT_EQ(3u, kidx());
+	::close(p[0]);
+	::close(p[1]);
 }
 
 TEST_P(RingTest, OneshotIsRemovedWhenMovedIntoTheRing) {
