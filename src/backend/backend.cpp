@@ -30,7 +30,7 @@ void eventfd_rw(int fd, bool write_it) noexcept {
 
 } // namespace
 
-int backend::open_descriptor() {
+int backend::open_descriptor(bool wake_reported) {
 	epfd_.reset(epoll_create1(EPOLL_CLOEXEC));
 	if (!epfd_)
 		return -errno;
@@ -39,7 +39,7 @@ int backend::open_descriptor() {
 	if (!wakefd_ || !readyfd_)
 		return -errno;
 	epoll_event ev{};
-	ev.events = EPOLLIN | EPOLLET;
+	ev.events = wake_reported ? EPOLLIN | EPOLLET : 0;
 	ev.data.u64 = own_token(own_wake);
 	if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, wakefd_.get(), &ev) < 0)
 		return -errno;

@@ -233,8 +233,14 @@ protected:
 
 	// Open the queue's descriptor: the epoll file epfd_ with the wake
 	// eventfd in it (edge-triggered, own_wake) and the ready eventfd
-	// (level-triggered, own_ready). 0 or -errno.
-	int open_descriptor();
+	// (level-triggered, own_ready). 0 or -errno. `wake_reported`: false
+	// where the backend does not wait on epfd_ (io_uring): the wake item
+	// is then added with no event bits — the EEXIST probe still finds it —
+	// because an edge-triggered item leaves epoll's ready list only when an
+	// epoll_wait on that file takes it, and the never-read eventfd kept
+	// the descriptor readable for a poller outside forever after one
+	// wake-up (kevent_ctl READY with num 0).
+	int open_descriptor(bool wake_reported = true);
 	// close_inherited()'s part for those three.
 	void close_inherited_descriptor() noexcept;
 	// The wake eventfd (io_uring polls it).

@@ -438,6 +438,19 @@ TEST_P(Descriptor, PollSeesALevelKeventWhoseDataIsUnread) {
 	::close(p[1]);
 }
 
+// A forced wake-up (kevent_ctl READY with num 0) is no event: once a
+// harvest has run, the descriptor is quiet again. On io_uring the wake
+// eventfd's edge-triggered item stayed on the descriptor's epoll ready list
+// (only an epoll_wait on it takes one off, and the backend waits on the
+// ring), so it polled readable forever: an outer loop would spin.
+TEST_P(Descriptor, ForcedWakeUpLeavesTheDescriptorQuietAfterAHarvest) {
+	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_READY, 0, nullptr)) << std::strerror(errno);
+	for (int round = 0; round < 3; round++) {
+		EXPECT_EQ(0u, get(kfd, 0, 4, 0).size()) << "round " << round;
+		EXPECT_EQ(0, poll_now(kfd) & POLLIN) << "round " << round << ": readable with nothing";
+	}
+}
+
 // kevent(7) "The pollable descriptor": "a queue nests inside another event
 // loop, including another kevent queue". kfd is watched by a second queue as a
 // KEVENT_POLL/POLLIN.

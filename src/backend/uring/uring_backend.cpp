@@ -87,7 +87,9 @@ int uring_backend::init() {
 
 	// The queue's descriptor (the base's epoll file with its wake and
 	// ready eventfds) holds the ring fd too; the mirror is ours.
-	if (r = open_descriptor(); r < 0)
+	// The ring polls the wake eventfd itself (arm_wake): its CQE is what
+	// a poller of the descriptor sees, once, until a harvest reaps it.
+	if (r = open_descriptor(false); r < 0)
 		return r;
 	shadow_.reset(epoll_create1(EPOLL_CLOEXEC));
 	if (!shadow_)
