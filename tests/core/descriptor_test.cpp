@@ -379,65 +379,6 @@ TEST_P(Descriptor, PollinClearsOnlyWhenTheLastReadyEventIsDelivered) {
 	EXPECT_EQ(0, poll_now(kfd) & POLLIN);
 }
 
-// poll(2) on fd, waiting up to `ms`; returns revents.
-short poll_for(int fd, int ms) {
-	pollfd p{fd, POLLIN, 0};
-	int n = ::poll(&p, 1, ms);
-	EXPECT_GE(n, 0) << std::strerror(errno);
-	return n > 0 ? p.revents : 0;
-}
-
-// A program that polls the descriptor instead of calling
-// kevent_get_events (kevent_init(3): readable while an event waits): a
-// timer that expires, each period of a periodic one, and a LEVEL kevent
-// whose data is still unread after its delivery (on io_uring the
-// documented exception). On io_uring a new deadline used to wait in the
-// submission queue for the next kevent_get_events, so the descriptor never
-// turned readable; and moving a deadline that had fired queued a removal
-// whose failure was a completion, readable with nothing to deliver.
-TEST_P(Descriptor, PollSeesATimerExpireWithoutAHarvest) {
-	ukevent t = make(KEVENT_TIMER, uint64_t(20'000'000) << 32, KEVENT_TIMER_FIRED,
-			 KEVENT_REQ_ONESHOT, 7); // 20 ms
-	ASSERT_EQ(0, add(t));
-	EXPECT_TRUE(poll_for(kfd, 2000) & POLLIN) << "a 20 ms timer never made it readable";
-	auto got = get(kfd, 0, 4, 0);
-	ASSERT_EQ(1u, got.size());
-	EXPECT_EQ(7u, kevent_test::cookie_of(got[0]));
-}
-
-TEST_P(Descriptor, PollSeesEachPeriodOfATimerWithoutAHarvest) {
-	ukevent t =
-		make(KEVENT_TIMER, uint64_t(20'000'000) << 32, KEVENT_TIMER_FIRED, 0, 7); // every
-											  // 20
-											  // ms
-	ASSERT_EQ(0, add(t));
-	for (int period = 0; period < 3; period++) {
-		EXPECT_TRUE(poll_for(kfd, 2000) & POLLIN) << "period " << period;
-		EXPECT_EQ(1u, get(kfd, 0, 4, 0).size()) << "period " << period;
-	}
-}
-
-TEST_P(Descriptor, PollSeesALevelKeventWhoseDataIsUnread) {
-	int p[2];
-	ASSERT_EQ(0, ::pipe2(p, O_CLOEXEC | O_NONBLOCK)) << std::strerror(errno);
-	ukevent pe = make(KEVENT_POLL, uint64_t(p[0]), POLLIN, KEVENT_REQ_LEVEL, 77);
-	ASSERT_EQ(0, add(pe));
-	ASSERT_EQ(1, ::write(p[1], "x", 1));
-	EXPECT_TRUE(poll_for(kfd, 2000) & POLLIN);
-	EXPECT_EQ(1u, get(kfd, 0, 4, 0).size());
-	if (GetParam().flags == KEVENT_INIT_URING) {
-		// kevent_init(3): on io_uring the delivered LEVEL kevent's poll is
-		// armed again by the next look, not before.
-		EXPECT_FALSE(poll_for(kfd, 50) & POLLIN) << "the documented exception is gone";
-	} else {
-		EXPECT_TRUE(poll_for(kfd, 2000) & POLLIN)
-			<< "the byte is unread: a LEVEL kevent waits";
-	}
-	EXPECT_EQ(1u, get(kfd, 0, 4, 0).size()) << "the LEVEL kevent did not come back";
-	::close(p[0]);
-	::close(p[1]);
-}
-
 // A forced wake-up (kevent_ctl READY with num 0) is no event: once a
 // harvest has run, the descriptor is quiet again. On io_uring the wake
 // eventfd's edge-triggered item stayed on the descriptor's epoll ready list

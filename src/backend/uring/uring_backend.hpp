@@ -277,11 +277,6 @@ private:
 	uint64_t waits_ = 0;          // wait() calls so far: which one put a poll in a backlog
 	std::deque<backend_event> pending_; // reaped, not yet returned by wait()
 	uint32_t timeout_seq_[clock_count] = {};
-	// The deadline of the clock is in the kernel, not yet completed: only
-	// then does a new one remove it first. The completion of a removal
-	// that finds nothing (-ENOENT) would be a CQE, and any CQE makes the
-	// queue's descriptor readable with nothing to deliver.
-	bool timeout_live_[clock_count] = {};
 	__kernel_timespec deadline_[clock_count] = {};
 
 	// Watches (uring_watch.cpp).
@@ -290,11 +285,7 @@ private:
 	std::deque<int> ended_;       // multishot polls the kernel ended: arm again now
 	std::deque<int> relook_;      // LEVEL polls that reported: arm at the next wait
 	bool removal_queued_ = false; // an unwatch queued a cancel: flush_changes() submits it
-	// A deadline was queued: flush_changes() submits it, so that a poller
-	// of the queue's descriptor outside the library sees the timer expire
-	// (kevent_init(3): readable while an event waits).
-	bool visible_queued_ = false;
-	bool async_mirror_ = false; // IORING_OP_EPOLL_CTL: the mirror's changes are SQEs
+	bool async_mirror_ = false;   // IORING_OP_EPOLL_CTL: the mirror's changes are SQEs
 
 	// The fixed-file table (uring_fixed_files.cpp): registered at the
 	// first watch (fixed_tried_), fixed_size_ slots (0: none); fixed_fds_

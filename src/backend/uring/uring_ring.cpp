@@ -113,7 +113,7 @@ int uring_backend::arm_deadline(clock_kind clock, int64_t abs_ns) {
 	std::lock_guard lk(mu_);
 	if (abs_ns <= 0)
 		abs_ns = 1;
-	if (timeout_live_[c]) {
+	if (timeout_seq_[c]) {
 		io_uring_sqe *sqe = get_sqe();
 		io_uring_prep_timeout_remove(sqe, own_token(own_deadline + c, timeout_seq_[c]), 0);
 		sqe->user_data = own_token(own_ignore);
@@ -124,8 +124,6 @@ int uring_backend::arm_deadline(clock_kind clock, int64_t abs_ns) {
 	io_uring_sqe *sqe = get_sqe();
 	io_uring_prep_timeout(sqe, &deadline_[c], 0, IORING_TIMEOUT_ABS | clock_flags[c]);
 	sqe->user_data = own_token(own_deadline + c, timeout_seq_[c]);
-	timeout_live_[c] = true;
-	visible_queued_ = true;
 	submit_if_blocked();
 	return 0;
 }
@@ -269,11 +267,6 @@ void uring_backend::handle(const io_uring_cqe &cqe, backend_event *out, int max,
 			if (!(cqe.flags & IORING_CQE_F_MORE) && !closing_)
 				arm_wake();
 		}
-		uint64_t kind = ud & 0xff;
-		if (kind >= own_deadline && kind < own_deadline + clock_count &&
-		    static_cast<uint32_t>((ud & ~backend_own_bit) >> 8) ==
-			    timeout_seq_[kind - own_deadline])
-			timeout_live_[kind - own_deadline] = false; // fired, or removed
 		return; // deadlines and our removals only end the wait
 	}
 	if (ud & io_token_bit)

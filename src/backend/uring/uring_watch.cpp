@@ -228,19 +228,13 @@ descriptor_match uring_backend::probe_watched(int fd) {
 // A poll request holds its file: the cancel of an unwatch cannot
 // wait for the next wait (lazy submission), or REMOVE then close(2)
 // would leave the socket open — its peer sees no EOF — until the queue
-// next waits (tests/core/reregister_test). Nor can a new deadline: until
-// the kernel has it, a timer never makes the descriptor readable for a
-// program that polls it instead of calling kevent_get_events. One
-// io_uring_enter per call that queued either, however many. Polls still
-// wait for the next wait: one armed at the end of a call would report
-// what the program consumes before that wait (a LEVEL watch re-armed
-// with its data unread), which the next harvest would then deliver.
+// next waits (tests/core/reregister_test). One io_uring_enter per call
+// that removed watches, however many.
 void uring_backend::flush_changes() {
 	std::lock_guard lk(mu_);
-	if (!removal_queued_ && !visible_queued_)
+	if (!removal_queued_)
 		return;
 	removal_queued_ = false;
-	visible_queued_ = false;
 	if (unsigned n = flush_sq())
 		enter(n, 0, 0, false);
 }
