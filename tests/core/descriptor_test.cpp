@@ -388,7 +388,8 @@ TEST_P(Descriptor, ForcedWakeUpLeavesTheDescriptorQuietAfterAHarvest) {
 	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_READY, 0, nullptr)) << std::strerror(errno);
 	for (int round = 0; round < 3; round++) {
 		EXPECT_EQ(0u, get(kfd, 0, 4, 0).size()) << "round " << round;
-		EXPECT_EQ(0, poll_now(kfd) & POLLIN) << "round " << round << ": readable with nothing";
+		EXPECT_EQ(0, poll_now(kfd) & POLLIN)
+			<< "round " << round << ": readable with nothing";
 	}
 }
 

@@ -53,10 +53,8 @@ TEST_P(KqDescriptor, ALevelKnoteKeepsTheDescriptorReadable) {
 	ASSERT_EQ(1, read(p[0], &c, 1));
 	EXPECT_TRUE(poll_events(kq).empty());
 	EXPECT_FALSE(readable()) << "readable after a call found nothing";
-	char path[] = "/tmp/kq_desc_XXXXXX";
-	int f = mkstemp(path);
+	int f = anonymous_file();
 	ASSERT_GE(f, 0);
-	unlink(path);
 	ASSERT_EQ(0, change(kq, f, EVFILT_READ, EV_ADD));
 	EXPECT_TRUE(readable()) << "a file READ knote (always ready): not readable";
 	close(f);

@@ -240,10 +240,8 @@ TEST_P(KqReadWrite, ClosedFdDropsKnotes) {
 }
 
 TEST_P(KqReadWrite, RegularFileIsReadyWithBytesToEof) {
-	char path[] = "/tmp/kq_rw_XXXXXX";
-	int fd = mkstemp(path);
+	int fd = anonymous_file();
 	ASSERT_GE(fd, 0);
-	unlink(path);
 	ASSERT_EQ(10, write(fd, "0123456789", 10));
 	ASSERT_EQ(4, lseek(fd, 4, SEEK_SET));
 	ASSERT_EQ(0, change(kq, fd, EVFILT_READ, EV_ADD));
@@ -384,10 +382,8 @@ TEST_P(KqReadWrite, LowatOnWriteOrARegularFileIsRefusedAndChangesNothing) {
 	auto v = poll_events(kq);
 	ASSERT_EQ(1u, v.size()) << "a refused change broke the knote";
 	EXPECT_EQ((void *)1, v[0].udata) << "a refused change replaced udata";
-	char path[] = "/tmp/kq_lowat_XXXXXX";
-	int fd = mkstemp(path);
+	int fd = anonymous_file();
 	ASSERT_GE(fd, 0);
-	unlink(path);
 	EXPECT_EQ(-1, change(kq, fd, EVFILT_READ, EV_ADD, NOTE_LOWAT, 1));
 	EXPECT_EQ(EINVAL, errno);
 	close(fd);

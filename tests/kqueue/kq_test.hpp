@@ -54,6 +54,10 @@ inline int change(int kq, uintptr_t ident, short filter, unsigned short flags, u
 	return kevent(kq, &kev, 1, nullptr, 0, nullptr);
 }
 
+// A regular file with no name (O_TMPFILE): READ knotes on a file that is
+// always ready. -1 with errno on failure.
+inline int anonymous_file() { return open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600); }
+
 // What one poll (timeout 0) reports.
 inline std::vector<struct kevent> poll_events(int kq) {
 	std::vector<struct kevent> v(16);
