@@ -23,7 +23,6 @@ int model_queue::ctl(unsigned cmd, std::vector<ukevent> &arg) {
 		r = ctl_ready(arg);
 	else
 		ctl_remove_modify(cmd, arg);
-	settle();
 	return r;
 }
 

@@ -127,11 +127,11 @@ void model_queue::uring_wakeup(sim_watch &w, const sim_file &f, uint32_t key) {
 }
 
 // Queued POLL_ADDs reach the kernel, which looks at each file at once.
-void model_queue::submit(bool look) {
+void model_queue::submit() {
 	if (kernel_ != kernel_kind::uring)
 		return;
 	for (auto &[fd, w] : watches_) {
-		if (look && w.relook_due) {
+		if (w.relook_due) {
 			w.relook_due = false;
 			w.arm_due = true;
 		}
@@ -142,14 +142,6 @@ void model_queue::submit(bool look) {
 		if (const sim_file *f = polled_file(fd, w))
 			uring_wakeup(w, *f, 0);
 	}
-}
-
-// The end of every call: on io_uring a call that removed a watch submits
-// what is queued (the POLL_REMOVE must not wait for the next wait).
-void model_queue::settle() {
-	if (removed_)
-		submit();
-	removed_ = false;
 }
 
 // ---- watches (semantics.md "Delivery modes on epoll") -----------------------
@@ -175,7 +167,6 @@ int model_queue::sync_watch(int fd, bool force) {
 	}
 	bool exclusive = !wake_all;
 	if (w.regs.empty()) {
-		removed_ |= w.in_backend;
 		watches_.erase(fd); // EPOLL_CTL_DEL, whose failure does not matter
 		return 0;
 	}
@@ -253,7 +244,6 @@ int model_queue::attach_fd(uint64_t h) {
 // leave the registry at once so that the number can be registered again.
 void model_queue::break_watch(int fd, int err) {
 	std::vector<uint64_t> regs = watches_.at(fd).regs;
-	removed_ |= watches_.at(fd).in_backend;
 	watches_.erase(fd);
 	ready_.open();
 	for (uint64_t h : regs) {
@@ -314,7 +304,7 @@ void model_queue::free_node(uint64_t h) {
 // `blocked`: the library's poller meant to block in this look; a level
 // watch whose report brings nothing new is parked (the library's dispatch).
 void model_queue::harvest(bool blocked) {
-	submit(true); // io_uring: the wait arms level polls again, submits, reaps
+	submit(); // io_uring: the wait arms level polls again, submits, reaps
 	ready_.open();
 	std::vector<int> to_park;
 	for (auto &[fd, w] : watches_) {
@@ -508,7 +498,6 @@ std::string model_queue::take(const get_call &c, const ukevent *got, int n) {
 		look(c);
 		d = take_round(c.max_nr, got, n, k);
 	}
-	settle();
 	if (!d.empty())
 		return d;
 	if (k < unsigned(n))

@@ -25,8 +25,8 @@
 // - Every queue is woken (no exclusive watch): a change of exclusivity is a
 //   re-arm like any other, and no other queue exists here.
 // - Submission is lazy: a (re-)armed poll reaches the kernel with the next
-//   look at the backend — or at the end of a call that removed a watch
-//   (REMOVE then close(2) must find the file released) — and looks at the
+//   look at the backend, never at the end of a call (which submits only
+//   removals, deadlines and the library's own sources), and looks at the
 //   file then; completions of the poll it replaces are dropped.
 // - Multishot polls (default, ET) post one completion per wake-up whose
 //   key the poll asks for; level watches are single-shot polls armed again
@@ -103,8 +103,7 @@ struct sim_watch {
 	bool oneshot = false;
 	bool disabled = false;
 	// io_uring LEVEL: the single-shot poll reported; the library arms it
-	// again at its next look at the backend (a wait), not at the end of a
-	// call that only submits (settle).
+	// again at its next look at the backend (a wait).
 	bool relook_due = false;
 	bool poll_live = false;
 	std::vector<uint32_t> cqes;
@@ -168,11 +167,10 @@ private:
 	void park(int fd);
 	void unpark_for(uint64_t h);
 	bool report(sim_watch &w, uint32_t ev);
-	// io_uring: a wake-up of the file a watch polls; queued SQEs reach
-	// the kernel; the end of a call (settle: submits if a watch went).
+	// io_uring: a wake-up of the file a watch polls; queued polls reach
+	// the kernel (at a look).
 	void uring_wakeup(sim_watch &w, const sim_file &f, uint32_t key);
-	void submit(bool look = false);
-	void settle();
+	void submit();
 	const sim_file *polled_file(int fd, const sim_watch &w) const;
 
 	// Delivery of one ready kevent: the entry, or nullopt if LAST_CHECK
@@ -187,7 +185,6 @@ private:
 	const sim_world &world_;
 	int first_fd_;
 	kernel_kind kernel_;
-	bool removed_ = false; // a watch left the backend during this call
 	std::map<uint64_t, registration> nodes_;
 	std::map<model_key, uint64_t> registry_;
 	std::map<int, sim_watch> watches_;

@@ -94,6 +94,13 @@ struct watch_mode {
 	// otherwise report at every look and turn a blocking wait into a spin
 	// (watch_table::park).
 	bool oneshot = false;
+	// A descriptor the library owns (a signal's, an inode's, a process's
+	// source): the kernel watches it by the end of the call that asked,
+	// so that its event makes the queue's descriptor readable for a
+	// program that polls it. (io_uring arms a program's file at the next
+	// wait instead, to report what holds then; a source's spurious report
+	// only makes its origin look and find nothing.)
+	bool at_once = false;
 	bool operator==(const watch_mode &) const = default;
 };
 

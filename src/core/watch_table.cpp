@@ -168,6 +168,7 @@ void watch_table::unpark(fd_watch *w) {
 int watch_table::watch_source(fd_source &src, int fd, uint32_t events) {
 	watch_mode mode;
 	mode.events = events;
+	mode.at_once = true;
 	return arm_source(src, fd, mode);
 }
 

@@ -393,6 +393,55 @@ TEST_P(Descriptor, ForcedWakeUpLeavesTheDescriptorQuietAfterAHarvest) {
 	}
 }
 
+// poll(2) on fd, waiting up to `ms`; returns revents.
+short poll_for(int fd, int ms) {
+	pollfd p{fd, POLLIN, 0};
+	int n = ::poll(&p, 1, ms);
+	EXPECT_GE(n, 0) << std::strerror(errno);
+	return n > 0 ? p.revents : 0;
+}
+
+// A program that polls the descriptor instead of calling
+// kevent_get_events (kevent_init(3): readable while an event waits) sees
+// each period of a periodic timer: the deadline moved by the harvest of
+// one period reaches the kernel before that harvest returns. (The first
+// expiry of every origin: the origin contract's
+// ActivityMakesTheQueueDescriptorReadable.)
+TEST_P(Descriptor, PollSeesEachPeriodOfATimerWithoutAHarvest) {
+	ukevent t = make(KEVENT_TIMER, uint64_t(20'000'000) << 32, KEVENT_TIMER_FIRED, 0,
+			 7); // every 20 ms
+	ASSERT_EQ(0, add(t));
+	for (int period = 0; period < 3; period++) {
+		EXPECT_TRUE(poll_for(kfd, 2000) & POLLIN) << "period " << period;
+		EXPECT_EQ(1u, get(kfd, 0, 4, 0).size()) << "period " << period;
+	}
+}
+
+// A LEVEL kevent delivered with its data still unread: on epoll the
+// descriptor stays readable; on io_uring it turns readable again only once
+// a kevent_get_events has looked (kevent_init(3), the documented
+// exception: the backend re-arms the poll there, so that it reports what
+// the program left, not what it consumed meanwhile). Either way the next
+// kevent_get_events delivers it again.
+TEST_P(Descriptor, PollSeesALevelKeventWhoseDataIsUnread) {
+	int p[2];
+	ASSERT_EQ(0, ::pipe2(p, O_CLOEXEC | O_NONBLOCK)) << std::strerror(errno);
+	ukevent pe = make(KEVENT_POLL, uint64_t(p[0]), POLLIN, KEVENT_REQ_LEVEL, 77);
+	ASSERT_EQ(0, add(pe));
+	ASSERT_EQ(1, ::write(p[1], "x", 1));
+	EXPECT_TRUE(poll_for(kfd, 2000) & POLLIN);
+	EXPECT_EQ(1u, get(kfd, 0, 4, 0).size());
+	if (GetParam().flags == KEVENT_INIT_URING) {
+		EXPECT_FALSE(poll_for(kfd, 50) & POLLIN) << "the documented exception is gone";
+	} else {
+		EXPECT_TRUE(poll_for(kfd, 2000) & POLLIN)
+			<< "the byte is unread: a LEVEL kevent waits";
+	}
+	EXPECT_EQ(1u, get(kfd, 0, 4, 0).size()) << "the LEVEL kevent did not come back";
+	::close(p[0]);
+	::close(p[1]);
+}
+
 // kevent(7) "The pollable descriptor": "a queue nests inside another event
 // loop, including another kevent queue". kfd is watched by a second queue as a
 // KEVENT_POLL/POLLIN.

@@ -3,7 +3,8 @@
 // origin (kevent(7) "Delivery modes", kevent_ctl(3) KEVENT_CTL_ADD,
 // docs/semantics.md "ADD — ready at add"): ONESHOT, default, ET, LEVEL and
 // LAST_CHECK, ALWAYS_QUEUE and REQ_READY, ready-at-ADD copy-back and its
-// compaction, and the cookie returned untouched.
+// compaction, the cookie returned untouched, and the queue's descriptor
+// turning readable for a program that polls it instead (kevent_init(3)).
 #pragma once
 
 #include "origin_contract_fixture.hpp"
@@ -173,43 +174,72 @@ template <class T> void Contract<T>::cookie_round_trips_untouched() {
 	EXPECT_EQ(static_cast<void *>(&object_b), p.ptr);
 }
 
+// kevent_init(3): the descriptor polls readable while kevent_get_events
+// could return an event without blocking, so a queue nests in another
+// loop that never calls kevent_get_events until it is told to. On io_uring
+// a timer's deadline and a signal's, an inode's or a process's source poll
+// used to wait in the submission queue for the next kevent_get_events: a
+// loop polling the descriptor slept through them.
+template <class T> void Contract<T>::activity_makes_the_queue_descriptor_readable(unsigned mode) {
+	T t(0);
+	add_armed(kfd, t, mode);
+	// Nothing is ready yet: not readable (a stray completion would be).
+	pollfd p{kfd, POLLIN, 0};
+	EXPECT_EQ(0, ::poll(&p, 1, 0)) << "readable before any activity";
+	t.trigger(kfd);
+	p.revents = 0;
+	ASSERT_EQ(1, ::poll(&p, 1, 2000)) << "the activity never made the descriptor readable";
+	EXPECT_TRUE(p.revents & POLLIN);
+	auto ev = now(kfd);
+	ASSERT_EQ(1u, ev.size()) << describe(ev);
+	expect_delivery(ev[0], t, mode, cookie_a,
+			mode & KEVENT_REQ_ONESHOT ? unsigned(KEVENT_RET_DONE) : 0u);
+	t.check_fired(ev[0]);
+}
+
 } // namespace kevent_origin
 
-#define KEVENT_ORIGIN_CONTRACT_DELIVERY(S)                                   \
-	TEST_P(S, OneshotIsDeliveredOnceDoneAndRemoved) {                    \
-		oneshot_is_delivered_once_done_and_removed();                \
-	}                                                                    \
-	TEST_P(S, DefaultDoesNotComeBackWithoutNewActivity) {                \
-		mode_does_not_come_back_without_new_activity(0);             \
-	}                                                                    \
-	TEST_P(S, EtDoesNotComeBackWithoutNewActivity) {                     \
-		mode_does_not_come_back_without_new_activity(KEVENT_REQ_ET); \
-	}                                                                    \
-	TEST_P(S, DefaultComesBackOnNewActivityEvenIfNotConsumed) {          \
-		mode_comes_back_on_new_activity(0, false);                   \
-	}                                                                    \
-	TEST_P(S, EtComesBackOnNewActivityEvenIfNotConsumed) {               \
-		mode_comes_back_on_new_activity(KEVENT_REQ_ET, false);       \
-	}                                                                    \
-	TEST_P(S, LevelComesBackOnNewActivity) {                             \
-		mode_comes_back_on_new_activity(KEVENT_REQ_LEVEL, true);     \
-	}                                                                    \
-	TEST_P(S, LastCheckDeliversAKeventStillReady) {                      \
-		last_check_delivers_a_kevent_still_ready();                  \
-	}                                                                    \
-	TEST_P(S, AlwaysQueueKeepsAReadyAtAddKeventQueued) {                 \
-		always_queue_keeps_a_ready_at_add_kevent_queued();           \
-	}                                                                    \
-	TEST_P(S, ReqReadyWithAlwaysQueueQueuesAnUnreadyKevent) {            \
-		req_ready_with_always_queue_queues_an_unready_kevent();      \
-	}                                                                    \
-	TEST_P(S, ReadyAtAddIsCopiedBackDoneAndNotKept) {                    \
-		ready_at_add_is_copied_back_done_and_not_kept();             \
-	}                                                                    \
-	TEST_P(S, ReqReadyAtAddIsCopiedBackDoneAndNotKept) {                 \
-		req_ready_at_add_is_copied_back_done_and_not_kept();         \
-	}                                                                    \
-	TEST_P(S, CopiedBackEntriesAreCompactedInInputOrder) {               \
-		copied_back_entries_are_compacted_in_input_order();          \
-	}                                                                    \
-	TEST_P(S, CookieRoundTripsUntouched) { cookie_round_trips_untouched(); }
+#define KEVENT_ORIGIN_CONTRACT_DELIVERY(S)                                        \
+	TEST_P(S, OneshotIsDeliveredOnceDoneAndRemoved) {                         \
+		oneshot_is_delivered_once_done_and_removed();                     \
+	}                                                                         \
+	TEST_P(S, DefaultDoesNotComeBackWithoutNewActivity) {                     \
+		mode_does_not_come_back_without_new_activity(0);                  \
+	}                                                                         \
+	TEST_P(S, EtDoesNotComeBackWithoutNewActivity) {                          \
+		mode_does_not_come_back_without_new_activity(KEVENT_REQ_ET);      \
+	}                                                                         \
+	TEST_P(S, DefaultComesBackOnNewActivityEvenIfNotConsumed) {               \
+		mode_comes_back_on_new_activity(0, false);                        \
+	}                                                                         \
+	TEST_P(S, EtComesBackOnNewActivityEvenIfNotConsumed) {                    \
+		mode_comes_back_on_new_activity(KEVENT_REQ_ET, false);            \
+	}                                                                         \
+	TEST_P(S, LevelComesBackOnNewActivity) {                                  \
+		mode_comes_back_on_new_activity(KEVENT_REQ_LEVEL, true);          \
+	}                                                                         \
+	TEST_P(S, LastCheckDeliversAKeventStillReady) {                           \
+		last_check_delivers_a_kevent_still_ready();                       \
+	}                                                                         \
+	TEST_P(S, AlwaysQueueKeepsAReadyAtAddKeventQueued) {                      \
+		always_queue_keeps_a_ready_at_add_kevent_queued();                \
+	}                                                                         \
+	TEST_P(S, ReqReadyWithAlwaysQueueQueuesAnUnreadyKevent) {                 \
+		req_ready_with_always_queue_queues_an_unready_kevent();           \
+	}                                                                         \
+	TEST_P(S, ReadyAtAddIsCopiedBackDoneAndNotKept) {                         \
+		ready_at_add_is_copied_back_done_and_not_kept();                  \
+	}                                                                         \
+	TEST_P(S, ReqReadyAtAddIsCopiedBackDoneAndNotKept) {                      \
+		req_ready_at_add_is_copied_back_done_and_not_kept();              \
+	}                                                                         \
+	TEST_P(S, CopiedBackEntriesAreCompactedInInputOrder) {                    \
+		copied_back_entries_are_compacted_in_input_order();               \
+	}                                                                         \
+	TEST_P(S, CookieRoundTripsUntouched) { cookie_round_trips_untouched(); }  \
+	TEST_P(S, ActivityMakesTheQueueDescriptorReadable) {                      \
+		activity_makes_the_queue_descriptor_readable(0);                  \
+	}                                                                         \
+	TEST_P(S, ActivityMakesTheQueueDescriptorReadableForAOneshotKevent) {     \
+		activity_makes_the_queue_descriptor_readable(KEVENT_REQ_ONESHOT); \
+	}

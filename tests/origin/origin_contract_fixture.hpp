@@ -97,6 +97,7 @@ protected:
 	void req_ready_at_add_is_copied_back_done_and_not_kept();
 	void copied_back_entries_are_compacted_in_input_order();
 	void cookie_round_trips_untouched();
+	void activity_makes_the_queue_descriptor_readable(unsigned mode);
 
 	// ---- two queues and kevent_close, every origin (origin_contract_queues.hpp)
 	void two_queues_are_independent();

@@ -24,10 +24,16 @@
 //   one that is, is reported once (issue 14 item 1: re-arming at once and
 //   reporting the final mask too gave a duplicate per ended poll, and with
 //   4,096+ ready files a livelock, each re-arm ending again in a full CQ).
-// - Polls armed again (those, and LEVEL watches after each report) wait in
+// - Polls armed again (those, and LEVEL watches after each report), and
+//   the first poll of a new or changed watch of a program's file, wait in
 //   a backlog and are armed only while the CQ has room for the CQE each may
 //   post at once, after a reap, with the overflow list empty: re-arms can
-//   never overflow the CQ themselves, so every round makes progress.
+//   never overflow the CQ themselves, so every round makes progress. They
+//   are armed by a wait (ADD's and MODIFY's look is one), never by the end
+//   of a call: a poll looks at its file when it is armed, and one armed
+//   then reported what the program consumed before its next wait (the
+//   differential fuzzer). A source's poll (watch_mode::at_once) is armed
+//   at once: nothing the program reads is behind it.
 // - The overflow list is moved into the CQ only by an io_uring_enter with
 //   IORING_ENTER_GETEVENTS: reaping does that whenever IORING_SQ_CQ_OVERFLOW
 //   is set.
@@ -108,8 +114,11 @@
 //   that asks POLLPRI polls RDBAND too and takes its priority bits from a
 //   poll(2) of the file (recheck_priority).
 // - IORING_OP_TIMEOUT with IORING_TIMEOUT_ABS and a clock flag (5.15): the
-//   core's deadlines, one per clock, moved by TIMEOUT_REMOVE + TIMEOUT in the
-//   next submission — never a syscall of their own.
+//   core's deadlines, one per clock, moved by TIMEOUT_REMOVE + TIMEOUT,
+//   submitted by the end of the call that moved them (flush_changes): one
+//   io_uring_enter per such call, as the epoll backend's timerfd_settime,
+//   and none when the call waits anyway. Until the kernel has a deadline,
+//   its expiry cannot make the queue's descriptor readable.
 // - IORING_ENTER_EXT_ARG (5.11): one io_uring_enter submits what is queued and
 //   waits with a timeout.
 // - The ring fd is pollable (POLLIN while CQEs wait). The queue's descriptor
@@ -149,7 +158,9 @@ struct fd_slot {
 	uint32_t seq = 0; // changes with every arm: older CQEs are stale
 	watch_mode mode;
 	bool active = false;
-	bool in_backlog = false;    // no poll in the kernel: waits in a backlog to be armed
+	// No poll in the kernel: waits in this backlog to be armed (an entry
+	// in another one is stale: skipped).
+	const std::deque<int> *in_backlog = nullptr;
 	bool in_front = false;      // an epoll file, in epfd_ too (loop checks)
 	bool fixed = false;         // its file is in the fixed-file table, slot = the number
 	uint64_t backlogged_in = 0; // the wait (waits_) that put it in the backlog
@@ -228,9 +239,9 @@ private:
 	void handle_poll(const io_uring_cqe &cqe, backend_event *out, int max, int &k);
 	uint32_t recheck_priority(int fd, const fd_slot &s, uint32_t mask);
 	size_t cq_room() const;
-	// The re-arm backlogs (ended_, relook_).
+	// The backlogs of polls to arm (unarmed_, relook_).
 	void to_backlog(int fd, fd_slot &s, std::deque<int> &backlog) {
-		s.in_backlog = true;
+		s.in_backlog = &backlog;
 		s.backlogged_in = waits_;
 		backlog.push_back(fd);
 	}
@@ -277,15 +288,29 @@ private:
 	uint64_t waits_ = 0;          // wait() calls so far: which one put a poll in a backlog
 	std::deque<backend_event> pending_; // reaped, not yet returned by wait()
 	uint32_t timeout_seq_[clock_count] = {};
+	// The deadline of the clock is in the kernel, not yet completed: only
+	// then does a new one remove it first. The completion of a removal
+	// that finds nothing (-ENOENT) would be a CQE, and any CQE makes the
+	// queue's descriptor readable with nothing to deliver.
+	bool timeout_live_[clock_count] = {};
 	__kernel_timespec deadline_[clock_count] = {};
 
 	// Watches (uring_watch.cpp).
 	sys::unique_fd shadow_; // the mirror of the watches (watch_set_)
 	std::vector<fd_slot> slots_;
-	std::deque<int> ended_;       // multishot polls the kernel ended: arm again now
+	// Polls to arm at the next wait (or look), in order: new and changed
+	// watches (not at the end of the call that made them: a poll armed
+	// then would report what the program consumes before that wait) and
+	// multishot polls the kernel ended.
+	std::deque<int> unarmed_;
 	std::deque<int> relook_;      // LEVEL polls that reported: arm at the next wait
 	bool removal_queued_ = false; // an unwatch queued a cancel: flush_changes() submits it
-	bool async_mirror_ = false;   // IORING_OP_EPOLL_CTL: the mirror's changes are SQEs
+	// A deadline or a source's poll was queued: flush_changes() submits
+	// it, so that a poller of the queue's descriptor outside the library
+	// sees the timer expire or the signal come (kevent_init(3): readable
+	// while an event waits).
+	bool visible_queued_ = false;
+	bool async_mirror_ = false; // IORING_OP_EPOLL_CTL: the mirror's changes are SQEs
 
 	// The fixed-file table (uring_fixed_files.cpp): registered at the
 	// first watch (fixed_tried_), fixed_size_ slots (0: none); fixed_fds_

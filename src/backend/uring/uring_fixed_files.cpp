@@ -103,6 +103,10 @@ void uring_backend::update_fixed(int slot, int value) {
 	}
 	io_uring_sqe *sqe = get_sqe();
 	io_uring_prep_files_update(sqe, &fixed_fds_[slot], 1, slot);
+	// Its success posts nothing: submitted at the end of a call
+	// (flush_changes), a CQE would leave the queue's descriptor readable
+	// with nothing to deliver until the next harvest.
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	sqe->user_data = own_token(own_ignore);
 	open_update_ = sqe;
 }

@@ -42,17 +42,17 @@ int uring_backend::wait(backend_event *out, int max, int64_t timeout_ns, bool &w
 	// LEVEL watches look again once their reports were handed over:
 	// those that reported before this wait, not one reaped just now
 	// (epoll re-reports a level item at each epoll_wait, not twice in
-	// one: the reference model's rule too); polls the kernel ended
-	// are armed again now.
+	// one: the reference model's rule too); new watches and polls the
+	// kernel ended are armed now.
 	waits_++;
 	k += reap(out + k, max - k, woken);
 	bool posted = overflowed || *ring_.cq.khead != head_before;
 	if (pending_.empty())
 		arm_backlog(relook_, true);
-	arm_backlog(ended_);
+	arm_backlog(unarmed_);
 	// Something to report already, or polls still to arm (more than
 	// the CQ had room for): do not block.
-	if (posted || k > 0 || !ended_.empty() || !relook_.empty())
+	if (posted || k > 0 || !unarmed_.empty() || !relook_.empty())
 		timeout_ns = 0;
 	unsigned to_submit = flush_sq();
 	int r = 0;
@@ -86,12 +86,12 @@ int uring_backend::wait(backend_event *out, int max, int64_t timeout_ns, bool &w
 			r = -EINTR;
 	}
 	k += reap(out + k, max - k, woken);
-	// Polls that ended here for want of CQ room report once armed
-	// again: in rounds the CQ can hold, each reaped before the next,
-	// so that they are reported by this call (an ADD's one look sees
-	// every new watch that is ready, however many).
-	for (int round = 0; round < 64 && !ended_.empty(); round++) {
-		if (arm_backlog(ended_) == 0)
+	// New watches beyond the CQ's room, and polls that ended here for
+	// want of it, report once armed: in rounds the CQ can hold, each
+	// reaped before the next, so that they are reported by this call (an
+	// ADD's one look sees every new watch that is ready, however many).
+	for (int round = 0; round < 64 && !unarmed_.empty(); round++) {
+		if (arm_backlog(unarmed_) == 0)
 			break;
 		enter(flush_sq(), 0, 0, false, true);
 		k += reap(out + k, max - k, woken);
@@ -113,9 +113,13 @@ int uring_backend::arm_deadline(clock_kind clock, int64_t abs_ns) {
 	std::lock_guard lk(mu_);
 	if (abs_ns <= 0)
 		abs_ns = 1;
-	if (timeout_seq_[c]) {
+	if (timeout_live_[c]) {
+		// Its success posts nothing: a CQE would make the descriptor
+		// readable with nothing to deliver (the removed deadline's own
+		// -ECANCELED still does, until the next harvest).
 		io_uring_sqe *sqe = get_sqe();
 		io_uring_prep_timeout_remove(sqe, own_token(own_deadline + c, timeout_seq_[c]), 0);
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 		sqe->user_data = own_token(own_ignore);
 	}
 	timeout_seq_[c] = next_seq(timeout_seq_[c]);
@@ -124,6 +128,8 @@ int uring_backend::arm_deadline(clock_kind clock, int64_t abs_ns) {
 	io_uring_sqe *sqe = get_sqe();
 	io_uring_prep_timeout(sqe, &deadline_[c], 0, IORING_TIMEOUT_ABS | clock_flags[c]);
 	sqe->user_data = own_token(own_deadline + c, timeout_seq_[c]);
+	timeout_live_[c] = true;
+	visible_queued_ = true;
 	submit_if_blocked();
 	return 0;
 }
@@ -267,6 +273,11 @@ void uring_backend::handle(const io_uring_cqe &cqe, backend_event *out, int max,
 			if (!(cqe.flags & IORING_CQE_F_MORE) && !closing_)
 				arm_wake();
 		}
+		uint64_t kind = ud & 0xff;
+		if (kind >= own_deadline && kind < own_deadline + clock_count &&
+		    static_cast<uint32_t>((ud & ~backend_own_bit) >> 8) ==
+			    timeout_seq_[kind - own_deadline])
+			timeout_live_[kind - own_deadline] = false; // fired, or removed
 		return; // deadlines and our removals only end the wait
 	}
 	if (ud & io_token_bit)
@@ -315,7 +326,7 @@ void uring_backend::handle_poll(const io_uring_cqe &cqe, backend_event *out, int
 		// The kernel ended a multishot poll (full CQ): its mask may
 		// be reported already or no longer true. The poll armed
 		// again reports what holds then (the ledger).
-		to_backlog(fd, s, ended_);
+		to_backlog(fd, s, unarmed_);
 	}
 }
 
@@ -366,13 +377,13 @@ size_t uring_backend::arm_from_backlog(std::deque<int> &backlog, bool not_this_w
 		int fd = backlog.front();
 		backlog.pop_front();
 		fd_slot &s = slots_[fd];
-		if (!s.active || !s.in_backlog)
+		if (!s.active || s.in_backlog != &backlog)
 			continue; // removed or armed anew since
 		if (not_this_wait && s.backlogged_in == waits_) {
 			backlog.push_back(fd); // reported in this wait: the next
 			continue;
 		}
-		s.in_backlog = false;
+		s.in_backlog = nullptr;
 		arm_poll(fd, s);
 		armed++;
 	}

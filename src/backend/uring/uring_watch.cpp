@@ -49,7 +49,7 @@ int uring_backend::watch(int fd, const watch_mode &want, const watch_mode *was, 
 	s.token = token;
 	s.mode = want;
 	s.active = true;
-	s.in_backlog = false; // a stale backlog entry is skipped
+	s.in_backlog = nullptr; // a stale backlog entry is skipped
 	if (!was) {
 		s.in_front = nested;
 		s.life = next_seq(s.life);
@@ -57,7 +57,19 @@ int uring_backend::watch(int fd, const watch_mode &want, const watch_mode *was, 
 		if (async_mirror_)
 			queue_mirror_add(fd, s); // issued after the table's update, before the poll
 	}
-	arm_poll(fd, s);
+	// A program's file is polled from the next wait (or this call's
+	// look), which then sees what the file says, as epoll looks again at
+	// each epoll_wait: the SQ holds no such poll at the end of a call,
+	// so what flush_changes() submits then reports nothing stale. A
+	// poller blocked in the ring comes back to no backlog: armed now.
+	// So is a source's file (watch_mode::at_once), submitted by the end
+	// of this call.
+	if (poller_blocked_ || want.at_once) {
+		arm_poll(fd, s);
+		visible_queued_ |= want.at_once;
+	} else {
+		to_backlog(fd, s, unarmed_);
+	}
 	submit_if_blocked();
 	return 0;
 }
@@ -114,7 +126,8 @@ int uring_backend::unwatch(int fd) {
 		if (!s.in_backlog)
 			remove_poll(fd, s);
 		removal_queued_ = true; // flush_changes() submits it (and the table's release)
-		s.active = s.in_backlog = false;
+		s.active = false;
+		s.in_backlog = nullptr;
 		release_fixed(fd);
 		nested = s.in_front;
 		s.in_front = false;
@@ -203,7 +216,8 @@ void uring_backend::mirror_refused(const io_uring_cqe &cqe, backend_event *out, 
 	}
 	if (!s.in_backlog)
 		remove_poll(fd, s);
-	s.active = s.in_backlog = false;
+	s.active = false;
+	s.in_backlog = nullptr;
 	release_fixed(fd);
 	removal_queued_ = true;
 	emit(out, max, k, backend_event{s.token, POLLERR | POLLNVAL, -watch_errno(err)});
@@ -228,13 +242,17 @@ descriptor_match uring_backend::probe_watched(int fd) {
 // A poll request holds its file: the cancel of an unwatch cannot
 // wait for the next wait (lazy submission), or REMOVE then close(2)
 // would leave the socket open — its peer sees no EOF — until the queue
-// next waits (tests/core/reregister_test). One io_uring_enter per call
-// that removed watches, however many.
+// next waits (tests/core/reregister_test). Nor can a new deadline or a
+// source's poll: until the kernel has them, a timer, a signal, an inode
+// change or a process exit never makes the descriptor readable for a
+// program that polls it instead of calling kevent_get_events. One
+// io_uring_enter per call that queued any, however many. A program's
+// file's poll is not in the SQ then (watch(): it waits in a backlog).
 void uring_backend::flush_changes() {
 	std::lock_guard lk(mu_);
-	if (!removal_queued_)
+	if (!removal_queued_ && !visible_queued_)
 		return;
-	removal_queued_ = false;
+	removal_queued_ = visible_queued_ = false;
 	if (unsigned n = flush_sq())
 		enter(n, 0, 0, false);
 }
