@@ -398,7 +398,11 @@ void model_queue::unpark_for(uint64_t h) {
 std::optional<ukevent> model_queue::predict(uint64_t h, bool apply) {
 	registration copy = nodes_.at(h);
 	registration &r = apply ? nodes_.at(h) : copy;
-	if (!r.broken && (r.uk.req_flags & KEVENT_REQ_LAST_CHECK) && is_fd_origin(r.uk.type)) {
+	// LAST_CHECK, and ET on io_uring, whose reports are wake-ups
+	// (backend::reports_wakeups): one look at the file before delivery.
+	bool check = (r.uk.req_flags & KEVENT_REQ_LAST_CHECK) ||
+		     ((r.uk.req_flags & KEVENT_REQ_ET) && kernel_ == kernel_kind::uring);
+	if (!r.broken && check && is_fd_origin(r.uk.type)) {
 		int fd = static_cast<int>(r.uk.id.raw[0]);
 		auto it = watches_.find(fd);
 		if (it == watches_.end() || !alive(fd, it->second)) {

@@ -38,7 +38,9 @@
 //   a watch that asks POLLPRI, which it takes from the file (poll(2)). A
 //   keyed wake-up must match more than POLLPRI (IO_ASYNC_POLL_COMMON): the
 //   library adds POLLRDBAND to a POLLPRI watch's poll so that a socket's
-//   data wake-up completes it (checked on Linux 6.18).
+//   data wake-up completes it (checked on Linux 6.18). An ET kevent is
+//   looked at again before delivery, as LAST_CHECK does (kevent(7): ET
+//   comes back only if ready at that moment).
 //
 // Time: timers are either already due (interval 0, or an absolute first
 // expiry in the past) or far away (intervals of a day and more): a due timer

@@ -18,6 +18,8 @@
 
 #include "sys/unique_fd.hpp"
 
+#include <kevent/kevent.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -167,8 +169,16 @@ public:
 	// changes to its next wait must hand the kernel now those the caller
 	// may depend on before then (io_uring: a removed watch's poll holds its
 	// file open, so a close(2) right after REMOVE would not close the
-	// socket).
+	// socket; a deadline or a source's poll not yet in the kernel cannot
+	// make the descriptor readable).
 	virtual void flush_changes() {}
+
+	// A report's POLL bits are what woke the file's wait queue, not what
+	// the file says when the report is reaped (io_uring: a poll's CQE
+	// carries the wake-up's key), so a kevent that comes back only if
+	// ready at that moment (KEVENT_REQ_ET) is looked at again before it
+	// is delivered. epoll looks at the file itself when it reports.
+	bool reports_wakeups() const { return kind_ == KEVENT_BACKEND_URING; }
 
 	// Wait up to timeout_ns (-1: no limit, 0: do not block) for readiness;
 	// write up to max completions. Returns how many, or -errno (-EINTR

@@ -157,6 +157,7 @@ private:
 	void expire_timers();
 	int dispatch_pending();
 	bool must_look() const;
+	bool checks_at_delivery(const knode *n) const;
 	bool still_ready(knode *n);
 	bool poll_now(knode *n);
 	unsigned deliver_to(ukevent *buf, unsigned max);

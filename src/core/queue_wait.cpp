@@ -121,6 +121,13 @@ int queue::dispatch_pending() {
 	return total;
 }
 
+// Is n looked at again just before delivery? LAST_CHECK asks for it; ET
+// needs it where a report is a wake-up, not the file's state (kevent(7):
+// ET comes back "only if the origin says it is ready at that moment").
+bool queue::checks_at_delivery(const knode *n) const {
+	return n->req(KEVENT_REQ_LAST_CHECK) || (n->req(KEVENT_REQ_ET) && be_->reports_wakeups());
+}
+
 // LAST_CHECK: is n still ready just before delivery? For fd origins one
 // poll(2) gives the current bits.
 bool queue::still_ready(knode *n) {
@@ -175,7 +182,7 @@ unsigned queue::deliver_to(ukevent *buf, unsigned max) {
 		if (origin_for(n->uk.type).uses_fd && n->fdw.watch && n->fdw.watch->parked &&
 		    !n->has(broken))
 			watches_.unpark(n->fdw.watch);
-		if (!n->has(broken) && n->req(KEVENT_REQ_LAST_CHECK) && !still_ready(n)) {
+		if (!n->has(broken) && checks_at_delivery(n) && !still_ready(n)) {
 			n->uk.ret_data[0] = n->uk.ret_data[1] = 0;
 			continue; // no longer ready: skipped, stays registered
 		}

@@ -106,7 +106,7 @@ protected:
 	// ---- CONDITION: readiness is a state that lasts until consumed
 	// (origin_contract_condition.hpp)
 	void level_repeats_while_ready_and_stops_once_consumed();
-	void last_check_skips_an_event_consumed_before_delivery();
+	void check_skips_an_event_consumed_before_delivery(unsigned mode);
 	void last_check_skips_a_queued_kevent_no_longer_ready();
 	void modify_queues_a_kevent_that_is_ready_now();
 	void modify_from_level_to_default_stops_repeating();
