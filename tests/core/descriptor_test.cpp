@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -391,6 +392,48 @@ TEST_P(Descriptor, ForcedWakeUpLeavesTheDescriptorQuietAfterAHarvest) {
 		EXPECT_EQ(0, poll_now(kfd) & POLLIN)
 			<< "round " << round << ": readable with nothing";
 	}
+}
+
+// An ADD refused for its entry changes nothing (kevent_ctl(3)), and a
+// REMOVE leaves nothing to deliver: the descriptor stays quiet after
+// either, with no harvest between. On io_uring the watch's poll, armed
+// with the refused mirror ADD, and the cancel that took it back (or a
+// REMOVE's) posted completions that reported nothing and kept the
+// descriptor readable until the next kevent_get_events; a second queue
+// watching this one then found it "ready at ADD". Found by an outside test
+// written from kevent_init(3).
+TEST_P(Descriptor, ARefusedAddOrARemoveLeavesTheDescriptorQuiet) {
+	int file = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	int dir = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int sp[2];
+	ASSERT_EQ(0, ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+	ASSERT_GE(file, 0);
+	ASSERT_GE(dir, 0);
+	struct {
+		const char *what;
+		ukevent e;
+	} refused[] = {
+		{"POLL on a regular file", make(KEVENT_POLL, uint64_t(file), POLLIN, 0, 1)},
+		{"POLL on a directory", make(KEVENT_POLL, uint64_t(dir), POLLIN, 0, 2)},
+		{"SOCKET on a regular file",
+		 make(KEVENT_SOCKET, uint64_t(file), KEVENT_SOCKET_RECV, 0, 3)},
+		{"POLL on the queue itself", make(KEVENT_POLL, uint64_t(kfd), POLLIN, 0, 4)},
+	};
+	for (auto &c : refused) {
+		ASSERT_EQ(1, kevent_ctl(kfd, KEVENT_CTL_ADD, 1, &c.e)) << c.what;
+		EXPECT_EQ(KEVENT_RET_BROKEN | KEVENT_RET_DONE, c.e.ret_flags) << c.what;
+		EXPECT_EQ(0, poll_now(kfd) & POLLIN) << c.what << ": readable with nothing";
+	}
+	ukevent s = make(KEVENT_SOCKET, uint64_t(sp[0]), KEVENT_SOCKET_RECV, 0, 5);
+	ASSERT_EQ(0, add(s));
+	EXPECT_EQ(0, poll_now(kfd) & POLLIN) << "after an ADD";
+	ASSERT_EQ(0, kevent_ctl(kfd, KEVENT_CTL_REMOVE, 1, &s)) << std::strerror(errno);
+	EXPECT_EQ(0, poll_now(kfd) & POLLIN) << "after a REMOVE: readable with nothing";
+	EXPECT_EQ(0u, get(kfd, 0, 4, 0).size());
+	::close(file);
+	::close(dir);
+	::close(sp[0]);
+	::close(sp[1]);
 }
 
 // poll(2) on fd, waiting up to `ms`; returns revents.

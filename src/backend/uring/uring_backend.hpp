@@ -237,6 +237,9 @@ private:
 	bool reap_for_others();
 	void handle(const io_uring_cqe &cqe, backend_event *out, int max, int &k, bool &woken);
 	void handle_poll(const io_uring_cqe &cqe, backend_event *out, int max, int &k);
+	bool poll_is_stale(const io_uring_cqe &cqe) const;
+	bool reports_nothing(const io_uring_cqe &cqe) const;
+	void drop_quiet_cqes();
 	uint32_t recheck_priority(int fd, const fd_slot &s, uint32_t mask);
 	size_t cq_room() const;
 	// The backlogs of polls to arm (unarmed_, relook_).

@@ -259,6 +259,51 @@ bool uring_backend::reap_for_others() {
 	return woken || pending_.size() != before;
 }
 
+// A poll's CQE from before its watch was removed or armed anew.
+bool uring_backend::poll_is_stale(const io_uring_cqe &cqe) const {
+	int fd = static_cast<int>(static_cast<uint32_t>(cqe.user_data));
+	uint32_t seq = static_cast<uint32_t>(cqe.user_data >> 32);
+	if (static_cast<size_t>(fd) >= slots_.size())
+		return true;
+	const fd_slot &s = slots_[fd];
+	return !s.active || s.seq != seq || s.in_backlog;
+}
+
+// A CQE that handle() would take without a report or a change of state:
+// a removal's, a replaced deadline's, a removed or replaced poll's.
+bool uring_backend::reports_nothing(const io_uring_cqe &cqe) const {
+	uint64_t ud = cqe.user_data;
+	if (ud & backend_own_bit) {
+		uint64_t kind = ud & 0xff;
+		if (kind == own_ignore)
+			return true;
+		return kind >= own_deadline && kind < own_deadline + clock_count &&
+		       static_cast<uint32_t>((ud & ~backend_own_bit) >> 8) !=
+			       timeout_seq_[kind - own_deadline];
+	}
+	return !(ud & io_token_bit) && poll_is_stale(cqe);
+}
+
+// The CQEs at the head of the CQ that report nothing (reports_nothing), as
+// the end of a call leaves them (flush_changes: a REMOVE's cancel, a
+// refused watch's poll, a moved deadline): taken, or they would keep the
+// queue's descriptor readable with nothing to deliver until the next
+// harvest (an outside test written from kevent_init(3)). Not while a
+// poller sits in the ring: it wakes for them, and finding the CQ empty it
+// would take the wake-up for a signal's.
+void uring_backend::drop_quiet_cqes() {
+	if (poller_blocked_ || cq_overflowed())
+		return;
+	unsigned head, taken = 0;
+	io_uring_cqe *cqe;
+	io_uring_for_each_cqe(&ring_, head, cqe) {
+		if (!reports_nothing(*cqe))
+			break;
+		taken++;
+	}
+	io_uring_cq_advance(&ring_, taken);
+}
+
 // A CQE by its user_data (the token layout, backend.hpp).
 void uring_backend::handle(const io_uring_cqe &cqe, backend_event *out, int max, int &k,
 			   bool &woken) {
@@ -289,15 +334,12 @@ void uring_backend::handle(const io_uring_cqe &cqe, backend_event *out, int max,
 // A poll's CQE (user_data: poll_data). Here, beside reap(), not with the
 // watches: every reported event passes through it.
 void uring_backend::handle_poll(const io_uring_cqe &cqe, backend_event *out, int max, int &k) {
+	if (poll_is_stale(cqe))
+		return; // removed or re-armed since
 	uint64_t ud = cqe.user_data;
 	bool more = cqe.flags & IORING_CQE_F_MORE;
 	int fd = static_cast<int>(static_cast<uint32_t>(ud));
-	uint32_t seq = static_cast<uint32_t>(ud >> 32);
-	if (static_cast<size_t>(fd) >= slots_.size())
-		return;
 	fd_slot &s = slots_[fd];
-	if (!s.active || s.seq != seq || s.in_backlog)
-		return;    // removed or re-armed since
 	if (cqe.res < 0) { // the poll could not be armed (EBADF ...)
 		emit(out, max, k, backend_event{s.token, POLLERR | POLLNVAL, 0});
 		return;

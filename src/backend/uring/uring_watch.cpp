@@ -255,6 +255,7 @@ void uring_backend::flush_changes() {
 	removal_queued_ = visible_queued_ = false;
 	if (unsigned n = flush_sq())
 		enter(n, 0, 0, false);
+	drop_quiet_cqes();
 }
 
 void uring_backend::arm_poll(int fd, fd_slot &s) {
