@@ -7,6 +7,9 @@
 namespace kevent::detail {
 
 descriptor_match epoll_probe(int ep, int fd) {
+	// The usual answer is EEXIST: a call that succeeds must not leave
+	// it in errno (an outside test saw kevent_close(3) do that).
+	const int saved = errno;
 	epoll_event ev{};
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0) {
 		epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
@@ -14,6 +17,7 @@ descriptor_match epoll_probe(int ep, int fd) {
 	}
 	switch (errno) {
 	case EEXIST:
+		errno = saved;
 		return descriptor_match::same;
 	case EBADF:
 		return descriptor_match::not_open;

@@ -36,6 +36,7 @@ int attach(kq &q, knote &k, const struct kevent &) {
 	if (int r = q.ctl(KEVENT_CTL_ADD, uk))
 		return r;
 	k.registered = true;
+	k.flags |= EV_CLEAR; // FreeBSD's filt_sigattach: reported in the event's flags
 	return 0;
 }
 

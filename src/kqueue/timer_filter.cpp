@@ -93,6 +93,7 @@ int attach(kq &q, knote &k, const struct kevent &kev) {
 		return EINVAL;
 	k.sfflags = kev.fflags;
 	k.sdata = kev.data;
+	k.flags |= EV_CLEAR; // FreeBSD's filt_timerattach: reported in the event's flags
 	return start(q, k);
 }
 

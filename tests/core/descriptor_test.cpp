@@ -436,6 +436,25 @@ TEST_P(Descriptor, ARefusedAddOrARemoveLeavesTheDescriptorQuiet) {
 	::close(sp[1]);
 }
 
+// Every call checks its number with an epoll_ctl whose usual answer is
+// EEXIST; a call that succeeds leaves errno as it found it (an outside
+// test saw kevent_close(3) return 0 with errno EEXIST).
+TEST_P(Descriptor, ASuccessfulCallLeavesErrnoAlone) {
+	ukevent u = make(KEVENT_UNOTIFY, 1, 0, 0, 1);
+	errno = 0;
+	ASSERT_EQ(0, add(u));
+	EXPECT_EQ(0, errno) << "kevent_ctl ADD";
+	EXPECT_EQ(0u, get(kfd, 0, 4, 0).size());
+	EXPECT_EQ(0, errno) << "kevent_get_events";
+	kevent_stats st{};
+	ASSERT_EQ(0, kevent_get_stats(kfd, &st, sizeof st));
+	EXPECT_EQ(0, errno) << "kevent_get_stats";
+	const int old = kfd;
+	kfd = -1;
+	ASSERT_EQ(0, kevent_close(old));
+	EXPECT_EQ(0, errno) << "kevent_close";
+}
+
 // poll(2) on fd, waiting up to `ms`; returns revents.
 short poll_for(int fd, int ms) {
 	pollfd p{fd, POLLIN, 0};

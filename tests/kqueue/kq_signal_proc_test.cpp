@@ -25,6 +25,7 @@ TEST_P(KqSignal, CountedWhenIgnoredAfterAdd) {
 	EXPECT_EQ(static_cast<uintptr_t>(SIGUSR1), ev[0].ident);
 	EXPECT_EQ(1, ev[0].data);
 	EXPECT_EQ((void *)5, ev[0].udata);
+	EXPECT_EQ(EV_CLEAR, ev[0].flags) << "FreeBSD's filt_sigattach sets EV_CLEAR";
 	EXPECT_TRUE(poll_events(kq).empty());
 	ASSERT_EQ(0, change(kq, SIGUSR1, EVFILT_SIGNAL, EV_DELETE));
 	sigset_t cur;

@@ -20,6 +20,8 @@ TEST_P(KqTimer, OneshotFiresOnceWithUdata) {
 	EXPECT_EQ(EVFILT_TIMER, ev[0].filter);
 	EXPECT_EQ(1, ev[0].data);
 	EXPECT_EQ((void *)3, ev[0].udata);
+	// FreeBSD's filt_timerattach sets EV_CLEAR, and the event shows it.
+	EXPECT_EQ(EV_ONESHOT | EV_CLEAR, ev[0].flags);
 	EXPECT_EQ(-1, change(kq, 1, EVFILT_TIMER, EV_DELETE)) << "oneshot knote kept";
 	EXPECT_EQ(ENOENT, errno);
 }
