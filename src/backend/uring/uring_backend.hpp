@@ -237,6 +237,7 @@ private:
 	bool reap_for_others();
 	void handle(const io_uring_cqe &cqe, backend_event *out, int max, int &k, bool &woken);
 	void handle_poll(const io_uring_cqe &cqe, backend_event *out, int max, int &k);
+	int current_deadline(uint64_t user_data) const;
 	bool poll_is_stale(const io_uring_cqe &cqe) const;
 	bool reports_nothing(const io_uring_cqe &cqe) const;
 	void drop_quiet_cqes();

@@ -259,6 +259,16 @@ bool uring_backend::reap_for_others() {
 	return woken || pending_.size() != before;
 }
 
+// The clock whose current deadline this own token names, or -1 (another
+// kind, or a deadline replaced since).
+int uring_backend::current_deadline(uint64_t ud) const {
+	uint64_t kind = ud & 0xff;
+	if (kind < own_deadline || kind >= own_deadline + clock_count)
+		return -1;
+	int c = static_cast<int>(kind - own_deadline);
+	return static_cast<uint32_t>((ud & ~backend_own_bit) >> 8) == timeout_seq_[c] ? c : -1;
+}
+
 // A poll's CQE from before its watch was removed or armed anew.
 bool uring_backend::poll_is_stale(const io_uring_cqe &cqe) const {
 	int fd = static_cast<int>(static_cast<uint32_t>(cqe.user_data));
@@ -278,8 +288,7 @@ bool uring_backend::reports_nothing(const io_uring_cqe &cqe) const {
 		if (kind == own_ignore)
 			return true;
 		return kind >= own_deadline && kind < own_deadline + clock_count &&
-		       static_cast<uint32_t>((ud & ~backend_own_bit) >> 8) !=
-			       timeout_seq_[kind - own_deadline];
+		       current_deadline(ud) < 0; // a replaced one's
 	}
 	return !(ud & io_token_bit) && poll_is_stale(cqe);
 }
@@ -318,12 +327,10 @@ void uring_backend::handle(const io_uring_cqe &cqe, backend_event *out, int max,
 			if (!(cqe.flags & IORING_CQE_F_MORE) && !closing_)
 				arm_wake();
 		}
-		uint64_t kind = ud & 0xff;
-		if (kind >= own_deadline && kind < own_deadline + clock_count &&
-		    static_cast<uint32_t>((ud & ~backend_own_bit) >> 8) ==
-			    timeout_seq_[kind - own_deadline])
-			timeout_live_[kind - own_deadline] = false; // fired, or removed
-		return; // deadlines and our removals only end the wait
+		if (int c = current_deadline(ud); c >= 0)
+			timeout_live_[c] = false; // fired, or removed
+		// Deadlines and our removals only end the wait.
+		return;
 	}
 	if (ud & io_token_bit)
 		handle_io(cqe, out, max, k);
