@@ -237,6 +237,10 @@ private:
 	bool reap_for_others();
 	void handle(const io_uring_cqe &cqe, backend_event *out, int max, int &k, bool &woken);
 	void handle_poll(const io_uring_cqe &cqe, backend_event *out, int max, int &k);
+	static bool is_deadline(uint64_t user_data) {
+		uint64_t kind = user_data & 0xff;
+		return kind >= own_deadline && kind < own_deadline + clock_count;
+	}
 	int current_deadline(uint64_t user_data) const;
 	bool poll_is_stale(const io_uring_cqe &cqe) const;
 	bool reports_nothing(const io_uring_cqe &cqe) const;
@@ -307,13 +311,12 @@ private:
 	// then would report what the program consumes before that wait) and
 	// multishot polls the kernel ended.
 	std::deque<int> unarmed_;
-	std::deque<int> relook_;      // LEVEL polls that reported: arm at the next wait
-	bool removal_queued_ = false; // an unwatch queued a cancel: flush_changes() submits it
-	// A deadline or a source's poll was queued: flush_changes() submits
-	// it, so that a poller of the queue's descriptor outside the library
-	// sees the timer expire or the signal come (kevent_init(3): readable
-	// while an event waits).
-	bool visible_queued_ = false;
+	std::deque<int> relook_; // LEVEL polls that reported: arm at the next wait
+	// What flush_changes() submits was queued: an unwatch's cancel (REMOVE
+	// then close(2) must close the file), a deadline or a source's poll
+	// (a poller of the queue's descriptor outside the library sees the
+	// timer expire or the signal come: kevent_init(3)).
+	bool submit_at_end_ = false;
 	bool async_mirror_ = false; // IORING_OP_EPOLL_CTL: the mirror's changes are SQEs
 
 	// The fixed-file table (uring_fixed_files.cpp): registered at the

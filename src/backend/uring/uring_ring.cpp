@@ -129,7 +129,7 @@ int uring_backend::arm_deadline(clock_kind clock, int64_t abs_ns) {
 	io_uring_prep_timeout(sqe, &deadline_[c], 0, IORING_TIMEOUT_ABS | clock_flags[c]);
 	sqe->user_data = own_token(own_deadline + c, timeout_seq_[c]);
 	timeout_live_[c] = true;
-	visible_queued_ = true;
+	submit_at_end_ = true;
 	submit_if_blocked();
 	return 0;
 }
@@ -262,10 +262,9 @@ bool uring_backend::reap_for_others() {
 // The clock whose current deadline this own token names, or -1 (another
 // kind, or a deadline replaced since).
 int uring_backend::current_deadline(uint64_t ud) const {
-	uint64_t kind = ud & 0xff;
-	if (kind < own_deadline || kind >= own_deadline + clock_count)
+	if (!is_deadline(ud))
 		return -1;
-	int c = static_cast<int>(kind - own_deadline);
+	int c = static_cast<int>((ud & 0xff) - own_deadline);
 	return static_cast<uint32_t>((ud & ~backend_own_bit) >> 8) == timeout_seq_[c] ? c : -1;
 }
 
@@ -284,11 +283,9 @@ bool uring_backend::poll_is_stale(const io_uring_cqe &cqe) const {
 bool uring_backend::reports_nothing(const io_uring_cqe &cqe) const {
 	uint64_t ud = cqe.user_data;
 	if (ud & backend_own_bit) {
-		uint64_t kind = ud & 0xff;
-		if (kind == own_ignore)
+		if ((ud & 0xff) == own_ignore)
 			return true;
-		return kind >= own_deadline && kind < own_deadline + clock_count &&
-		       current_deadline(ud) < 0; // a replaced one's
+		return is_deadline(ud) && current_deadline(ud) < 0; // a replaced one's
 	}
 	return !(ud & io_token_bit) && poll_is_stale(cqe);
 }

@@ -66,7 +66,7 @@ int uring_backend::watch(int fd, const watch_mode &want, const watch_mode *was, 
 	// of this call.
 	if (poller_blocked_ || want.at_once) {
 		arm_poll(fd, s);
-		visible_queued_ |= want.at_once;
+		submit_at_end_ |= want.at_once;
 	} else {
 		to_backlog(fd, s, unarmed_);
 	}
@@ -125,7 +125,7 @@ int uring_backend::unwatch(int fd) {
 		fd_slot &s = slots_[fd];
 		if (!s.in_backlog)
 			remove_poll(fd, s);
-		removal_queued_ = true; // flush_changes() submits it (and the table's release)
+		submit_at_end_ = true; // flush_changes() submits it (and the table's release)
 		s.active = false;
 		s.in_backlog = nullptr;
 		release_fixed(fd);
@@ -219,7 +219,7 @@ void uring_backend::mirror_refused(const io_uring_cqe &cqe, backend_event *out, 
 	s.active = false;
 	s.in_backlog = nullptr;
 	release_fixed(fd);
-	removal_queued_ = true;
+	submit_at_end_ = true;
 	emit(out, max, k, backend_event{s.token, POLLERR | POLLNVAL, -watch_errno(err)});
 }
 
@@ -250,9 +250,9 @@ descriptor_match uring_backend::probe_watched(int fd) {
 // file's poll is not in the SQ then (watch(): it waits in a backlog).
 void uring_backend::flush_changes() {
 	std::lock_guard lk(mu_);
-	if (!removal_queued_ && !visible_queued_)
+	if (!submit_at_end_)
 		return;
-	removal_queued_ = visible_queued_ = false;
+	submit_at_end_ = false;
 	if (unsigned n = flush_sq())
 		enter(n, 0, 0, false);
 	drop_quiet_cqes();
